@@ -1,0 +1,51 @@
+# Top-level convenience targets. `make demo` and `make test` install what is missing first.
+# SPDX-License-Identifier: Apache-2.0
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build build-asan test demo serve bench fuzz fuzz-short clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@ninja -C $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOCOON_SANITIZE=ON >/dev/null
+	@ninja -C $(ASAN_BUILD) -j $(JOBS)
+
+# Every test (unit, fuzz-corpus replay, integration) under ASan+UBSan, then a short fuzz run.
+test: build-asan
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory fuzz-short
+
+demo: build
+	@$(BUILD)/cocoon demo
+
+serve: build
+	@$(BUILD)/cocoon demo --serve
+
+bench: build
+	@scripts/install-deps.sh wrk
+	@bench/forward.sh $(BUILD)
+
+# Fuzzing campaigns with libFuzzer (clang): `make fuzz FUZZ_SECONDS=600`.
+fuzz: deps
+	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_C_COMPILER=clang -DCOCOON_FUZZ=ON -DCOCOON_WERROR=OFF >/dev/null
+	@ninja -C $(FUZZ_BUILD) -j $(JOBS)
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The bounded version CI runs: a few seconds per harness.
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SHORT_SECONDS:-10}
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

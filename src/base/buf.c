@@ -1,0 +1,95 @@
+/* buf: growable byte buffer with a hard maximum size. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "base/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_init(struct buf *b, size_t max) {
+  memset(b, 0, sizeof(*b));
+  b->max = max ? max : BUF_DEFAULT_MAX;
+}
+
+void buf_free(struct buf *b) {
+  if (!b) return;
+  free(b->data);
+  b->data = NULL;
+  b->off = b->len = b->cap = 0;
+}
+
+int buf_reserve(struct buf *b, size_t extra) {
+  size_t need;
+  if (__builtin_add_overflow(b->len, extra, &need) || need > b->max) return ERR_LIMIT;
+  if (b->off + need <= b->cap) return 0;
+  /* Reclaim consumed front space before growing. */
+  if (b->off > 0) {
+    if (b->len) memmove(b->data, b->data + b->off, b->len);
+    b->off = 0;
+    if (need <= b->cap) return 0;
+  }
+  size_t ncap = b->cap ? b->cap : 256;
+  while (ncap < need) {
+    if (ncap > SIZE_MAX / 2) return ERR_LIMIT;
+    ncap *= 2;
+  }
+  if (ncap > b->max) ncap = b->max;
+  uint8_t *nd = realloc(b->data, ncap);
+  if (!nd) return ERR_NOMEM;
+  b->data = nd;
+  b->cap = ncap;
+  return 0;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n) {
+  if (n == 0) return 0;
+  int rc = buf_reserve(b, n);
+  if (rc) return rc;
+  memcpy(buf_tail(b), p, n);
+  b->len += n;
+  return 0;
+}
+
+int buf_append_str(struct buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
+
+int buf_appendf(struct buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char tmp[512];
+  int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+  va_end(ap);
+  if (n < 0) return ERR_INVALID;
+  if ((size_t)n < sizeof(tmp)) return buf_append(b, tmp, (size_t)n);
+  int rc = buf_reserve(b, (size_t)n + 1);
+  if (rc) return rc;
+  va_start(ap, fmt);
+  vsnprintf((char *)buf_tail(b), (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+  return 0;
+}
+
+void buf_consume(struct buf *b, size_t n) {
+  if (n >= b->len) {
+    b->off = 0;
+    b->len = 0;
+    return;
+  }
+  b->off += n;
+  b->len -= n;
+}
+
+void buf_reset(struct buf *b) {
+  b->off = 0;
+  b->len = 0;
+}
+
+uint8_t *buf_steal(struct buf *b, size_t *len_out) {
+  if (b->off && b->len) memmove(b->data, b->data + b->off, b->len);
+  uint8_t *d = b->data;
+  *len_out = b->len;
+  b->data = NULL;
+  b->off = b->len = b->cap = 0;
+  return d;
+}
