@@ -23,7 +23,8 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 /* Releases the memory; the buffer may be reused after buf_init. NULL-safe. */
 void buf_free(struct buf *b);
-static inline uint8_t *buf_ptr(const struct buf *b) { return b->data + b->off; }
+/* NULL (never NULL + 0, which UBSan flags) while nothing was ever allocated. */
+static inline uint8_t *buf_ptr(const struct buf *b) { return b->data ? b->data + b->off : NULL; }
 /* Ensures room for `extra` more bytes; returns ERR_NOMEM or ERR_LIMIT. */
 CC_NODISCARD int buf_reserve(struct buf *b, size_t extra);
 CC_NODISCARD int buf_append(struct buf *b, const void *p, size_t n);
@@ -31,7 +32,7 @@ CC_NODISCARD int buf_append_str(struct buf *b, const char *s);
 CC_NODISCARD int buf_appendf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Pointer to free tail space of at least `n` bytes (after buf_reserve); commit with buf_added. */
-static inline uint8_t *buf_tail(struct buf *b) { return b->data + b->off + b->len; }
+static inline uint8_t *buf_tail(struct buf *b) { return b->data ? b->data + b->off + b->len : NULL; }
 static inline void buf_added(struct buf *b, size_t n) { b->len += n; }
 /* Drops n bytes from the front. */
 void buf_consume(struct buf *b, size_t n);

@@ -5,23 +5,44 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/demo.h"
+#include "cli/keygen.h"
+#include "client/client.h"
+#include "proxy/proxy.h"
+#include "worker/worker.h"
+
+struct command {
+  const char *name;
+  int (*main_fn)(int argc, char **argv);
+  const char *help;
+};
+
+static const struct command commands[] = {
+    {"client", client_main, "run the client daemon (OpenAI API on localhost)"},
+    {"proxy", proxy_main, "run a proxy"},
+    {"worker", worker_main, "run a worker"},
+    {"keygen", keygen_main, "create a node key and RA-TLS certificate"},
+    {"demo", demo_main, "start a local network and send one request (--serve keeps it up)"},
+};
+
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: cocoon <command> [options]\n"
-          "commands:\n"
-          "  client   run the client daemon (OpenAI API on localhost)\n"
-          "  proxy    run a proxy\n"
-          "  worker   run a worker\n"
-          "  keygen   create an RA-TLS key and certificate\n"
-          "  demo     start a local network and send one request\n"
-          "run `cocoon <command> --help` for its options\n");
+  fprintf(f, "usage: cocoon <command> [options]\ncommands:\n");
+  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+  fprintf(f, "run `cocoon <command> --help` for its options\n");
 }
 
 int cli_main(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
   }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].main_fn(argc - 1, argv + 1);
   fprintf(stderr, "cocoon: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return 2;

@@ -10,7 +10,7 @@
 #include "base/err.h"
 
 /* Hard maximum of one TL bytes/string field (the frame limit is 16 MiB). */
-#define TL_MAX_BYTES ((size_t)16 << 20)
+#define TL_MAX_BYTES (((size_t)16 << 20) - 1) /* the 3-byte length's ceiling */
 /* Maximum number of elements accepted in any vector. */
 #define TL_MAX_VECTOR 65536u
 
@@ -55,10 +55,11 @@ void tl_get_int256(struct tl_reader *r, uint8_t out[32]);
 void tl_get_bytes(struct tl_reader *r, const uint8_t **p, size_t *n);
 /* Copies into a NUL-terminated malloc'd string (caller frees); rejects embedded NULs. */
 char *tl_get_str(struct tl_reader *r);
-/* Reads a vector header (boxed) and returns the count (bounded by TL_MAX_VECTOR and by the
- * remaining input at min_elem_size bytes per element). */
+/* Reads a BOXED vector header (0x1cb5c415 + count) and returns the count (bounded by
+ * TL_MAX_VECTOR and by the remaining input at min_elem_size bytes per element). Note: every
+ * `(vector t)` field of COCOON's schema is bare (count only); tl_schema.c reads those. */
 uint32_t tl_get_vector_len(struct tl_reader *r, size_t min_elem_size);
-/* Returns 0 if no error and all input consumed, else ERR_PARSE. */
+/* Returns 0 if no error and all input consumed, else the sticky error (ERR_PARSE, ERR_LIMIT...). */
 CC_NODISCARD int tl_reader_finish(struct tl_reader *r);
 
 #endif

@@ -1,0 +1,783 @@
+/* client: serves the OpenAI HTTP API on localhost and sends each request through a proxy. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "client/client.h"
+
+#include <inttypes.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "core/daemon.h"
+#include "core/errcode.h"
+#include "core/node.h"
+#include "core/readyfile.h"
+#include "core/rpc.h"
+#include "core/stats.h"
+#include "core/statsweb.h"
+#include "http/http_server.h"
+#include "loop/loop.h"
+#include "net/conn.h"
+#include "openai/openai_request.h"
+#include "tl/tl_schema.h"
+
+#define CLIENT_MAX_PROXIES 64
+#define CLIENT_HANDSHAKE_TIMEOUT_MS 30000u
+#define CLIENT_MODELS_TIMEOUT_MS 10000u
+#define CLIENT_BACKOFF_MIN_MS 200u
+#define CLIENT_BACKOFF_MAX_MS 10000u
+#define CLIENT_MAX_PATH 256
+
+const struct config_key client_config_schema[] = {
+    NODE_CONFIG_KEYS,
+    {"proxy", CONFIG_LIST, 1, CLIENT_MAX_PROXIES, NULL,
+     "proxies to use, comma-separated host:port of their client ports", CONFIG_F_REQUIRED},
+    {"http_listen", CONFIG_HOSTPORT, 0, 65535, "127.0.0.1:10000",
+     "address of the OpenAI API (/v1/...) and /stats, /jsonstats, /metrics", 0},
+    {"secret", CONFIG_STRING, 0, 1024, "",
+     "secret for the proxy's short authorization (local settlement; COCOON fake-TON: empty)",
+     CONFIG_F_SECRET},
+    {"owner_address", CONFIG_STRING, 0, 128,
+     "0:0000000000000000000000000000000000000000000000000000000000000000",
+     "TON address this client pays from (announced to proxies)", 0},
+    {"max_requests", CONFIG_INT, 1, 100000, "10000", "requests in flight at most", 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0},
+};
+
+enum cp_state { CP_IDLE, CP_CONNECTING, CP_HANDSHAKE, CP_READY };
+
+struct creq;
+
+struct cproxy {
+  struct client *cl;
+  char host[256];
+  int port;
+  struct net_conn *c;
+  enum cp_state state;
+  int32_t proto;
+  uint32_t backoff_ms;
+  struct loop_timer reconnect;
+  int64_t running;
+  uint64_t connects;
+  char last_error[300];
+};
+
+struct creq {
+  struct client *cl;
+  struct cproxy *px;
+  struct creq *next, *prev;
+  struct http_request *req;
+  uint8_t id[32];
+  struct loop_timer timer;
+  uint64_t started_us;
+  int started;   /* HTTP response begun (streaming) */
+  int sse;       /* the answer is an event stream */
+  int64_t bytes;
+};
+
+/* An outstanding /v1/models query; survives the app leaving. */
+struct cmodels {
+  struct client *cl;
+  struct http_request *req; /* NULL once the app went away */
+};
+
+struct client {
+  struct loop *loop;
+  const struct config *cfg;
+  struct node node;
+  struct http_server *http;
+  struct stats stats;
+  struct statsweb web;
+  struct cproxy *proxies;
+  size_t nproxies;
+  struct creq *reqs;
+  int64_t nreqs, max_reqs;
+  const char *secret;
+  const char *owner;
+};
+
+static const struct net_conn_handler detached_handler;
+static void proxy_connect(struct cproxy *px);
+
+/* ---------------------------------------------------------------- HTTP answers */
+
+static const char cors[] =
+    "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+    "Access-Control-Allow-Headers: Content-Type, Authorization\r\n";
+
+/* Appends s as a JSON string body (without quotes). */
+static int json_escape(struct buf *b, const char *s, size_t n) {
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch == '"' || ch == '\\') rc = buf_appendf(b, "\\%c", ch);
+    else if (ch < 0x20) rc = buf_appendf(b, "\\u%04x", ch);
+    else rc = buf_append(b, &ch, 1);
+  }
+  return rc;
+}
+
+static void respond_error(struct http_request *req, int status, const char *msg) {
+  const char *type = status == 400 || status == 404 ? "invalid_request_error"
+                     : status == 504               ? "timeout_error"
+                     : status == 503               ? "service_unavailable"
+                                                   : "upstream_error";
+  struct buf b;
+  buf_init(&b, 1 << 16);
+  int rc = buf_append_str(&b, "{\"error\":{\"message\":\"");
+  if (!rc) rc = json_escape(&b, msg, strlen(msg));
+  if (!rc) rc = buf_appendf(&b, "\",\"type\":\"%s\",\"param\":null,\"code\":%d}}\n", type, status);
+  if (rc)
+    http_respond_ex(req, 500, "application/json", cors, "{\"error\":{\"message\":\"internal error\"}}\n", 39);
+  else
+    http_respond_ex(req, status, "application/json", cors, buf_ptr(&b), b.len);
+  buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static void creq_free(struct creq *r, int ok) {
+  struct client *cl = r->cl;
+  if (r->prev) r->prev->next = r->next;
+  else cl->reqs = r->next;
+  if (r->next) r->next->prev = r->prev;
+  if (r->px) r->px->running--;
+  loop_timer_stop(cl->loop, &r->timer);
+  cl->nreqs--;
+  cl->stats.active--;
+  if (ok) cl->stats.success++;
+  else cl->stats.failed++;
+  stats_observe_latency(&cl->stats, (double)(util_mono_us() - r->started_us) / 1e6);
+  free(r);
+}
+
+/* Ends a request with an error: an HTTP error if nothing was sent yet, else an SSE error event
+ * (for event streams) and a cut connection, so the app sees a failure and never a hang. */
+static void creq_fail(struct creq *r, int status, const char *msg) {
+  char hex[17];
+  util_hex(r->id, 8, hex);
+  log_info("request_failed", "req=%s status=%d started=%d reason=\"%s\"", hex, status, r->started, msg);
+  if (r->req) {
+    if (!r->started) {
+      respond_error(r->req, status, msg);
+    } else {
+      if (r->sse) {
+        struct buf b;
+        buf_init(&b, 1 << 16);
+        if (!buf_append_str(&b, "data: {\"error\":{\"message\":\"") && !json_escape(&b, msg, strlen(msg)) &&
+            !buf_appendf(&b, "\",\"type\":\"upstream_error\",\"code\":%d}}\n\n", status) &&
+            http_stream_write(r->req, buf_ptr(&b), b.len) != 0)
+          log_debug("error_event_lost", "req=%s", hex);
+        buf_free(&b);
+      }
+      http_request_release(r->req);
+    }
+    r->req = NULL;
+  }
+  creq_free(r, 0);
+}
+
+static void creq_abort_cb(struct http_request *req, void *arg) {
+  struct creq *r = arg;
+  char hex[17];
+  util_hex(r->id, 8, hex);
+  log_info("request_abandoned", "req=%s", hex);
+  http_request_release(req);
+  r->req = NULL;
+  creq_free(r, 0);
+}
+
+static void creq_timeout_cb(struct loop_timer *t) {
+  struct creq *r = t->data;
+  creq_fail(r, 504, "request timed out");
+}
+
+static struct creq *find_req(struct cproxy *px, const uint8_t id[32]) {
+  for (struct creq *r = px->cl->reqs; r; r = r->next)
+    if (r->px == px && !memcmp(r->id, id, 32)) return r;
+  return NULL;
+}
+
+static struct cproxy *pick_proxy(struct client *cl) {
+  struct cproxy *best = NULL;
+  for (size_t i = 0; i < cl->nproxies; i++) {
+    struct cproxy *px = &cl->proxies[i];
+    if (px->state != CP_READY) continue;
+    if (!best || px->running < best->running) best = px;
+  }
+  return best;
+}
+
+static void no_proxy(struct client *cl, struct http_request *req) {
+  char msg[600] = "no connection to a proxy is ready";
+  for (size_t i = 0; i < cl->nproxies; i++)
+    if (cl->proxies[i].last_error[0]) {
+      snprintf(msg, sizeof(msg), "no connection to a proxy is ready (%s:%d: %.200s)", cl->proxies[i].host,
+               cl->proxies[i].port, cl->proxies[i].last_error);
+      break;
+    }
+  respond_error(req, 503, msg);
+}
+
+static void start_query(struct client *cl, struct http_request *req) {
+  cl->stats.requests++;
+  size_t blen;
+  const uint8_t *body = http_request_body(req, &blen);
+  cl->stats.bytes_in += blen;
+  struct openai_client_req pr;
+  struct err e = {0};
+  if (openai_client_prepare(http_request_path(req), body, blen, &pr, &e)) {
+    cl->stats.rejected++;
+    respond_error(req, 400, e.msg);
+    return;
+  }
+  struct cproxy *px = pick_proxy(cl);
+  if (!px || cl->nreqs >= cl->max_reqs) {
+    cl->stats.rejected++;
+    openai_client_req_free(&pr);
+    if (!px) no_proxy(cl, req);
+    else respond_error(req, 503, "client is at its request limit");
+    return;
+  }
+  struct creq *r = calloc(1, sizeof(*r));
+  if (!r) {
+    openai_client_req_free(&pr);
+    respond_error(req, 500, "out of memory");
+    return;
+  }
+  r->cl = cl;
+  r->px = px;
+  r->req = req;
+  r->started_us = util_mono_us();
+  util_random(r->id, 32);
+  const char *path = http_request_path(req);
+  char clen[32];
+  snprintf(clen, sizeof(clen), "%zu", pr.body_len);
+  struct tl_http_header h[2] = {
+      {{(const uint8_t *)"Content-Type", 12}, {(const uint8_t *)"application/json", 16}},
+      {{(const uint8_t *)"Content-Length", 14}, {(const uint8_t *)clen, strlen(clen)}},
+  };
+  struct tl_http_request hr = {
+      .method = {(const uint8_t *)"POST", 4},
+      .url = {(const uint8_t *)path, strlen(path)},
+      .http_version = {(const uint8_t *)"HTTP/1.1", 8},
+      .headers = h,
+      .n_headers = 2,
+      .payload = {(const uint8_t *)pr.body, pr.body_len},
+  };
+  struct buf qb;
+  buf_init(&qb, (size_t)16 << 20);
+  int rc = rpc_encode(&qb, TL_ID_HTTP_REQUEST, &hr);
+  struct tl_client_run_query q;
+  memset(&q, 0, sizeof(q));
+  q.model_name.p = (const uint8_t *)pr.model;
+  q.model_name.n = strlen(pr.model);
+  q.query.p = buf_ptr(&qb);
+  q.query.n = qb.len;
+  q.max_coefficient = (int32_t)pr.max_coefficient;
+  q.max_tokens = pr.max_tokens;
+  q.timeout = pr.timeout_s * 0.95;
+  memcpy(q.request_id, r->id, 32);
+  q.min_config_version = 0;
+  q.flags = pr.enable_debug ? TL_RUN_QUERY_F_DEBUG : 0;
+  q.enable_debug = pr.enable_debug;
+  if (!rc) rc = rpc_send(px->c, px->proto > 0 ? TL_ID_CLIENT_RUN_QUERY_EX : TL_ID_CLIENT_RUN_QUERY, &q);
+  double timeout_s = pr.timeout_s;
+  buf_free(&qb);
+  openai_client_req_free(&pr);
+  if (rc) {
+    free(r);
+    respond_error(req, 502, "cannot send the request to the proxy");
+    return;
+  }
+  r->next = cl->reqs;
+  if (cl->reqs) cl->reqs->prev = r;
+  cl->reqs = r;
+  cl->nreqs++;
+  cl->stats.active++;
+  px->running++;
+  loop_timer_init(&r->timer, creq_timeout_cb, r);
+  loop_timer_start(cl->loop, &r->timer, (uint64_t)(timeout_s * 1000));
+  http_request_set_abort_cb(req, creq_abort_cb, r);
+  char hex[17];
+  util_hex(r->id, 8, hex);
+  log_debug("request_sent", "req=%s proxy=%s:%d", hex, px->host, px->port);
+}
+
+/* First answer: the worker's http.response with status, headers and the first body bytes. */
+static void on_first(struct creq *r, const struct tl_query_answer_ex *a, int final) {
+  struct tl_http_response hr;
+  if (tl_http_response_decode(a->answer.p, a->answer.n, &hr)) {
+    creq_fail(r, 502, "malformed answer from the worker");
+    return;
+  }
+  int status = hr.status_code;
+  if (status < 100 || status > 599) status = 502;
+  char ctype[128] = "application/json";
+  char extra[1024];
+  size_t el = (size_t)snprintf(extra, sizeof(extra), "%s", cors);
+  for (uint32_t i = 0; i < hr.n_headers; i++) {
+    const struct tl_http_header *h = &hr.headers[i];
+    int safe = h->value.n < 100;
+    for (size_t k = 0; safe && k < h->value.n; k++) safe = h->value.p[k] >= 0x20 && h->value.p[k] < 0x7f;
+    if (!safe) continue;
+    if (h->name.n == 12 && !strncasecmp((const char *)h->name.p, "content-type", 12)) {
+      snprintf(ctype, sizeof(ctype), "%.*s", (int)h->value.n, (const char *)h->value.p);
+    } else if ((h->name.n == 21 && !strncasecmp((const char *)h->name.p, "x-cocoon-worker-start", 21)) ||
+               (h->name.n == 19 && !strncasecmp((const char *)h->name.p, "x-cocoon-worker-end", 19))) {
+      if (el + h->name.n + h->value.n + 4 < sizeof(extra))
+        el += (size_t)snprintf(extra + el, sizeof(extra) - el, "%.*s: %.*s\r\n", (int)h->name.n,
+                               (const char *)h->name.p, (int)h->value.n, (const char *)h->value.p);
+    }
+  }
+  r->sse = strstr(ctype, "event-stream") != NULL;
+  r->bytes += (int64_t)hr.payload.n;
+  r->cl->stats.bytes_out += hr.payload.n;
+  if (final) {
+    http_respond_ex(r->req, status, ctype, extra, hr.payload.p, hr.payload.n);
+    r->req = NULL;
+  } else {
+    int rc = http_stream_begin(r->req, status, ctype, extra);
+    if (!rc && hr.payload.n) rc = http_stream_write(r->req, hr.payload.p, hr.payload.n);
+    r->started = 1;
+    if (rc) {
+      tl_http_response_clear(&hr);
+      creq_fail(r, 502, "cannot stream the answer to the app");
+      return;
+    }
+  }
+  tl_http_response_clear(&hr);
+}
+
+static void on_answer(struct cproxy *px, uint32_t id, const uint8_t *data, size_t len) {
+  struct client *cl = px->cl;
+  if (id == TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX) {
+    struct tl_query_answer_error_ex e;
+    if (tl_client_query_answer_error_ex_decode(data, len, &e)) {
+      net_conn_close(px->c, "malformed queryAnswerErrorEx");
+      return;
+    }
+    struct creq *r = find_req(px, e.request_id);
+    if (!r) return;
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%.*s", (int)CC_MIN(e.error.n, 500), (const char *)e.error.p);
+    creq_fail(r, cocoon_err_http_status(e.error_code), msg);
+    return;
+  }
+  struct tl_query_answer_ex a;
+  int rc = id == TL_ID_CLIENT_QUERY_ANSWER_EX ? tl_client_query_answer_ex_decode(data, len, &a)
+                                              : tl_client_query_answer_part_ex_decode(data, len, &a);
+  if (rc) {
+    net_conn_close(px->c, "malformed answer");
+    return;
+  }
+  struct creq *r = find_req(px, a.request_id);
+  if (!r) return; /* timed out or abandoned */
+  int final = (a.flags & TL_ANSWER_EX_F_FINAL) != 0;
+  if (id == TL_ID_CLIENT_QUERY_ANSWER_EX) {
+    if (r->started) {
+      creq_fail(r, 502, "proxy sent a second answer head");
+      return;
+    }
+    on_first(r, &a, final);
+    if (!r->req && !final) return; /* failed inside */
+  } else {
+    if (!r->started) {
+      creq_fail(r, 502, "proxy sent an answer part before the answer head");
+      return;
+    }
+    r->bytes += (int64_t)a.answer.n;
+    cl->stats.bytes_out += a.answer.n;
+    if (a.answer.n && http_stream_write(r->req, a.answer.p, a.answer.n)) {
+      creq_fail(r, 502, "cannot stream the answer to the app");
+      return;
+    }
+    if (final) {
+      http_stream_end(r->req);
+      r->req = NULL;
+    }
+  }
+  if (final) {
+    const struct tl_tokens_used *t = &a.final_info.tokens_used;
+    if (t->prompt_tokens_used > 0) cl->stats.tokens_prompt += (uint64_t)t->prompt_tokens_used;
+    if (t->cached_tokens_used > 0) cl->stats.tokens_cached += (uint64_t)t->cached_tokens_used;
+    if (t->completion_tokens_used > 0) cl->stats.tokens_completion += (uint64_t)t->completion_tokens_used;
+    if (t->reasoning_tokens_used > 0) cl->stats.tokens_reasoning += (uint64_t)t->reasoning_tokens_used;
+    char hex[17];
+    util_hex(r->id, 8, hex);
+    log_info("request_done", "req=%s bytes=%" PRId64 " ms=%.1f prompt=%" PRId64 " completion=%" PRId64, hex,
+             r->bytes, (double)(util_mono_us() - r->started_us) / 1000.0, t->prompt_tokens_used,
+             t->completion_tokens_used);
+    creq_free(r, 1);
+  }
+}
+
+/* ---------------------------------------------------------------- /v1/models */
+
+static void models_abort_cb(struct http_request *req, void *arg) {
+  struct cmodels *m = arg;
+  http_request_release(req);
+  m->req = NULL;
+}
+
+static void models_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
+  struct cmodels *m = arg;
+  struct http_request *req = m->req;
+  free(m);
+  if (!req) return;
+  http_request_set_abort_cb(req, NULL, NULL);
+  if (a->kind != NET_ANSWER_OK) {
+    respond_error(req, a->kind == NET_ANSWER_TIMEOUT ? 504 : 502,
+                  a->kind == NET_ANSWER_ERROR ? a->message : "proxy did not answer the model list query");
+    return;
+  }
+  struct tl_client_worker_types_v2 t;
+  if (tl_client_worker_types_v2_decode(a->data, a->len, &t)) {
+    respond_error(req, 502, "malformed model list from the proxy");
+    return;
+  }
+  struct buf b;
+  buf_init(&b, (size_t)4 << 20);
+  int rc = buf_append_str(&b, "{\"object\":\"list\",\"data\":[");
+  for (uint32_t i = 0; i < t.n_types && !rc; i++) {
+    rc = buf_appendf(&b, "%s{\"id\":\"", i ? "," : "");
+    if (!rc) rc = json_escape(&b, (const char *)t.types[i].name.p, t.types[i].name.n);
+    if (!rc) rc = buf_append_str(&b, "\",\"object\":\"model\",\"created\":0,\"owned_by\":\"cocoon\",\"workers\":[");
+    for (uint32_t k = 0; k < t.types[i].n_workers && !rc; k++) {
+      const struct tl_client_worker_instance_v2 *w = &t.types[i].workers[k];
+      rc = buf_appendf(&b, "%s{\"coefficient\":%d,\"running_requests\":%d,\"max_running_requests\":%d}",
+                       k ? "," : "", w->coefficient, w->active_requests, w->max_active_requests);
+    }
+    if (!rc) rc = buf_append_str(&b, "]}");
+  }
+  if (!rc) rc = buf_append_str(&b, "]}\n");
+  tl_client_worker_types_v2_clear(&t);
+  if (rc) respond_error(req, 500, "cannot build the model list");
+  else http_respond_ex(req, 200, "application/json", cors, buf_ptr(&b), b.len);
+  buf_free(&b);
+}
+
+static void list_models(struct client *cl, struct http_request *req) {
+  struct cproxy *px = pick_proxy(cl);
+  if (!px) {
+    no_proxy(cl, req);
+    return;
+  }
+  struct cmodels *m = calloc(1, sizeof(*m));
+  if (!m) {
+    respond_error(req, 500, "out of memory");
+    return;
+  }
+  m->cl = cl;
+  m->req = req;
+  http_request_set_abort_cb(req, models_abort_cb, m);
+  uint32_t id = px->proto > 0 ? TL_ID_CLIENT_GET_WORKER_TYPES_V2 : TL_ID_CLIENT_GET_WORKER_TYPES;
+  if (rpc_query(px->c, id, NULL, CLIENT_MODELS_TIMEOUT_MS, models_cb, m)) {
+    http_request_set_abort_cb(req, NULL, NULL);
+    free(m);
+    respond_error(req, 502, "cannot query the proxy");
+  }
+}
+
+/* ---------------------------------------------------------------- HTTP entry */
+
+static void http_cb(struct http_request *req, void *arg) {
+  struct client *cl = arg;
+  const char *method = http_request_method(req);
+  const char *path = http_request_path(req);
+  if (!strcmp(method, "OPTIONS")) {
+    http_respond_ex(req, 200, "text/html", cors, "<http><body>OK</body></http>", 28);
+    return;
+  }
+  if (statsweb_handle(&cl->web, req)) return;
+  if (!strcmp(path, "/v1/models")) {
+    list_models(cl, req);
+    return;
+  }
+  if (!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/v1/completions")) {
+    if (strcmp(method, "POST") != 0) {
+      respond_error(req, 405, "use POST for this endpoint");
+      return;
+    }
+    start_query(cl, req);
+    return;
+  }
+  char msg[CLIENT_MAX_PATH + 64];
+  snprintf(msg, sizeof(msg), "unknown endpoint %.*s", CLIENT_MAX_PATH, path);
+  respond_error(req, 404, msg);
+}
+
+/* ---------------------------------------------------------------- proxy links */
+
+static void proxy_fail(struct cproxy *px, const char *why) {
+  snprintf(px->last_error, sizeof(px->last_error), "%s", why);
+  if (px->c) net_conn_close(px->c, why);
+}
+
+static void auth_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
+  struct cproxy *px = arg;
+  uint32_t id = 0;
+  if (a->kind != NET_ANSWER_OK || tl_peek_id(a->data, a->len, &id)) {
+    if (a->kind != NET_ANSWER_CLOSED) proxy_fail(px, a->kind == NET_ANSWER_ERROR ? a->message : "no authorization answer");
+    return;
+  }
+  if (id == TL_ID_CLIENT_AUTHORIZATION_WITH_PROXY_FAILED) {
+    struct tl_client_authorization_with_proxy_failed f;
+    char msg[300] = "authorization failed";
+    if (!tl_client_authorization_with_proxy_failed_decode(a->data, a->len, &f))
+      snprintf(msg, sizeof(msg), "authorization failed: %.*s", (int)CC_MIN(f.error.n, 200), (const char *)f.error.p);
+    log_warn("proxy_auth_failed", "proxy=%s:%d reason=\"%s\"", px->host, px->port, msg);
+    proxy_fail(px, msg);
+    return;
+  }
+  struct tl_client_authorization_with_proxy_success s;
+  if (tl_client_authorization_with_proxy_success_decode(a->data, a->len, &s)) {
+    proxy_fail(px, "malformed authorization answer");
+    return;
+  }
+  px->state = CP_READY;
+  px->backoff_ms = CLIENT_BACKOFF_MIN_MS;
+  px->last_error[0] = 0;
+  px->cl->stats.conns_opened++;
+  px->cl->stats.conns_active++;
+  log_info("proxy_ready", "proxy=%s:%d proto=%d", px->host, px->port, px->proto);
+}
+
+static void connected_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
+  struct cproxy *px = arg;
+  struct client *cl = px->cl;
+  struct tl_client_connected_to_proxy res;
+  if (a->kind != NET_ANSWER_OK || tl_client_connected_to_proxy_decode(a->data, a->len, &res)) {
+    if (a->kind == NET_ANSWER_ERROR) log_warn("proxy_refused", "proxy=%s:%d reason=\"%s\"", px->host, px->port, a->message);
+    if (a->kind != NET_ANSWER_CLOSED) proxy_fail(px, a->kind == NET_ANSWER_ERROR ? a->message : "bad connect answer");
+    return;
+  }
+  if (!(res.params.flags & TL_PROXY_PARAMS_F_IS_TEST)) {
+    proxy_fail(px, "too old proxy");
+    return;
+  }
+  if (!!res.params.is_test != !!cl->node.is_test) {
+    proxy_fail(px, "test mode mismatch");
+    return;
+  }
+  if (!util_ct_eq(res.params.proxy_public_key, net_conn_peer_key(c), 32)) {
+    proxy_fail(px, "proxy_public_key differs from the TLS certificate key");
+    return;
+  }
+  px->proto = (res.params.flags & TL_PROXY_PARAMS_F_PROTO) ? res.params.proto_version : 0;
+  if (res.auth.id != TL_ID_CLIENT_PROXY_CONNECTION_AUTH_SHORT) {
+    proxy_fail(px, "proxy asks for on-chain registration (long authorization), which needs TON settlement");
+    return;
+  }
+  uint8_t h[32];
+  SHA256((const uint8_t *)cl->secret, strlen(cl->secret), h);
+  if (!util_ct_eq(h, res.auth.secret_hash, 32)) {
+    proxy_fail(px, "our secret does not match the proxy's secret hash (check the client's secret and the "
+                   "proxy's client_secret)");
+    return;
+  }
+  struct tl_client_authorize_with_proxy_short q = {.data = {(const uint8_t *)cl->secret, strlen(cl->secret)}};
+  if (rpc_query(c, TL_ID_CLIENT_AUTHORIZE_WITH_PROXY_SHORT, &q, CLIENT_HANDSHAKE_TIMEOUT_MS, auth_cb, px))
+    proxy_fail(px, "cannot send authorization");
+}
+
+static void px_ready_cb(struct net_conn *c) {
+  struct cproxy *px = net_conn_user(c);
+  struct client *cl = px->cl;
+  px->state = CP_HANDSHAKE;
+  px->connects++;
+  struct tl_client_connect_to_proxy q;
+  memset(&q, 0, sizeof(q));
+  q.params.flags = TL_CLIENT_PARAMS_F_IS_TEST | TL_CLIENT_PARAMS_F_PROTO;
+  q.params.client_owner_address.p = (const uint8_t *)cl->owner;
+  q.params.client_owner_address.n = strlen(cl->owner);
+  q.params.is_test = cl->node.is_test;
+  q.params.min_proto_version = 1;
+  q.params.max_proto_version = 2;
+  q.min_config_version = 0;
+  if (rpc_query(c, TL_ID_CLIENT_CONNECT_TO_PROXY, &q, CLIENT_HANDSHAKE_TIMEOUT_MS, connected_cb, px))
+    proxy_fail(px, "cannot send handshake");
+}
+
+static void px_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
+  struct cproxy *px = net_conn_user(c);
+  uint32_t id;
+  if (tl_peek_id(data, len, &id)) {
+    proxy_fail(px, "packet too short");
+    return;
+  }
+  switch (id) {
+  case TL_ID_CLIENT_QUERY_ANSWER_EX:
+  case TL_ID_CLIENT_QUERY_ANSWER_PART_EX:
+  case TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX: on_answer(px, id, data, len); break;
+  case TL_ID_PROXY_CLIENT_REQUEST_PAYMENT: break; /* payments come with the ledger */
+  default: log_warn("unknown_packet", "proxy=%s:%d id=%08x", px->host, px->port, id); break;
+  }
+}
+
+static void reconnect_cb(struct loop_timer *t) { proxy_connect(t->data); }
+
+static void px_close_cb(struct net_conn *c, int code, const char *reason) {
+  struct cproxy *px = net_conn_user(c);
+  struct client *cl = px->cl;
+  if (px->state == CP_READY) {
+    cl->stats.conns_closed++;
+    cl->stats.conns_active--;
+  }
+  log_info("proxy_lost", "proxy=%s:%d reason=\"%s\" retry_ms=%u", px->host, px->port, reason, px->backoff_ms);
+  if (!px->last_error[0]) snprintf(px->last_error, sizeof(px->last_error), "%s", reason);
+  px->c = NULL;
+  px->state = CP_IDLE;
+  for (struct creq *r = cl->reqs, *n; r; r = n) {
+    n = r->next;
+    if (r->px == px) creq_fail(r, 502, "connection to the proxy was lost");
+  }
+  loop_timer_start(cl->loop, &px->reconnect, px->backoff_ms);
+  px->backoff_ms = CC_MIN(px->backoff_ms * 2, CLIENT_BACKOFF_MAX_MS);
+}
+
+static const struct net_conn_handler px_handler = {
+    .ready_cb = px_ready_cb,
+    .packet_cb = px_packet_cb,
+    .close_cb = px_close_cb,
+};
+
+static void proxy_connect(struct cproxy *px) {
+  struct client *cl = px->cl;
+  struct err e = {0};
+  px->state = CP_CONNECTING;
+  if (net_conn_connect(cl->loop, cl->node.tls_client, px->host, px->port, &cl->node.conn_opts, &px_handler, px,
+                       &px->c, &e)) {
+    log_warn("proxy_connect_failed", "proxy=%s:%d error=\"%s\"", px->host, px->port, e.msg);
+    snprintf(px->last_error, sizeof(px->last_error), "%s", e.msg);
+    px->c = NULL;
+    px->state = CP_IDLE;
+    loop_timer_start(cl->loop, &px->reconnect, px->backoff_ms);
+    px->backoff_ms = CC_MIN(px->backoff_ms * 2, CLIENT_BACKOFF_MAX_MS);
+  }
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static int json_extra(void *arg, struct buf *out) {
+  struct client *cl = arg;
+  int rc = buf_append_str(out, ",\"proxies\":[");
+  for (size_t i = 0; i < cl->nproxies && !rc; i++) {
+    struct cproxy *px = &cl->proxies[i];
+    static const char *st[] = {"idle", "connecting", "handshake", "ready"};
+    char key[65] = "";
+    if (px->c && px->state == CP_READY) util_hex(net_conn_peer_key(px->c), 32, key);
+    rc = buf_appendf(out,
+                     "%s{\"address\":\"%s:%d\",\"state\":\"%s\",\"proto\":%d,\"running\":%" PRId64
+                     ",\"connects\":%" PRIu64 ",\"peer_key\":\"%s\",\"policy\":\"%s\",\"last_error\":\"",
+                     i ? "," : "", px->host, px->port, st[px->state], px->proto, px->running, px->connects, key,
+                     px->c && px->state == CP_READY ? net_conn_peer(px->c)->policy_name : "");
+    if (!rc) rc = json_escape(out, px->last_error, strlen(px->last_error));
+    if (!rc) rc = buf_append_str(out, "\"}");
+  }
+  if (!rc) rc = buf_append_str(out, "]");
+  return rc;
+}
+
+static int html_extra(void *arg, struct buf *out) {
+  struct client *cl = arg;
+  int rc = buf_append_str(out, "<h2>Proxies</h2><table>\n");
+  for (size_t i = 0; i < cl->nproxies && !rc; i++) {
+    static const char *st[] = {"idle", "connecting", "handshake", "ready"};
+    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td><td>%" PRId64 " running</td></tr>\n", cl->proxies[i].host,
+                     cl->proxies[i].port, st[cl->proxies[i].state], cl->proxies[i].running);
+  }
+  if (!rc) rc = buf_append_str(out, "</table>\n");
+  return rc;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int client_new(struct loop *loop, const struct config *cfg, struct client **out, struct err *e) {
+  struct client *cl = calloc(1, sizeof(*cl));
+  if (!cl) return err_set(e, ERR_NOMEM, "out of memory");
+  cl->loop = loop;
+  cl->cfg = cfg;
+  stats_init(&cl->stats, "client");
+  cl->web = (struct statsweb){.stats = &cl->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = cl};
+  int rc = node_init(&cl->node, cfg, "client", e);
+  if (rc) {
+    free(cl);
+    return rc;
+  }
+  cl->secret = config_get_str(cfg, "secret");
+  cl->owner = config_get_str(cfg, "owner_address");
+  cl->max_reqs = config_get_int(cfg, "max_requests");
+  cl->nproxies = config_get_list_len(cfg, "proxy");
+  cl->proxies = calloc(cl->nproxies, sizeof(*cl->proxies));
+  if (!cl->proxies) {
+    rc = err_set(e, ERR_NOMEM, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < cl->nproxies; i++) {
+    struct cproxy *px = &cl->proxies[i];
+    px->cl = cl;
+    px->backoff_ms = CLIENT_BACKOFF_MIN_MS;
+    loop_timer_init(&px->reconnect, reconnect_cb, px);
+    if ((rc = node_parse_addr(config_get_list_item(cfg, "proxy", i), px->host, sizeof(px->host), &px->port, e)))
+      goto fail;
+  }
+  int hport;
+  const char *hhost = config_get_host(cfg, "http_listen", &hport);
+  struct http_server_config hc = {.host = hhost, .port = hport, .handler = http_cb, .arg = cl};
+  if ((rc = http_server_new(loop, &hc, &cl->http, e))) goto fail;
+  for (size_t i = 0; i < cl->nproxies; i++) proxy_connect(&cl->proxies[i]);
+  char ready[256];
+  snprintf(ready, sizeof(ready), "http_url=http://%s:%d\n", hhost, http_server_port(cl->http));
+  log_info("listening", "http=%s:%d proxies=%zu", hhost, http_server_port(cl->http), cl->nproxies);
+  const char *rf = config_get_str(cfg, "ready_file");
+  if (rf[0] && readyfile_write(rf, ready)) {
+    rc = err_set(e, ERR_IO, "cannot write ready_file %s", rf);
+    goto fail;
+  }
+  *out = cl;
+  return 0;
+fail:
+  client_free(cl);
+  return rc;
+}
+
+void client_free(struct client *cl) {
+  if (!cl) return;
+  while (cl->reqs) creq_fail(cl->reqs, 503, "client is stopping");
+  for (size_t i = 0; cl->proxies && i < cl->nproxies; i++) {
+    struct cproxy *px = &cl->proxies[i];
+    loop_timer_stop(cl->loop, &px->reconnect);
+    if (px->c) {
+      net_conn_set_handler(px->c, &detached_handler);
+      net_conn_close(px->c, "client stopping");
+    }
+  }
+  free(cl->proxies);
+  http_server_free(cl->http);
+  node_cleanup(&cl->node);
+  free(cl);
+}
+
+static int start_cb(struct loop *l, const struct config *cfg, void **obj, struct err *e) {
+  struct client *cl;
+  int rc = client_new(l, cfg, &cl, e);
+  if (!rc) *obj = cl;
+  return rc;
+}
+
+static void stop_cb(void *obj) { client_free(obj); }
+
+int client_main(int argc, char **argv) {
+  static const struct daemon_role role = {
+      .name = "client",
+      .summary = "Serves the OpenAI API on localhost and sends each request through a proxy.",
+      .schema = client_config_schema,
+      .start_cb = start_cb,
+      .stop_cb = stop_cb,
+  };
+  return daemon_main(&role, argc, argv);
+}

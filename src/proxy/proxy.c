@@ -1,0 +1,1065 @@
+/* proxy: accepts workers and clients, routes each query to a worker and relays the answer. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "proxy/proxy.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "config/config.h"
+#include "core/daemon.h"
+#include "core/errcode.h"
+#include "core/node.h"
+#include "core/readyfile.h"
+#include "core/rpc.h"
+#include "core/stats.h"
+#include "core/statsweb.h"
+#include "http/http_server.h"
+#include "loop/loop.h"
+#include "net/conn.h"
+#include "openai/openai_request.h"
+#include "tl/tl_schema.h"
+
+#define PROXY_PROTO_MAX 2             /* we speak protocol versions 0..2, like COCOON */
+#define PROXY_MAX_MODEL_LEN 512
+#define PROXY_MAX_COEFFICIENT 1000000000 /* worker coefficients are in [0, 1e9) */
+#define PROXY_MAX_REQUESTS 100000     /* in-flight requests over all clients */
+#define PROXY_AVG_DECAY 0.9           /* weight of history in a worker's average query time */
+
+const struct config_key proxy_config_schema[] = {
+    NODE_CONFIG_KEYS,
+    {"worker_listen", CONFIG_HOSTPORT, 0, 65535, "127.0.0.1:11101",
+     "address workers connect to (port 0: any free port)", 0},
+    {"client_listen", CONFIG_HOSTPORT, 0, 65535, "127.0.0.1:11102",
+     "address clients connect to (port 0: any free port)", 0},
+    {"http_listen", CONFIG_HOSTPORT, 0, 65535, "127.0.0.1:11000",
+     "address of /stats, /jsonstats and /metrics", 0},
+    {"owner_address", CONFIG_STRING, 0, 128,
+     "0:0000000000000000000000000000000000000000000000000000000000000000",
+     "TON address of the proxy's owner (announced to peers)", 0},
+    {"settlement", CONFIG_STRING, 0, 16, "local",
+     "settlement backend: local (no chain; clients authorized by the shared secret)", 0},
+    {"client_secret", CONFIG_STRING, 0, 1024, "",
+     "secret clients prove with the short authorization (COCOON fake-TON: empty)", CONFIG_F_SECRET},
+    {"price_per_token", CONFIG_INT, 0, INT64_MAX / 4, "2",
+     "nano-TON per adjusted token charged to clients (shown, not charged, in local mode)", 0},
+    {"worker_fee_per_token", CONFIG_INT, 0, INT64_MAX / 4, "1",
+     "nano-TON per adjusted token paid to workers", 0},
+    {"config_version", CONFIG_INT, 0, INT32_MAX, "1",
+     "version of the root configuration this proxy runs (clients may require a minimum)", 0},
+    {"max_requests", CONFIG_INT, 1, PROXY_MAX_REQUESTS, "10000", "requests in flight at most", 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0},
+};
+
+struct preq;
+
+struct pworker {
+  struct proxy *p;
+  struct net_conn *c;
+  struct pworker *next, *prev;
+  char *owner;
+  char *model;     /* full model name as announced */
+  size_t base_len; /* bytes of the base name (before '@') */
+  int32_t coefficient;
+  int32_t max_active;
+  int32_t running;
+  int32_t proto;
+  int handshake_done;
+  int disabled;
+  double avg_time_s; /* decayed average of query time, for least-loaded routing */
+  uint64_t queries, success, failed;
+  struct preq *reqs; /* requests running on this worker */
+};
+
+struct pclient {
+  struct proxy *p;
+  struct net_conn *c;
+  struct pclient *next, *prev;
+  char *owner;
+  int32_t proto;
+  int connected;  /* connectToProxy answered */
+  int authorized; /* short authorization passed */
+  int64_t running;
+  struct preq *reqs;
+};
+
+struct preq {
+  struct proxy *p;
+  struct pclient *cl;
+  struct pworker *w;
+  struct preq *cnext, *cprev; /* in client's list */
+  struct preq *wnext, *wprev; /* in worker's list */
+  uint8_t client_id[32];
+  uint8_t worker_id[32];
+  struct loop_timer timer;
+  uint64_t started_us;
+  int sent_first;
+  int64_t bytes;
+};
+
+struct proxy {
+  struct loop *loop;
+  const struct config *cfg;
+  struct node node;
+  struct net_listener *wl, *cl;
+  struct http_server *http;
+  struct stats stats;
+  struct statsweb web;
+  struct pworker *workers;
+  struct pclient *clients;
+  int64_t nreqs;
+  int64_t max_reqs;
+  int32_t config_version;
+  uint8_t secret_hash[32];
+  const char *owner;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static void id_hex(const uint8_t id[32], char out[17]) { util_hex(id, 8, out); }
+
+static void final_info_zero(struct tl_query_final_info *f) { memset(f, 0, sizeof(*f)); }
+
+static void client_send_error(struct pclient *cl, const uint8_t client_id[32], int32_t code,
+                              const char *msg, const struct tl_tokens_used *used) {
+  if (!cl || !cl->c) return;
+  struct tl_query_answer_error_ex a;
+  memset(&a, 0, sizeof(a));
+  memcpy(a.request_id, client_id, 32);
+  a.error_code = code;
+  a.error.p = (const uint8_t *)msg;
+  a.error.n = strlen(msg);
+  a.flags = TL_ANSWER_EX_F_FINAL;
+  final_info_zero(&a.final_info);
+  if (used) a.final_info.tokens_used = *used;
+  if (rpc_send(cl->c, TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX, &a))
+    net_conn_close(cl->c, "cannot queue an error answer");
+}
+
+static void req_unlink(struct preq *r) {
+  if (r->cl) {
+    if (r->cprev) r->cprev->cnext = r->cnext;
+    else r->cl->reqs = r->cnext;
+    if (r->cnext) r->cnext->cprev = r->cprev;
+    r->cl->running--;
+    r->cl = NULL;
+  }
+  if (r->w) {
+    if (r->wprev) r->wprev->wnext = r->wnext;
+    else r->w->reqs = r->wnext;
+    if (r->wnext) r->wnext->wprev = r->wprev;
+    r->w->running--;
+    r->w = NULL;
+  }
+}
+
+/* Ends a request: stats, unlink, free. ok: 1 success, 0 failure. */
+static void req_finish(struct preq *r, int ok) {
+  struct proxy *p = r->p;
+  double secs = (double)(util_mono_us() - r->started_us) / 1e6;
+  if (r->w) {
+    struct pworker *w = r->w;
+    if (ok) w->success++;
+    else w->failed++;
+    w->avg_time_s = w->avg_time_s == 0 ? secs : PROXY_AVG_DECAY * w->avg_time_s + (1 - PROXY_AVG_DECAY) * secs;
+  }
+  if (ok) p->stats.success++;
+  else p->stats.failed++;
+  p->stats.active--;
+  stats_observe_latency(&p->stats, secs);
+  loop_timer_stop(p->loop, &r->timer);
+  req_unlink(r);
+  p->nreqs--;
+  free(r);
+}
+
+static struct preq *worker_find_req(struct pworker *w, const uint8_t id[32]) {
+  for (struct preq *r = w->reqs; r; r = r->wnext)
+    if (!memcmp(r->worker_id, id, 32)) return r;
+  return NULL;
+}
+
+static int model_matches(const struct pworker *w, const uint8_t *name, size_t n) {
+  /* Requests name the base model; a worker announces "base@commit:hash". */
+  size_t bl = n;
+  for (size_t i = 0; i < n; i++)
+    if (name[i] == '@') {
+      bl = i;
+      break;
+    }
+  return bl == w->base_len && !memcmp(w->model, name, bl);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+static void req_timeout_cb(struct loop_timer *t) {
+  struct preq *r = t->data;
+  char hex[17];
+  id_hex(r->client_id, hex);
+  log_warn("request_timeout", "req=%s", hex);
+  client_send_error(r->cl, r->client_id, COCOON_ERR_TIMEOUT, "timeout in proxy", NULL);
+  req_finish(r, 0);
+}
+
+static void route_query(struct pclient *cl, const struct tl_client_run_query *q, int ex) {
+  struct proxy *p = cl->p;
+  p->stats.requests++;
+  p->stats.bytes_in += q->query.n;
+  char hex[17];
+  id_hex(q->request_id, hex);
+  if (!cl->authorized) {
+    p->stats.rejected++;
+    client_send_error(cl, q->request_id, COCOON_ERR_PROTOVIOLATION, "client is not authorized", NULL);
+    return;
+  }
+  if (q->min_config_version > p->config_version) {
+    p->stats.rejected++;
+    client_send_error(cl, q->request_id, COCOON_ERR_NOTREADY,
+                      "proxy runs an older root configuration than the client requires", NULL);
+    return;
+  }
+  if (p->nreqs >= p->max_reqs) {
+    p->stats.rejected++;
+    client_send_error(cl, q->request_id, COCOON_ERR_NOTREADY, "proxy is at its request limit", NULL);
+    return;
+  }
+  if (q->timeout <= 0 || !isfinite(q->timeout)) {
+    p->stats.rejected++;
+    client_send_error(cl, q->request_id, COCOON_ERR_BAD_REQUEST, "timeout must be positive", NULL);
+    return;
+  }
+  /* COCOON's choose_connection: filter, then lowest running x average time; ties keep the
+   * oldest connection. */
+  struct pworker *best = NULL;
+  double best_score = 0;
+  int any_model = 0, any_cheap = 0;
+  int32_t min_coef = INT32_MAX;
+  for (struct pworker *w = p->workers; w; w = w->next) {
+    if (!w->handshake_done || !model_matches(w, q->model_name.p, q->model_name.n)) continue;
+    any_model = 1;
+    if (w->disabled) continue;
+    if (w->coefficient > q->max_coefficient) {
+      if (w->coefficient < min_coef) min_coef = w->coefficient;
+      continue;
+    }
+    any_cheap = 1;
+    if (w->running >= w->max_active) continue;
+    double score = (double)w->running * (w->avg_time_s > 0 ? w->avg_time_s : 1e-3);
+    if (!best || score < best_score) {
+      best = w;
+      best_score = score;
+    }
+  }
+  if (!best) {
+    p->stats.rejected++;
+    char msg[512];
+    int code = COCOON_ERR_NOTREADY;
+    if (!any_model) {
+      snprintf(msg, sizeof(msg), "no worker serves model '%.*s'", (int)CC_MIN(q->model_name.n, 256),
+               (const char *)q->model_name.p);
+      code = COCOON_ERR_UNKNOWN_MODEL;
+    } else if (!any_cheap && min_coef != INT32_MAX) {
+      snprintf(msg, sizeof(msg), "can run this query with coefficient=%" PRId32 " (max_coefficient is %" PRId32 ")",
+               min_coef, q->max_coefficient);
+    } else {
+      snprintf(msg, sizeof(msg), "all workers for this model are busy or disabled");
+    }
+    log_info("request_rejected", "req=%s reason=\"%s\"", hex, msg);
+    client_send_error(cl, q->request_id, code, msg, NULL);
+    return;
+  }
+  struct preq *r = calloc(1, sizeof(*r));
+  if (!r) {
+    client_send_error(cl, q->request_id, COCOON_ERR_ERROR, "proxy out of memory", NULL);
+    return;
+  }
+  r->p = p;
+  memcpy(r->client_id, q->request_id, 32);
+  util_random(r->worker_id, 32);
+  r->started_us = util_mono_us();
+  r->cl = cl;
+  r->cnext = cl->reqs;
+  if (cl->reqs) cl->reqs->cprev = r;
+  cl->reqs = r;
+  cl->running++;
+  r->w = best;
+  r->wnext = best->reqs;
+  if (best->reqs) best->reqs->wprev = r;
+  best->reqs = r;
+  best->running++;
+  best->queries++;
+  p->nreqs++;
+  p->stats.active++;
+  loop_timer_init(&r->timer, req_timeout_cb, r);
+  loop_timer_start(p->loop, &r->timer, (uint64_t)(q->timeout * 1000.0));
+
+  struct tl_proxy_run_query pq;
+  memset(&pq, 0, sizeof(pq));
+  pq.query = q->query;
+  pq.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+  pq.coefficient = best->coefficient;
+  pq.timeout = q->timeout * 0.95;
+  memcpy(pq.request_id, r->worker_id, 32);
+  pq.flags = ex && q->enable_debug ? TL_RUN_QUERY_F_DEBUG : 0;
+  pq.enable_debug = ex && q->enable_debug;
+  uint32_t id = best->proto > 0 ? TL_ID_PROXY_RUN_QUERY_EX : TL_ID_PROXY_RUN_QUERY;
+  char whex[17];
+  id_hex(r->worker_id, whex);
+  log_debug("request_routed", "req=%s wreq=%s worker=%" PRIu64 " running=%d", hex, whex,
+            net_conn_id(best->c), best->running);
+  if (rpc_send(best->c, id, &pq)) {
+    client_send_error(cl, q->request_id, COCOON_ERR_ERROR, "cannot forward the query to the worker", NULL);
+    req_finish(r, 0);
+  }
+}
+
+/* ---------------------------------------------------------------- answers from workers */
+
+static void add_tokens(struct proxy *p, const struct tl_tokens_used *t) {
+  if (t->prompt_tokens_used > 0) p->stats.tokens_prompt += (uint64_t)t->prompt_tokens_used;
+  if (t->cached_tokens_used > 0) p->stats.tokens_cached += (uint64_t)t->cached_tokens_used;
+  if (t->completion_tokens_used > 0) p->stats.tokens_completion += (uint64_t)t->completion_tokens_used;
+  if (t->reasoning_tokens_used > 0) p->stats.tokens_reasoning += (uint64_t)t->reasoning_tokens_used;
+}
+
+static void relay_answer(struct pworker *w, uint32_t id, const uint8_t *data, size_t len) {
+  struct proxy *p = w->p;
+  union {
+    struct tl_query_answer_ex ex;
+    struct tl_query_answer_error_ex err;
+    struct tl_query_answer plain;
+    struct tl_query_answer_error plain_err;
+  } u;
+  uint32_t got;
+  if (tl_any_decode(data, len, &got, &u, sizeof(u))) {
+    net_conn_close(w->c, "malformed answer from worker");
+    return;
+  }
+  const uint8_t *rid;
+  switch (id) {
+  case TL_ID_PROXY_QUERY_ANSWER_EX:
+  case TL_ID_PROXY_QUERY_ANSWER_PART_EX: rid = u.ex.request_id; break;
+  case TL_ID_PROXY_QUERY_ANSWER_ERROR_EX: rid = u.err.request_id; break;
+  case TL_ID_PROXY_QUERY_ANSWER:
+  case TL_ID_PROXY_QUERY_ANSWER_PART: rid = u.plain.request_id; break;
+  default: rid = u.plain_err.request_id; break;
+  }
+  struct preq *r = worker_find_req(w, rid);
+  if (!r) {
+    /* Late answer for a request that timed out or whose client left. */
+    log_debug("answer_dropped", "worker=%" PRIu64, net_conn_id(w->c));
+    return;
+  }
+  struct pclient *cl = r->cl;
+  int done = 0, ok = 1;
+  struct tl_query_answer_ex out;
+  memset(&out, 0, sizeof(out));
+  memcpy(out.request_id, r->client_id, 32);
+  uint32_t out_id;
+  if (id == TL_ID_PROXY_QUERY_ANSWER_EX || id == TL_ID_PROXY_QUERY_ANSWER_PART_EX ||
+      id == TL_ID_PROXY_QUERY_ANSWER || id == TL_ID_PROXY_QUERY_ANSWER_PART) {
+    int first = id == TL_ID_PROXY_QUERY_ANSWER_EX || id == TL_ID_PROXY_QUERY_ANSWER;
+    if (first == r->sent_first) {
+      /* COCOON fails a request whose parts come out of order. */
+      client_send_error(cl, r->client_id, COCOON_ERR_PROTOVIOLATION, "worker sent answer parts out of order", NULL);
+      req_finish(r, 0);
+      return;
+    }
+    r->sent_first = 1;
+    out_id = first ? TL_ID_CLIENT_QUERY_ANSWER_EX : TL_ID_CLIENT_QUERY_ANSWER_PART_EX;
+    if (id == TL_ID_PROXY_QUERY_ANSWER_EX || id == TL_ID_PROXY_QUERY_ANSWER_PART_EX) {
+      out.answer = u.ex.answer;
+      if (u.ex.flags & TL_ANSWER_EX_F_FINAL) {
+        done = 1;
+        out.flags = TL_ANSWER_EX_F_FINAL;
+        out.final_info = u.ex.final_info;
+        /* The client variant has proxy fields; we add no debug, keep the worker's times. */
+        out.final_info.flags &= TL_FINAL_INFO_F_TIMES | TL_FINAL_INFO_F_DEBUG;
+        if (out.final_info.flags & TL_FINAL_INFO_F_DEBUG) out.final_info.proxy_debug.n = 0;
+        if (out.final_info.flags & TL_FINAL_INFO_F_TIMES) {
+          out.final_info.proxy_start_time = 0;
+          out.final_info.proxy_end_time = util_wall_time();
+        }
+      }
+    } else {
+      out.answer = u.plain.answer;
+      if (u.plain.is_completed) {
+        done = 1;
+        out.flags = TL_ANSWER_EX_F_FINAL;
+        out.final_info.tokens_used = u.plain.tokens_used;
+      }
+    }
+    r->bytes += (int64_t)out.answer.n;
+    p->stats.bytes_out += out.answer.n;
+    if (cl && cl->c && rpc_send(cl->c, out_id, &out)) net_conn_close(cl->c, "client cannot keep up");
+    if (done) add_tokens(p, &out.final_info.tokens_used);
+  } else {
+    done = 1;
+    ok = 0;
+    struct tl_query_answer_error_ex e;
+    memset(&e, 0, sizeof(e));
+    memcpy(e.request_id, r->client_id, 32);
+    e.flags = TL_ANSWER_EX_F_FINAL;
+    if (id == TL_ID_PROXY_QUERY_ANSWER_ERROR_EX) {
+      e.error_code = u.err.error_code;
+      e.error = u.err.error;
+      if (u.err.flags & TL_ANSWER_EX_F_FINAL) e.final_info.tokens_used = u.err.final_info.tokens_used;
+    } else {
+      e.error_code = u.plain_err.error_code;
+      e.error = u.plain_err.error;
+      e.final_info.tokens_used = u.plain_err.tokens_used;
+    }
+    add_tokens(p, &e.final_info.tokens_used);
+    if (cl && cl->c && rpc_send(cl->c, TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX, &e))
+      net_conn_close(cl->c, "client cannot keep up");
+  }
+  if (done) {
+    char hex[17];
+    id_hex(r->client_id, hex);
+    log_info("request_done", "req=%s ok=%d bytes=%" PRId64 " ms=%.1f prompt=%" PRId64 " completion=%" PRId64,
+             hex, ok, r->bytes, (double)(util_mono_us() - r->started_us) / 1000.0,
+             out.final_info.tokens_used.prompt_tokens_used, out.final_info.tokens_used.completion_tokens_used);
+    req_finish(r, ok);
+  }
+}
+
+/* ---------------------------------------------------------------- worker connections */
+
+static void worker_ready_cb(struct net_conn *c);
+static void worker_packet_cb(struct net_conn *c, const uint8_t *data, size_t len);
+static void worker_query_cb(struct net_conn *c, int64_t qid, const uint8_t *data, size_t len);
+static void worker_close_cb(struct net_conn *c, int code, const char *reason);
+
+static const struct net_conn_handler worker_handler = {
+    .ready_cb = worker_ready_cb,
+    .packet_cb = worker_packet_cb,
+    .query_cb = worker_query_cb,
+    .close_cb = worker_close_cb,
+};
+
+static void worker_ready_cb(struct net_conn *c) {
+  struct proxy *p = net_conn_user(c);
+  struct pworker *w = calloc(1, sizeof(*w));
+  if (!w) {
+    net_conn_close(c, "out of memory");
+    return;
+  }
+  w->p = p;
+  w->c = c;
+  w->disabled = 1;
+  w->next = p->workers;
+  if (p->workers) p->workers->prev = w;
+  p->workers = w;
+  net_conn_set_user(c, w);
+  p->stats.conns_opened++;
+  p->stats.conns_active++;
+  log_info("worker_connected", "conn=%" PRIu64 " remote=%s", net_conn_id(c), net_conn_remote(c));
+}
+
+static void worker_close_cb(struct net_conn *c, int code, const char *reason) {
+  struct pworker *w = net_conn_user(c);
+  if (!w || w->c != c) return;
+  struct proxy *p = w->p;
+  log_info("worker_disconnected", "conn=%" PRIu64 " reason=\"%s\" running=%d", net_conn_id(c), reason,
+           w->running);
+  while (w->reqs) {
+    struct preq *r = w->reqs;
+    client_send_error(r->cl, r->client_id, COCOON_ERR_ERROR, "worker connection lost", NULL);
+    req_finish(r, 0);
+  }
+  if (w->prev) w->prev->next = w->next;
+  else p->workers = w->next;
+  if (w->next) w->next->prev = w->prev;
+  p->stats.conns_closed++;
+  p->stats.conns_active--;
+  free(w->owner);
+  free(w->model);
+  free(w);
+}
+
+static void proxy_params_fill(struct proxy *p, struct tl_proxy_params *pp, int32_t proto) {
+  memset(pp, 0, sizeof(*pp));
+  pp->flags = TL_PROXY_PARAMS_F_IS_TEST | (proto > 0 ? TL_PROXY_PARAMS_F_PROTO : 0);
+  memcpy(pp->proxy_public_key, ratls_identity_public_key(p->node.id), 32);
+  pp->proxy_owner_address.p = (const uint8_t *)p->owner;
+  pp->proxy_owner_address.n = strlen(p->owner);
+  /* Without TON the proxy has no contract; the address field carries the owner's. */
+  pp->proxy_sc_address = pp->proxy_owner_address;
+  pp->is_test = p->node.is_test;
+  pp->proto_version = proto;
+}
+
+static int worker_connect(struct pworker *w, int64_t qid, const uint8_t *data, size_t len) {
+  struct proxy *p = w->p;
+  struct tl_worker_connect_to_proxy q;
+  if (tl_worker_connect_to_proxy_decode(data, len, &q))
+    return net_conn_answer_error(w->c, qid, COCOON_ERR_PROTOVIOLATION, "malformed worker.connectToProxy");
+  const struct tl_worker_params *wp = &q.params;
+  const char *why = NULL;
+  char buf[160];
+  if (w->handshake_done || w->model) why = "handshake already done";
+  else if (!(wp->flags & TL_WORKER_PARAMS_F_LIMITS)) why = "too old worker";
+  else if (!!wp->is_test != !!p->node.is_test) why = "test mode mismatch";
+  else if (wp->model.n == 0 || wp->model.n > PROXY_MAX_MODEL_LEN || memchr(wp->model.p, 0, wp->model.n))
+    why = "bad model name";
+  else if (wp->coefficient < 0 || wp->coefficient >= PROXY_MAX_COEFFICIENT) why = "coefficient out of range";
+  else if (wp->max_active_requests < 1) why = "max_active_requests must be at least 1";
+  else if (wp->proxy_cnt < 1) why = "proxy_cnt must be at least 1";
+  int32_t proto = 0;
+  if (!why && (wp->flags & TL_WORKER_PARAMS_F_PROTO)) {
+    if (wp->min_proto_version > PROXY_PROTO_MAX || wp->max_proto_version < wp->min_proto_version) {
+      snprintf(buf, sizeof(buf), "no common protocol version (proxy speaks 0..%d)", PROXY_PROTO_MAX);
+      why = buf;
+    } else {
+      proto = CC_MIN(wp->max_proto_version, PROXY_PROTO_MAX);
+    }
+  }
+  if (why) {
+    log_warn("worker_refused", "conn=%" PRIu64 " reason=\"%s\"", net_conn_id(w->c), why);
+    int rc = net_conn_answer_error(w->c, qid, COCOON_ERR_PROTOVIOLATION, why);
+    net_conn_close(w->c, why);
+    return rc;
+  }
+  w->model = util_strndup((const char *)wp->model.p, wp->model.n);
+  w->owner = util_strndup((const char *)wp->worker_owner_address.p, wp->worker_owner_address.n);
+  if (!w->model || !w->owner) return ERR_NOMEM;
+  w->base_len = openai_model_base_len(w->model);
+  w->coefficient = wp->coefficient;
+  /* COCOON splits a worker's capacity over the proxies it connects to. */
+  w->max_active = (wp->max_active_requests + wp->proxy_cnt - 1) / wp->proxy_cnt;
+  w->proto = proto;
+  struct tl_worker_connected_to_proxy a;
+  memset(&a, 0, sizeof(a));
+  proxy_params_fill(p, &a.params, proto);
+  a.worker_sc_address = wp->worker_owner_address;
+  log_info("worker_hello", "conn=%" PRIu64 " model=%s coefficient=%d max_active=%d proto=%d", net_conn_id(w->c),
+           w->model, w->coefficient, w->max_active, proto);
+  return rpc_answer(w->c, qid, TL_ID_WORKER_CONNECTED_TO_PROXY, &a);
+}
+
+static void worker_query_cb(struct net_conn *c, int64_t qid, const uint8_t *data, size_t len) {
+  struct pworker *w = net_conn_user(c);
+  uint32_t id = 0;
+  int rc = 0;
+  if (tl_peek_id(data, len, &id)) {
+    net_conn_close(c, "query too short");
+    return;
+  }
+  switch (id) {
+  case TL_ID_WORKER_CONNECT_TO_PROXY: rc = worker_connect(w, qid, data, len); break;
+  case TL_ID_WORKER_COMPARE_BALANCE_WITH_PROXY: {
+    struct tl_worker_compare_balance_with_proxy q;
+    if (!w->model || tl_worker_compare_balance_with_proxy_decode(data, len, &q)) {
+      rc = net_conn_answer_error(c, qid, COCOON_ERR_PROTOVIOLATION, "unexpected compareBalanceWithProxy");
+      break;
+    }
+    /* Local settlement keeps no token ledger yet: nothing committed on either side. A worker
+     * claiming more than we ever signed is refused (COCOON aborts the whole proxy here). */
+    struct tl_worker_compare_balance_with_proxy_result a;
+    memset(&a, 0, sizeof(a));
+    a.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+    if (q.tokens_committed_to_blockchain > 0 || q.tokens_committed_to_db > 0) {
+      log_error("ledger_behind_worker", "conn=%" PRIu64 " worker_db=%" PRId64, net_conn_id(c),
+                q.tokens_committed_to_db);
+      rc = net_conn_answer_error(c, qid, COCOON_ERR_PROTOVIOLATION,
+                                 "proxy ledger is behind this worker (lost or rolled back); refusing");
+      net_conn_close(c, "ledger behind worker");
+      break;
+    }
+    a.error_code = q.max_tokens > 0 ? 1 : 0;
+    rc = rpc_answer(c, qid, TL_ID_WORKER_COMPARE_BALANCE_WITH_PROXY_RESULT, &a);
+    break;
+  }
+  case TL_ID_WORKER_EXTENDED_COMPARE_BALANCE_WITH_PROXY: {
+    struct tl_worker_extended_compare_balance_with_proxy_result a = {.error_code = 0};
+    rc = rpc_answer(c, qid, TL_ID_WORKER_EXTENDED_COMPARE_BALANCE_WITH_PROXY_RESULT, &a);
+    break;
+  }
+  case TL_ID_WORKER_PROXY_HANDSHAKE_COMPLETE: {
+    struct tl_worker_proxy_handshake_complete q;
+    if (!w->model || tl_worker_proxy_handshake_complete_decode(data, len, &q)) {
+      rc = net_conn_answer_error(c, qid, COCOON_ERR_PROTOVIOLATION, "unexpected proxyHandshakeComplete");
+      break;
+    }
+    w->handshake_done = 1;
+    w->disabled = q.is_disabled;
+    log_info("worker_ready", "conn=%" PRIu64 " model=%s disabled=%d", net_conn_id(c), w->model, w->disabled);
+    rc = rpc_answer(c, qid, TL_ID_WORKER_PROXY_HANDSHAKE_COMPLETED, NULL);
+    break;
+  }
+  case TL_ID_WORKER_UPDATE_PAYMENT_STATUS: {
+    struct tl_payment_status a;
+    memset(&a, 0, sizeof(a));
+    a.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+    rc = rpc_answer(c, qid, TL_ID_WORKER_PAYMENT_STATUS, &a);
+    break;
+  }
+  default:
+    rc = net_conn_answer_error(c, qid, COCOON_ERR_PROTOVIOLATION, "unknown query");
+    break;
+  }
+  if (rc) net_conn_close(c, "cannot answer worker query");
+}
+
+static void worker_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
+  struct pworker *w = net_conn_user(c);
+  uint32_t id = 0;
+  if (tl_peek_id(data, len, &id)) {
+    net_conn_close(c, "packet too short");
+    return;
+  }
+  switch (id) {
+  case TL_ID_PROXY_QUERY_ANSWER_EX:
+  case TL_ID_PROXY_QUERY_ANSWER_PART_EX:
+  case TL_ID_PROXY_QUERY_ANSWER_ERROR_EX:
+  case TL_ID_PROXY_QUERY_ANSWER:
+  case TL_ID_PROXY_QUERY_ANSWER_PART:
+  case TL_ID_PROXY_QUERY_ANSWER_ERROR:
+  case TL_ID_PROXY_QUERY_ANSWER_PART_ERROR: relay_answer(w, id, data, len); break;
+  case TL_ID_WORKER_ENABLED_DISABLED: {
+    struct tl_worker_enabled_disabled m;
+    if (tl_worker_enabled_disabled_decode(data, len, &m)) {
+      net_conn_close(c, "malformed worker.enabledDisabled");
+      return;
+    }
+    w->disabled = m.disabled != 0;
+    log_info("worker_state", "conn=%" PRIu64 " disabled=%d", net_conn_id(c), w->disabled);
+    break;
+  }
+  case TL_ID_WORKER_NEW_COEFFICIENT: {
+    struct tl_worker_new_coefficient m;
+    if (tl_worker_new_coefficient_decode(data, len, &m)) {
+      net_conn_close(c, "malformed worker.newCoefficient");
+      return;
+    }
+    if (m.new_coefficient < 0 || m.new_coefficient >= PROXY_MAX_COEFFICIENT) {
+      net_conn_close(c, "worker asked to leave (negative coefficient)");
+      return;
+    }
+    w->coefficient = m.new_coefficient;
+    log_info("worker_coefficient", "conn=%" PRIu64 " coefficient=%d", net_conn_id(c), w->coefficient);
+    break;
+  }
+  default:
+    log_warn("unknown_packet", "conn=%" PRIu64 " id=%08x", net_conn_id(c), id);
+    break;
+  }
+}
+
+/* ---------------------------------------------------------------- client connections */
+
+static void client_ready_cb(struct net_conn *c);
+static void client_packet_cb(struct net_conn *c, const uint8_t *data, size_t len);
+static void client_query_cb(struct net_conn *c, int64_t qid, const uint8_t *data, size_t len);
+static void client_close_cb(struct net_conn *c, int code, const char *reason);
+
+static const struct net_conn_handler client_handler = {
+    .ready_cb = client_ready_cb,
+    .packet_cb = client_packet_cb,
+    .query_cb = client_query_cb,
+    .close_cb = client_close_cb,
+};
+
+static void client_ready_cb(struct net_conn *c) {
+  struct proxy *p = net_conn_user(c);
+  struct pclient *cl = calloc(1, sizeof(*cl));
+  if (!cl) {
+    net_conn_close(c, "out of memory");
+    return;
+  }
+  cl->p = p;
+  cl->c = c;
+  cl->next = p->clients;
+  if (p->clients) p->clients->prev = cl;
+  p->clients = cl;
+  net_conn_set_user(c, cl);
+  p->stats.conns_opened++;
+  p->stats.conns_active++;
+  log_info("client_connected", "conn=%" PRIu64 " remote=%s", net_conn_id(c), net_conn_remote(c));
+}
+
+static void client_close_cb(struct net_conn *c, int code, const char *reason) {
+  struct pclient *cl = net_conn_user(c);
+  if (!cl || cl->c != c) return;
+  struct proxy *p = cl->p;
+  log_info("client_disconnected", "conn=%" PRIu64 " reason=\"%s\" running=%" PRId64, net_conn_id(c), reason,
+           cl->running);
+  /* Requests of a departed client are dropped; the worker's late answers are ignored. */
+  while (cl->reqs) {
+    struct preq *r = cl->reqs;
+    cl->c = NULL;
+    req_finish(r, 0);
+  }
+  if (cl->prev) cl->prev->next = cl->next;
+  else p->clients = cl->next;
+  if (cl->next) cl->next->prev = cl->prev;
+  p->stats.conns_closed++;
+  p->stats.conns_active--;
+  free(cl->owner);
+  free(cl);
+}
+
+static int client_connect(struct pclient *cl, int64_t qid, const uint8_t *data, size_t len) {
+  struct proxy *p = cl->p;
+  struct tl_client_connect_to_proxy q;
+  if (tl_client_connect_to_proxy_decode(data, len, &q))
+    return net_conn_answer_error(cl->c, qid, COCOON_ERR_PROTOVIOLATION, "malformed client.connectToProxy");
+  const char *why = NULL;
+  char buf[160];
+  int32_t proto = 0;
+  if (cl->connected) why = "handshake already done";
+  else if (!(q.params.flags & TL_CLIENT_PARAMS_F_IS_TEST)) why = "too old client";
+  else if (!!q.params.is_test != !!p->node.is_test) why = "test mode mismatch";
+  else if (q.params.client_owner_address.n == 0 || q.params.client_owner_address.n > 128) why = "bad owner address";
+  else if (q.min_config_version > p->config_version) {
+    snprintf(buf, sizeof(buf), "client requires root config version %d, proxy has %d", q.min_config_version,
+             p->config_version);
+    why = buf;
+  } else if (q.params.flags & TL_CLIENT_PARAMS_F_PROTO) {
+    if (q.params.min_proto_version > PROXY_PROTO_MAX || q.params.max_proto_version < q.params.min_proto_version) {
+      snprintf(buf, sizeof(buf), "no common protocol version (proxy speaks 0..%d)", PROXY_PROTO_MAX);
+      why = buf;
+    } else {
+      proto = CC_MIN(q.params.max_proto_version, PROXY_PROTO_MAX);
+    }
+  }
+  if (why) {
+    log_warn("client_refused", "conn=%" PRIu64 " reason=\"%s\"", net_conn_id(cl->c), why);
+    int rc = net_conn_answer_error(cl->c, qid, COCOON_ERR_PROTOVIOLATION, why);
+    net_conn_close(cl->c, why);
+    return rc;
+  }
+  cl->owner = util_strndup((const char *)q.params.client_owner_address.p, q.params.client_owner_address.n);
+  if (!cl->owner) return ERR_NOMEM;
+  cl->proto = proto;
+  cl->connected = 1;
+  struct tl_client_connected_to_proxy a;
+  memset(&a, 0, sizeof(a));
+  proxy_params_fill(p, &a.params, proto);
+  a.client_sc_address = q.params.client_owner_address;
+  /* Local settlement, like COCOON's fake-TON: every client is known, short auth, nonce 0. */
+  a.auth.id = TL_ID_CLIENT_PROXY_CONNECTION_AUTH_SHORT;
+  memcpy(a.auth.secret_hash, p->secret_hash, 32);
+  a.auth.nonce = 0;
+  a.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+  log_info("client_hello", "conn=%" PRIu64 " proto=%d", net_conn_id(cl->c), proto);
+  return rpc_answer(cl->c, qid, TL_ID_CLIENT_CONNECTED_TO_PROXY, &a);
+}
+
+static int client_authorize(struct pclient *cl, int64_t qid, const uint8_t *data, size_t len) {
+  struct proxy *p = cl->p;
+  struct tl_client_authorize_with_proxy_short q;
+  if (!cl->connected || tl_client_authorize_with_proxy_short_decode(data, len, &q))
+    return net_conn_answer_error(cl->c, qid, COCOON_ERR_PROTOVIOLATION, "unexpected authorizeWithProxyShort");
+  uint8_t h[32];
+  SHA256(q.data.p, q.data.n, h);
+  if (!util_ct_eq(h, p->secret_hash, 32)) {
+    log_warn("client_auth_failed", "conn=%" PRIu64, net_conn_id(cl->c));
+    struct tl_client_authorization_with_proxy_failed f;
+    memset(&f, 0, sizeof(f));
+    f.error_code = COCOON_ERR_PROTOVIOLATION;
+    f.error.p = (const uint8_t *)"sha256 mismatch";
+    f.error.n = 15;
+    int rc = rpc_answer(cl->c, qid, TL_ID_CLIENT_AUTHORIZATION_WITH_PROXY_FAILED, &f);
+    net_conn_close(cl->c, "authorization failed");
+    return rc;
+  }
+  cl->authorized = 1;
+  struct tl_client_authorization_with_proxy_success a;
+  memset(&a, 0, sizeof(a));
+  a.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+  log_info("client_authorized", "conn=%" PRIu64, net_conn_id(cl->c));
+  return rpc_answer(cl->c, qid, TL_ID_CLIENT_AUTHORIZATION_WITH_PROXY_SUCCESS, &a);
+}
+
+/* client.getWorkerTypesV2: enabled workers grouped by base model, sorted by coefficient. */
+static int answer_worker_types(struct pclient *cl, int64_t qid, int v2) {
+  struct proxy *p = cl->p;
+  size_t nw = 0;
+  for (struct pworker *w = p->workers; w; w = w->next)
+    if (w->handshake_done && !w->disabled) nw++;
+  struct tl_client_worker_type_v2 *types = calloc(nw ? nw : 1, sizeof(*types));
+  struct tl_client_worker_type *types1 = calloc(nw ? nw : 1, sizeof(*types1));
+  struct tl_client_worker_instance_v2 *inst = calloc(nw ? nw : 1, sizeof(*inst));
+  struct pworker **order = calloc(nw ? nw : 1, sizeof(*order));
+  int rc = ERR_NOMEM;
+  if (!types || !types1 || !inst || !order) goto out;
+  size_t k = 0;
+  for (struct pworker *w = p->workers; w; w = w->next)
+    if (w->handshake_done && !w->disabled) order[k++] = w;
+  /* Sort by (model, coefficient): insertion sort, worker counts are small. */
+  for (size_t i = 1; i < nw; i++) {
+    struct pworker *x = order[i];
+    size_t j = i;
+    while (j > 0) {
+      struct pworker *y = order[j - 1];
+      size_t ml = CC_MIN(x->base_len, y->base_len);
+      int cmp = memcmp(y->model, x->model, ml);
+      if (!cmp) cmp = (y->base_len > x->base_len) - (y->base_len < x->base_len);
+      if (!cmp) cmp = (y->coefficient > x->coefficient) - (y->coefficient < x->coefficient);
+      if (cmp <= 0) break;
+      order[j] = y;
+      j--;
+    }
+    order[j] = x;
+  }
+  size_t nt = 0;
+  for (size_t i = 0; i < nw; i++) {
+    struct pworker *w = order[i];
+    inst[i].flags = 0;
+    inst[i].coefficient = w->coefficient;
+    inst[i].active_requests = w->running;
+    inst[i].max_active_requests = w->max_active;
+    if (nt == 0 || types[nt - 1].name.n != w->base_len || memcmp(types[nt - 1].name.p, w->model, w->base_len)) {
+      types[nt].name.p = (const uint8_t *)w->model;
+      types[nt].name.n = w->base_len;
+      types[nt].workers = &inst[i];
+      types1[nt].name = types[nt].name;
+      types1[nt].coefficient_min = w->coefficient;
+      nt++;
+    }
+    types[nt - 1].n_workers++;
+    types1[nt - 1].active_workers++;
+    types1[nt - 1].coefficient_max = w->coefficient;
+  }
+  for (size_t i = 0; i < nt; i++) {
+    /* Median of the sorted coefficients of this model. */
+    types1[i].coefficient_bucket50 = types[i].workers[types[i].n_workers / 2].coefficient;
+  }
+  if (v2) {
+    struct tl_client_worker_types_v2 a = {.types = types, .n_types = (uint32_t)nt};
+    rc = rpc_answer(cl->c, qid, TL_ID_CLIENT_WORKER_TYPES_V2, &a);
+  } else {
+    struct tl_client_worker_types a = {.types = types1, .n_types = (uint32_t)nt};
+    rc = rpc_answer(cl->c, qid, TL_ID_CLIENT_WORKER_TYPES, &a);
+  }
+out:
+  free(types);
+  free(types1);
+  free(inst);
+  free(order);
+  return rc;
+}
+
+static void client_query_cb(struct net_conn *c, int64_t qid, const uint8_t *data, size_t len) {
+  struct pclient *cl = net_conn_user(c);
+  uint32_t id = 0;
+  int rc;
+  if (tl_peek_id(data, len, &id)) {
+    net_conn_close(c, "query too short");
+    return;
+  }
+  if (id != TL_ID_CLIENT_CONNECT_TO_PROXY && id != TL_ID_CLIENT_AUTHORIZE_WITH_PROXY_SHORT && !cl->authorized) {
+    rc = net_conn_answer_error(c, qid, COCOON_ERR_PROTOVIOLATION, "client is not authorized");
+    if (rc) net_conn_close(c, "cannot answer");
+    return;
+  }
+  switch (id) {
+  case TL_ID_CLIENT_CONNECT_TO_PROXY: rc = client_connect(cl, qid, data, len); break;
+  case TL_ID_CLIENT_AUTHORIZE_WITH_PROXY_SHORT: rc = client_authorize(cl, qid, data, len); break;
+  case TL_ID_CLIENT_AUTHORIZE_WITH_PROXY_LONG:
+    rc = net_conn_answer_error(c, qid, COCOON_ERR_ERROR,
+                               "long authorization needs TON settlement; this proxy runs local settlement");
+    break;
+  case TL_ID_CLIENT_GET_WORKER_TYPES: rc = answer_worker_types(cl, qid, 0); break;
+  case TL_ID_CLIENT_GET_WORKER_TYPES_V2: rc = answer_worker_types(cl, qid, 1); break;
+  case TL_ID_CLIENT_UPDATE_PAYMENT_STATUS: {
+    struct tl_payment_status a;
+    memset(&a, 0, sizeof(a));
+    a.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+    rc = rpc_answer(c, qid, TL_ID_CLIENT_PAYMENT_STATUS, &a);
+    break;
+  }
+  default: rc = net_conn_answer_error(c, qid, COCOON_ERR_PROTOVIOLATION, "unknown query"); break;
+  }
+  if (rc) net_conn_close(c, "cannot answer client query");
+}
+
+static void client_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
+  struct pclient *cl = net_conn_user(c);
+  uint32_t id = 0;
+  if (tl_peek_id(data, len, &id)) {
+    net_conn_close(c, "packet too short");
+    return;
+  }
+  if (id == TL_ID_CLIENT_RUN_QUERY_EX || id == TL_ID_CLIENT_RUN_QUERY) {
+    struct tl_client_run_query q;
+    int rc = id == TL_ID_CLIENT_RUN_QUERY_EX ? tl_client_run_query_ex_decode(data, len, &q)
+                                             : tl_client_run_query_decode(data, len, &q);
+    if (rc) {
+      net_conn_close(c, "malformed runQuery");
+      return;
+    }
+    route_query(cl, &q, id == TL_ID_CLIENT_RUN_QUERY_EX);
+    return;
+  }
+  log_warn("unknown_packet", "conn=%" PRIu64 " id=%08x", net_conn_id(c), id);
+}
+
+/* ---------------------------------------------------------------- HTTP stats */
+
+static int json_extra(void *arg, struct buf *out) {
+  struct proxy *p = arg;
+  int rc = buf_appendf(out, ",\"config_version\":%d,\"workers\":[", p->config_version);
+  int first = 1;
+  for (struct pworker *w = p->workers; w && !rc; w = w->next) {
+    rc = buf_appendf(out,
+                     "%s{\"conn\":%" PRIu64 ",\"model\":\"%.*s\",\"coefficient\":%d,\"running\":%d,"
+                     "\"max_active\":%d,\"enabled\":%s,\"ready\":%s,\"queries\":%" PRIu64
+                     ",\"success\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"avg_time_s\":%.4f,\"peer_key\":\"",
+                     first ? "" : ",", net_conn_id(w->c), (int)(w->model ? w->base_len : 0),
+                     w->model ? w->model : "", w->coefficient, w->running, w->max_active,
+                     w->disabled ? "false" : "true", w->handshake_done ? "true" : "false", w->queries, w->success,
+                     w->failed, w->avg_time_s);
+    char hex[65];
+    util_hex(net_conn_peer_key(w->c), 32, hex);
+    if (!rc) rc = buf_appendf(out, "%s\",\"policy\":\"%s\"}", hex, net_conn_peer(w->c)->policy_name);
+    first = 0;
+  }
+  if (!rc) rc = buf_append_str(out, "],\"clients\":[");
+  first = 1;
+  for (struct pclient *cl = p->clients; cl && !rc; cl = cl->next) {
+    rc = buf_appendf(out, "%s{\"conn\":%" PRIu64 ",\"authorized\":%s,\"running\":%" PRId64 "}", first ? "" : ",",
+                     net_conn_id(cl->c), cl->authorized ? "true" : "false", cl->running);
+    first = 0;
+  }
+  if (!rc) rc = buf_append_str(out, "]");
+  return rc;
+}
+
+static int html_extra(void *arg, struct buf *out) {
+  struct proxy *p = arg;
+  int rc = buf_append_str(out, "<h2>Workers</h2><table><tr><th>conn</th><th>model</th><th>coefficient</th>"
+                               "<th>running</th><th>max</th><th>enabled</th><th>queries</th><th>failed</th></tr>\n");
+  for (struct pworker *w = p->workers; w && !rc; w = w->next) {
+    /* Model names come from peers: print only safe characters. */
+    char model[128];
+    size_t k = 0;
+    for (size_t i = 0; w->model && w->model[i] && k + 1 < sizeof(model); i++) {
+      char ch = w->model[i];
+      model[k++] = (ch == '<' || ch == '>' || ch == '&' || ch == '"') ? '_' : ch;
+    }
+    model[k] = 0;
+    rc = buf_appendf(out,
+                     "<tr><td>%" PRIu64 "</td><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td><td>%" PRIu64
+                     "</td><td>%" PRIu64 "</td></tr>\n",
+                     net_conn_id(w->c), model, w->coefficient, w->running, w->max_active, w->disabled ? "no" : "yes",
+                     w->queries, w->failed);
+  }
+  if (!rc) rc = buf_append_str(out, "</table>\n");
+  return rc;
+}
+
+static void http_cb(struct http_request *req, void *arg) {
+  struct proxy *p = arg;
+  if (statsweb_handle(&p->web, req)) return;
+  http_respond(req, 404, "application/json", "{\"error\":{\"message\":\"not found\"}}\n", 35);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, struct err *e) {
+  struct proxy *p = calloc(1, sizeof(*p));
+  if (!p) return err_set(e, ERR_NOMEM, "out of memory");
+  p->loop = loop;
+  p->cfg = cfg;
+  stats_init(&p->stats, "proxy");
+  p->web = (struct statsweb){.stats = &p->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = p};
+  int rc = node_init(&p->node, cfg, "proxy", e);
+  if (rc) {
+    free(p);
+    return rc;
+  }
+  if (strcmp(config_get_str(cfg, "settlement"), "local") != 0) {
+    rc = err_set(e, ERR_INVALID, "settlement '%s' is not available yet (only 'local')",
+                 config_get_str(cfg, "settlement"));
+    goto fail;
+  }
+  p->owner = config_get_str(cfg, "owner_address");
+  p->max_reqs = config_get_int(cfg, "max_requests");
+  p->config_version = (int32_t)config_get_int(cfg, "config_version");
+  const char *secret = config_get_str(cfg, "client_secret");
+  SHA256((const uint8_t *)secret, strlen(secret), p->secret_hash);
+  int wport, cport, hport;
+  const char *whost = config_get_host(cfg, "worker_listen", &wport);
+  const char *chost = config_get_host(cfg, "client_listen", &cport);
+  const char *hhost = config_get_host(cfg, "http_listen", &hport);
+  rc = net_listener_new(loop, p->node.tls_server, whost, wport, &p->node.conn_opts, &worker_handler, p, &p->wl, e);
+  if (!rc) rc = net_listener_new(loop, p->node.tls_server, chost, cport, &p->node.conn_opts, &client_handler, p, &p->cl, e);
+  if (rc) goto fail;
+  struct http_server_config hc = {.host = hhost, .port = hport, .handler = http_cb, .arg = p};
+  rc = http_server_new(loop, &hc, &p->http, e);
+  if (rc) goto fail;
+  char ready[1024];
+  snprintf(ready, sizeof(ready),
+           "worker_addr=%s:%d\nclient_addr=%s:%d\nhttp_url=http://%s:%d\n", whost, net_listener_port(p->wl), chost,
+           net_listener_port(p->cl), hhost, http_server_port(p->http));
+  log_info("listening", "workers=%s:%d clients=%s:%d http=%s:%d", whost, net_listener_port(p->wl), chost,
+           net_listener_port(p->cl), hhost, http_server_port(p->http));
+  const char *rf = config_get_str(cfg, "ready_file");
+  if (rf[0] && readyfile_write(rf, ready)) {
+    rc = err_set(e, ERR_IO, "cannot write ready_file %s", rf);
+    goto fail;
+  }
+  *out = p;
+  return 0;
+fail:
+  proxy_free(p);
+  return rc;
+}
+
+static const struct net_conn_handler detached_handler;
+
+void proxy_free(struct proxy *p) {
+  if (!p) return;
+  net_listener_free(p->wl);
+  net_listener_free(p->cl);
+  while (p->workers) {
+    struct pworker *w = p->workers;
+    net_conn_set_handler(w->c, &detached_handler);
+    while (w->reqs) req_finish(w->reqs, 0);
+    p->workers = w->next;
+    net_conn_close(w->c, "proxy stopping");
+    free(w->owner);
+    free(w->model);
+    free(w);
+  }
+  while (p->clients) {
+    struct pclient *cl = p->clients;
+    net_conn_set_handler(cl->c, &detached_handler);
+    while (cl->reqs) req_finish(cl->reqs, 0);
+    p->clients = cl->next;
+    net_conn_close(cl->c, "proxy stopping");
+    free(cl->owner);
+    free(cl);
+  }
+  http_server_free(p->http);
+  node_cleanup(&p->node);
+  free(p);
+}
+
+static int start_cb(struct loop *l, const struct config *cfg, void **obj, struct err *e) {
+  struct proxy *p;
+  int rc = proxy_new(l, cfg, &p, e);
+  if (!rc) *obj = p;
+  return rc;
+}
+
+static void stop_cb(void *obj) { proxy_free(obj); }
+
+int proxy_main(int argc, char **argv) {
+  static const struct daemon_role role = {
+      .name = "proxy",
+      .summary = "Accepts workers and clients over RA-TLS and routes each request to a worker.",
+      .schema = proxy_config_schema,
+      .start_cb = start_cb,
+      .stop_cb = stop_cb,
+  };
+  return daemon_main(&role, argc, argv);
+}

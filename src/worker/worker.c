@@ -1,0 +1,775 @@
+/* worker: connects out to proxies, runs their queries on an OpenAI-compatible backend. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "worker/worker.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "core/daemon.h"
+#include "core/errcode.h"
+#include "core/node.h"
+#include "core/readyfile.h"
+#include "core/rpc.h"
+#include "core/stats.h"
+#include "core/statsweb.h"
+#include "http/http_client.h"
+#include "http/http_server.h"
+#include "loop/loop.h"
+#include "net/conn.h"
+#include "openai/openai_request.h"
+#include "openai/openai_usage.h"
+#include "tl/tl_schema.h"
+
+#define WORKER_MAX_PROXIES 64
+#define WORKER_HANDSHAKE_TIMEOUT_MS 30000u
+#define WORKER_BACKOFF_MIN_MS 200u
+#define WORKER_BACKOFF_MAX_MS 10000u /* COCOON reconnects a target at most every 10 s */
+#define WORKER_MAX_URL 4096
+
+const struct config_key worker_config_schema[] = {
+    NODE_CONFIG_KEYS,
+    {"proxy", CONFIG_LIST, 1, WORKER_MAX_PROXIES, NULL,
+     "proxies to serve, comma-separated host:port of their worker ports", CONFIG_F_REQUIRED},
+    {"backend", CONFIG_STRING, 1, 1024, "http://127.0.0.1:8000",
+     "base URL of the OpenAI-compatible server that runs the model (vLLM, SGLang, llama.cpp)", 0},
+    {"model", CONFIG_STRING, 1, 256, NULL,
+     "model name announced to proxies (COCOON form Name@commit:hash; the part before '@' must be "
+     "the backend's model id)",
+     CONFIG_F_REQUIRED},
+    {"coefficient", CONFIG_INT, 0, 999999999, "1000", "price coefficient (1000 = 1.0x the base price)", 0},
+    {"max_active_requests", CONFIG_INT, 1, 100000, "200", "requests run at once, over all proxies", 0},
+    {"owner_address", CONFIG_STRING, 0, 128,
+     "0:0000000000000000000000000000000000000000000000000000000000000000",
+     "TON address that receives this worker's earnings", 0},
+    {"http_listen", CONFIG_HOSTPORT, 0, 65535, "127.0.0.1:12000",
+     "address of /stats, /jsonstats and /metrics", 0},
+    {"health_interval_ms", CONFIG_INT, 100, 600000, "1000",
+     "how often the backend's /v1/models is checked", 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0},
+};
+
+enum wp_state { WP_IDLE, WP_CONNECTING, WP_HANDSHAKE, WP_READY };
+
+struct wreq;
+
+struct wproxy {
+  struct worker *w;
+  char host[256];
+  int port;
+  struct net_conn *c;
+  enum wp_state state;
+  uint32_t backoff_ms;
+  struct loop_timer reconnect;
+  int32_t proto;
+  uint64_t connects;
+  char last_error[300];
+};
+
+struct wreq {
+  struct worker *w;
+  struct wproxy *px;
+  struct wreq *next, *prev;
+  uint8_t id[32];
+  struct http_client_req *hreq;
+  struct openai_usage usage;
+  int status;
+  int sent_first;
+  int paused;
+  double start_wall;
+  uint64_t started_us;
+  int64_t bytes;
+  char content_type[128];
+};
+
+struct worker {
+  struct loop *loop;
+  const struct config *cfg;
+  struct node node;
+  struct http_server *http;
+  struct http_client *hc;
+  struct stats stats;
+  struct statsweb web;
+  const char *model;
+  size_t base_len;
+  char base[OPENAI_MAX_MODEL_NAME + 1];
+  const char *backend;
+  int32_t coefficient;
+  int32_t max_active;
+  const char *owner;
+  struct wproxy *proxies;
+  size_t nproxies;
+  struct wreq *reqs;
+  int32_t active;
+  int backend_ok;
+  int health_inflight;
+  uint32_t health_interval_ms;
+  struct loop_timer health;
+  struct buf health_body;
+  uint64_t health_checks, health_failures;
+};
+
+static const struct net_conn_handler detached_handler;
+static void proxy_connect(struct wproxy *px);
+
+/* ---------------------------------------------------------------- answers to the proxy */
+
+static void fill_final(struct wreq *r, struct tl_query_final_info *f) {
+  memset(f, 0, sizeof(f[0]));
+  f->tokens_used.prompt_tokens_used = r->usage.prompt_tokens;
+  f->tokens_used.cached_tokens_used = r->usage.cached_tokens;
+  f->tokens_used.completion_tokens_used = r->usage.completion_tokens;
+  f->tokens_used.reasoning_tokens_used = r->usage.reasoning_tokens;
+  f->tokens_used.total_tokens_used = r->usage.prompt_tokens + r->usage.completion_tokens;
+  if (r->px->proto >= 2) {
+    f->flags |= TL_FINAL_INFO_F_TIMES;
+    f->worker_start_time = r->start_wall;
+    f->worker_end_time = util_wall_time();
+  }
+}
+
+static void send_error_raw(struct wproxy *px, const uint8_t id[32], int32_t code, const char *msg) {
+  if (!px->c || px->state != WP_READY) return;
+  int rc;
+  if (px->proto > 0) {
+    struct tl_query_answer_error_ex a;
+    memset(&a, 0, sizeof(a));
+    memcpy(a.request_id, id, 32);
+    a.error_code = code;
+    a.error.p = (const uint8_t *)msg;
+    a.error.n = strlen(msg);
+    a.flags = TL_ANSWER_EX_F_FINAL;
+    rc = rpc_send(px->c, TL_ID_PROXY_QUERY_ANSWER_ERROR_EX, &a);
+  } else {
+    struct tl_query_answer_error a;
+    memset(&a, 0, sizeof(a));
+    memcpy(a.request_id, id, 32);
+    a.error_code = code;
+    a.error.p = (const uint8_t *)msg;
+    a.error.n = strlen(msg);
+    rc = rpc_send(px->c, TL_ID_PROXY_QUERY_ANSWER_ERROR, &a);
+  }
+  if (rc) net_conn_close(px->c, "cannot queue an error answer");
+}
+
+/* Sends body bytes: the first message carries the serialized http.response. */
+static int send_answer(struct wreq *r, const uint8_t *data, size_t len, int final) {
+  struct wproxy *px = r->px;
+  struct buf resp;
+  buf_init(&resp, (size_t)17 << 20);
+  struct tl_query_answer_ex a;
+  memset(&a, 0, sizeof(a));
+  memcpy(a.request_id, r->id, 32);
+  uint32_t id;
+  int rc = 0;
+  if (!r->sent_first) {
+    struct tl_http_header h[5];
+    char start[32], end[32], clen[32];
+    snprintf(start, sizeof(start), "%.6f", r->start_wall);
+    snprintf(end, sizeof(end), "%.6f", util_wall_time());
+    size_t nh = 0;
+#define HDR(n, v) h[nh++] = (struct tl_http_header){{(const uint8_t *)(n), strlen(n)}, {(const uint8_t *)(v), strlen(v)}}
+    if (r->content_type[0]) HDR("Content-Type", r->content_type);
+    HDR("X-Cocoon-Worker-Start", start);
+    HDR("X-Cocoon-Worker-End", end);
+    if (final) {
+      snprintf(clen, sizeof(clen), "%zu", len);
+      HDR("Content-Length", clen);
+    } else {
+      HDR("Transfer-Encoding", "chunked");
+    }
+#undef HDR
+    const char *reason = http_status_reason(r->status);
+    struct tl_http_response hr = {
+        .http_version = {(const uint8_t *)"HTTP/1.1", 8},
+        .status_code = r->status,
+        .reason = {(const uint8_t *)reason, strlen(reason)},
+        .headers = h,
+        .n_headers = (uint32_t)nh,
+        .payload = {data, len},
+    };
+    rc = rpc_encode(&resp, TL_ID_HTTP_RESPONSE, &hr);
+    a.answer.p = buf_ptr(&resp);
+    a.answer.n = resp.len;
+    id = px->proto > 0 ? TL_ID_PROXY_QUERY_ANSWER_EX : TL_ID_PROXY_QUERY_ANSWER;
+    r->sent_first = 1;
+  } else {
+    a.answer.p = data;
+    a.answer.n = len;
+    id = px->proto > 0 ? TL_ID_PROXY_QUERY_ANSWER_PART_EX : TL_ID_PROXY_QUERY_ANSWER_PART;
+  }
+  r->bytes += (int64_t)len;
+  r->w->stats.bytes_out += len;
+  if (!rc) {
+    if (px->proto > 0) {
+      if (final) {
+        a.flags = TL_ANSWER_EX_F_FINAL;
+        fill_final(r, &a.final_info);
+      }
+      rc = rpc_send(px->c, id, &a);
+    } else {
+      struct tl_query_answer q;
+      memset(&q, 0, sizeof(q));
+      q.answer = a.answer;
+      q.is_completed = final;
+      memcpy(q.request_id, r->id, 32);
+      struct tl_query_final_info f;
+      fill_final(r, &f);
+      q.tokens_used = f.tokens_used;
+      rc = rpc_send(px->c, id, &q);
+    }
+  }
+  buf_free(&resp);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static void req_free(struct wreq *r, int ok) {
+  struct worker *w = r->w;
+  if (r->prev) r->prev->next = r->next;
+  else w->reqs = r->next;
+  if (r->next) r->next->prev = r->prev;
+  w->active--;
+  w->stats.active--;
+  if (ok) w->stats.success++;
+  else w->stats.failed++;
+  stats_observe_latency(&w->stats, (double)(util_mono_us() - r->started_us) / 1e6);
+  openai_usage_free(&r->usage);
+  free(r);
+}
+
+static void backend_start_cb(struct http_client_req *hr, int status, void *arg) {
+  struct wreq *r = arg;
+  r->status = status;
+  char ct[128];
+  if (http_client_req_header(hr, "Content-Type", ct, sizeof(ct)) > 0) {
+    /* Header values go back over the wire: keep printable ASCII only. */
+    size_t k = 0;
+    for (size_t i = 0; ct[i] && k + 1 < sizeof(r->content_type); i++)
+      if (ct[i] >= 0x20 && ct[i] < 0x7f) r->content_type[k++] = ct[i];
+    r->content_type[k] = 0;
+  }
+}
+
+static int backend_data_cb(struct http_client_req *hr, const uint8_t *data, size_t len, void *arg) {
+  struct wreq *r = arg;
+  struct wproxy *px = r->px;
+  if (!px->c || px->state != WP_READY) {
+    http_client_cancel(hr);
+    req_free(r, 0);
+    return 0;
+  }
+  if (!net_conn_writable(px->c)) {
+    /* The proxy is not reading fast enough: hold the backend until drain_cb. */
+    r->paused = 1;
+    return HTTP_CLIENT_PAUSE;
+  }
+  openai_usage_feed(&r->usage, data, len);
+  if (send_answer(r, data, len, 0)) {
+    net_conn_close(px->c, "cannot queue answer");
+    return HTTP_CLIENT_PAUSE;
+  }
+  return 0;
+}
+
+static void backend_done_cb(struct http_client_req *hr, int result, const char *errmsg, void *arg) {
+  struct wreq *r = arg;
+  struct worker *w = r->w;
+  char hex[17];
+  util_hex(r->id, 8, hex);
+  if (result != 0) {
+    char msg[300];
+    snprintf(msg, sizeof(msg), "worker: backend request failed: %s", errmsg ? errmsg : err_name(result));
+    log_warn("backend_failed", "req=%s error=\"%s\"", hex, errmsg ? errmsg : err_name(result));
+    send_error_raw(r->px, r->id, result == ERR_TIMEOUT ? COCOON_ERR_TIMEOUT : COCOON_ERR_ERROR, msg);
+    req_free(r, 0);
+    return;
+  }
+  openai_usage_finish(&r->usage);
+  w->stats.tokens_prompt += (uint64_t)r->usage.prompt_tokens;
+  w->stats.tokens_cached += (uint64_t)r->usage.cached_tokens;
+  w->stats.tokens_completion += (uint64_t)r->usage.completion_tokens;
+  w->stats.tokens_reasoning += (uint64_t)r->usage.reasoning_tokens;
+  if (r->px->c && r->px->state == WP_READY && send_answer(r, NULL, 0, 1))
+    net_conn_close(r->px->c, "cannot queue answer");
+  log_info("request_done", "req=%s status=%d bytes=%" PRId64 " ms=%.1f prompt=%" PRId64 " completion=%" PRId64
+           " usage_seen=%d",
+           hex, r->status, r->bytes, (double)(util_mono_us() - r->started_us) / 1000.0, r->usage.prompt_tokens,
+           r->usage.completion_tokens, r->usage.seen);
+  req_free(r, r->status >= 200 && r->status < 300);
+}
+
+static void run_query(struct wproxy *px, const struct tl_proxy_run_query *q) {
+  struct worker *w = px->w;
+  w->stats.requests++;
+  w->stats.bytes_in += q->query.n;
+  char hex[17];
+  util_hex(q->request_id, 8, hex);
+  if (w->active >= w->max_active) {
+    w->stats.rejected++;
+    send_error_raw(px, q->request_id, COCOON_ERR_NOTREADY, "too many active queries");
+    return;
+  }
+  if (!w->backend_ok) {
+    w->stats.rejected++;
+    send_error_raw(px, q->request_id, COCOON_ERR_NOTREADY, "worker: backend is down");
+    return;
+  }
+  struct tl_http_request hreq;
+  if (tl_http_request_decode(q->query.p, q->query.n, &hreq)) {
+    w->stats.rejected++;
+    send_error_raw(px, q->request_id, COCOON_ERR_BAD_REQUEST, "worker: invalid http request: malformed http.request");
+    return;
+  }
+  struct openai_worker_req vr;
+  struct err e = {0};
+  char path[WORKER_MAX_URL];
+  int rc = 0;
+  if (hreq.url.n >= sizeof(path) || memchr(hreq.url.p, 0, hreq.url.n)) {
+    rc = err_set(&e, ERR_PARSE, "url too long");
+  } else {
+    memcpy(path, hreq.url.p, hreq.url.n);
+    path[hreq.url.n] = 0;
+    rc = openai_worker_validate(path, hreq.url.n, hreq.payload.p, hreq.payload.n, w->model, &vr, &e);
+  }
+  tl_http_request_clear(&hreq);
+  if (rc) {
+    w->stats.rejected++;
+    char msg[400];
+    snprintf(msg, sizeof(msg), "worker: invalid http request: %s", e.msg);
+    log_info("request_invalid", "req=%s reason=\"%s\"", hex, e.msg);
+    send_error_raw(px, q->request_id, rc == ERR_REFUSED ? COCOON_ERR_UNKNOWN_MODEL : COCOON_ERR_BAD_REQUEST, msg);
+    return;
+  }
+  struct wreq *r = calloc(1, sizeof(*r));
+  if (!r) {
+    openai_worker_req_free(&vr);
+    send_error_raw(px, q->request_id, COCOON_ERR_ERROR, "worker: out of memory");
+    return;
+  }
+  r->w = w;
+  r->px = px;
+  memcpy(r->id, q->request_id, 32);
+  r->status = 0;
+  r->start_wall = util_wall_time();
+  r->started_us = util_mono_us();
+  openai_usage_init(&r->usage, 0);
+  char url[WORKER_MAX_URL + 1100];
+  snprintf(url, sizeof(url), "%s%s", w->backend, path);
+  static const char *const headers[] = {"Content-Type: application/json", "Accept: application/json, text/event-stream",
+                                        NULL};
+  double t = q->timeout > 0 ? q->timeout * 0.95 : 120;
+  struct http_client_opts o = {
+      .method = "POST",
+      .url = url,
+      .headers = headers,
+      .body = vr.body,
+      .body_len = vr.body_len,
+      .timeout_ms = (uint32_t)(t * 1000 > 4e9 ? 4e9 : t * 1000),
+      .on_start = backend_start_cb,
+      .on_data = backend_data_cb,
+      .on_done = backend_done_cb,
+      .arg = r,
+  };
+  rc = http_client_request(w->hc, &o, &r->hreq);
+  openai_worker_req_free(&vr);
+  if (rc) {
+    openai_usage_free(&r->usage);
+    free(r);
+    send_error_raw(px, q->request_id, COCOON_ERR_ERROR, "worker: cannot start the backend request");
+    return;
+  }
+  r->next = w->reqs;
+  if (w->reqs) w->reqs->prev = r;
+  w->reqs = r;
+  w->active++;
+  w->stats.active++;
+  log_debug("request_start", "req=%s", hex);
+}
+
+/* ---------------------------------------------------------------- proxy links */
+
+static void proxy_fail(struct wproxy *px, const char *why) {
+  snprintf(px->last_error, sizeof(px->last_error), "%s", why);
+  if (px->c) net_conn_close(px->c, why);
+}
+
+static void cancel_requests_of(struct wproxy *px) {
+  struct worker *w = px->w;
+  for (struct wreq *r = w->reqs, *n; r; r = n) {
+    n = r->next;
+    if (r->px != px) continue;
+    http_client_cancel(r->hreq);
+    req_free(r, 0);
+  }
+}
+
+static void handshake_done_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
+  struct wproxy *px = arg;
+  if (a->kind != NET_ANSWER_OK || tl_empty_decode(a->data, a->len, TL_ID_WORKER_PROXY_HANDSHAKE_COMPLETED)) {
+    if (a->kind != NET_ANSWER_CLOSED) proxy_fail(px, a->kind == NET_ANSWER_ERROR ? a->message : "bad handshake answer");
+    return;
+  }
+  px->state = WP_READY;
+  px->backoff_ms = WORKER_BACKOFF_MIN_MS;
+  px->w->stats.conns_opened++;
+  px->w->stats.conns_active++;
+  px->last_error[0] = 0;
+  log_info("proxy_ready", "proxy=%s:%d proto=%d enabled=%d", px->host, px->port, px->proto, px->w->backend_ok);
+}
+
+static void compare_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
+  struct wproxy *px = arg;
+  struct tl_worker_compare_balance_with_proxy_result res;
+  if (a->kind != NET_ANSWER_OK || tl_worker_compare_balance_with_proxy_result_decode(a->data, a->len, &res)) {
+    if (a->kind != NET_ANSWER_CLOSED) proxy_fail(px, a->kind == NET_ANSWER_ERROR ? a->message : "bad balance answer");
+    return;
+  }
+  /* Without payments nothing is held locally yet, so any proxy value is acceptable. */
+  struct tl_worker_proxy_handshake_complete hc = {.is_disabled = !px->w->backend_ok};
+  if (rpc_query(c, TL_ID_WORKER_PROXY_HANDSHAKE_COMPLETE, &hc, WORKER_HANDSHAKE_TIMEOUT_MS, handshake_done_cb, px))
+    proxy_fail(px, "cannot send handshake");
+}
+
+static void connected_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
+  struct wproxy *px = arg;
+  struct tl_worker_connected_to_proxy res;
+  if (a->kind != NET_ANSWER_OK || tl_worker_connected_to_proxy_decode(a->data, a->len, &res)) {
+    if (a->kind == NET_ANSWER_ERROR) log_warn("proxy_refused", "proxy=%s:%d reason=\"%s\"", px->host, px->port, a->message);
+    if (a->kind != NET_ANSWER_CLOSED) proxy_fail(px, a->kind == NET_ANSWER_ERROR ? a->message : "bad connect answer");
+    return;
+  }
+  if (!!res.params.is_test != !!px->w->node.is_test) {
+    proxy_fail(px, "test mode mismatch");
+    return;
+  }
+  if (!util_ct_eq(res.params.proxy_public_key, net_conn_peer_key(c), 32)) {
+    proxy_fail(px, "proxy_public_key differs from the TLS certificate key");
+    return;
+  }
+  px->proto = (res.params.flags & TL_PROXY_PARAMS_F_PROTO) ? res.params.proto_version : 0;
+  struct tl_worker_compare_balance_with_proxy q = {0, 0, 0};
+  if (rpc_query(c, TL_ID_WORKER_COMPARE_BALANCE_WITH_PROXY, &q, WORKER_HANDSHAKE_TIMEOUT_MS, compare_cb, px))
+    proxy_fail(px, "cannot send handshake");
+}
+
+static void px_ready_cb(struct net_conn *c) {
+  struct wproxy *px = net_conn_user(c);
+  struct worker *w = px->w;
+  px->state = WP_HANDSHAKE;
+  px->connects++;
+  struct tl_worker_connect_to_proxy q;
+  memset(&q, 0, sizeof(q));
+  struct tl_worker_params *p = &q.params;
+  p->flags = TL_WORKER_PARAMS_F_LIMITS | TL_WORKER_PARAMS_F_PROTO;
+  p->worker_owner_address.p = (const uint8_t *)w->owner;
+  p->worker_owner_address.n = strlen(w->owner);
+  p->model.p = (const uint8_t *)w->model;
+  p->model.n = strlen(w->model);
+  p->coefficient = w->coefficient;
+  p->is_test = w->node.is_test;
+  p->proxy_cnt = (int32_t)w->nproxies;
+  p->max_active_requests = w->max_active;
+  p->min_proto_version = 1;
+  p->max_proto_version = 2;
+  if (rpc_query(c, TL_ID_WORKER_CONNECT_TO_PROXY, &q, WORKER_HANDSHAKE_TIMEOUT_MS, connected_cb, px))
+    proxy_fail(px, "cannot send handshake");
+}
+
+static void px_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
+  struct wproxy *px = net_conn_user(c);
+  uint32_t id;
+  if (tl_peek_id(data, len, &id)) {
+    proxy_fail(px, "packet too short");
+    return;
+  }
+  if (id == TL_ID_PROXY_RUN_QUERY_EX || id == TL_ID_PROXY_RUN_QUERY) {
+    struct tl_proxy_run_query q;
+    int rc = id == TL_ID_PROXY_RUN_QUERY_EX ? tl_proxy_run_query_ex_decode(data, len, &q)
+                                            : tl_proxy_run_query_decode(data, len, &q);
+    if (rc) {
+      proxy_fail(px, "malformed runQuery");
+      return;
+    }
+    if (px->state != WP_READY) {
+      proxy_fail(px, "query before handshake completed");
+      return;
+    }
+    run_query(px, &q);
+    return;
+  }
+  if (id == TL_ID_PROXY_WORKER_REQUEST_PAYMENT) return; /* payments come with the ledger */
+  log_warn("unknown_packet", "proxy=%s:%d id=%08x", px->host, px->port, id);
+}
+
+static void px_drain_cb(struct net_conn *c) {
+  struct wproxy *px = net_conn_user(c);
+  for (struct wreq *r = px->w->reqs, *n; r; r = n) {
+    n = r->next;
+    if (r->px == px && r->paused) {
+      r->paused = 0;
+      http_client_resume(r->hreq);
+    }
+  }
+}
+
+static void reconnect_cb(struct loop_timer *t) { proxy_connect(t->data); }
+
+static void px_close_cb(struct net_conn *c, int code, const char *reason) {
+  struct wproxy *px = net_conn_user(c);
+  struct worker *w = px->w;
+  if (px->state == WP_READY) {
+    w->stats.conns_closed++;
+    w->stats.conns_active--;
+  }
+  log_info("proxy_lost", "proxy=%s:%d reason=\"%s\" retry_ms=%u", px->host, px->port, reason, px->backoff_ms);
+  if (!px->last_error[0]) snprintf(px->last_error, sizeof(px->last_error), "%s", reason);
+  px->c = NULL;
+  px->state = WP_IDLE;
+  cancel_requests_of(px);
+  loop_timer_start(w->loop, &px->reconnect, px->backoff_ms);
+  px->backoff_ms = CC_MIN(px->backoff_ms * 2, WORKER_BACKOFF_MAX_MS);
+}
+
+static const struct net_conn_handler px_handler = {
+    .ready_cb = px_ready_cb,
+    .packet_cb = px_packet_cb,
+    .drain_cb = px_drain_cb,
+    .close_cb = px_close_cb,
+};
+
+static void proxy_connect(struct wproxy *px) {
+  struct worker *w = px->w;
+  struct err e = {0};
+  px->state = WP_CONNECTING;
+  if (net_conn_connect(w->loop, w->node.tls_client, px->host, px->port, &w->node.conn_opts, &px_handler, px, &px->c,
+                       &e)) {
+    log_warn("proxy_connect_failed", "proxy=%s:%d error=\"%s\"", px->host, px->port, e.msg);
+    snprintf(px->last_error, sizeof(px->last_error), "%s", e.msg);
+    px->c = NULL;
+    px->state = WP_IDLE;
+    loop_timer_start(w->loop, &px->reconnect, px->backoff_ms);
+    px->backoff_ms = CC_MIN(px->backoff_ms * 2, WORKER_BACKOFF_MAX_MS);
+  }
+}
+
+/* ---------------------------------------------------------------- backend health */
+
+static void set_backend_ok(struct worker *w, int ok) {
+  if (ok == w->backend_ok) return;
+  w->backend_ok = ok;
+  log_info(ok ? "backend_up" : "backend_down", "backend=%s", w->backend);
+  struct tl_worker_enabled_disabled m = {.disabled = !ok};
+  for (size_t i = 0; i < w->nproxies; i++) {
+    struct wproxy *px = &w->proxies[i];
+    if (px->state == WP_READY && rpc_send(px->c, TL_ID_WORKER_ENABLED_DISABLED, &m))
+      proxy_fail(px, "cannot send state");
+  }
+}
+
+static int health_data_cb(struct http_client_req *r, const uint8_t *data, size_t len, void *arg) {
+  struct worker *w = arg;
+  if (buf_append(&w->health_body, data, len)) http_client_cancel(r);
+  return 0;
+}
+
+static void health_done_cb(struct http_client_req *r, int result, const char *errmsg, void *arg) {
+  struct worker *w = arg;
+  w->health_inflight = 0;
+  w->health_checks++;
+  bool found = false;
+  struct err e = {0};
+  int ok = result == 0 && http_client_req_status(r) == 200 &&
+           openai_models_contains(buf_ptr(&w->health_body), w->health_body.len, w->base, &found, &e) == 0 && found;
+  if (!ok) {
+    w->health_failures++;
+    if (w->backend_ok)
+      log_warn("health_check_failed", "backend=%s error=\"%s\"",
+               w->backend, result ? (errmsg ? errmsg : err_name(result)) : (found || e.msg[0] ? e.msg : "model not listed"));
+  }
+  buf_reset(&w->health_body);
+  set_backend_ok(w, ok);
+}
+
+static void health_cb(struct loop_timer *t) {
+  struct worker *w = t->data;
+  loop_timer_start(w->loop, &w->health, w->health_interval_ms);
+  if (w->health_inflight) return;
+  char url[1200];
+  snprintf(url, sizeof(url), "%s/v1/models", w->backend);
+  struct http_client_opts o = {
+      .method = "GET",
+      .url = url,
+      .timeout_ms = CC_MAX(w->health_interval_ms * 2, 2000u),
+      .on_data = health_data_cb,
+      .on_done = health_done_cb,
+      .arg = w,
+  };
+  struct http_client_req *r;
+  if (http_client_request(w->hc, &o, &r) == 0) w->health_inflight = 1;
+}
+
+/* ---------------------------------------------------------------- HTTP stats */
+
+static int json_extra(void *arg, struct buf *out) {
+  struct worker *w = arg;
+  int rc = buf_appendf(out,
+                       ",\"model\":\"%s\",\"coefficient\":%d,\"max_active_requests\":%d,\"backend_ok\":%s,"
+                       "\"health_checks\":%" PRIu64 ",\"health_failures\":%" PRIu64 ",\"proxies\":[",
+                       w->base, w->coefficient, w->max_active, w->backend_ok ? "true" : "false", w->health_checks,
+                       w->health_failures);
+  for (size_t i = 0; i < w->nproxies && !rc; i++) {
+    struct wproxy *px = &w->proxies[i];
+    static const char *st[] = {"idle", "connecting", "handshake", "ready"};
+    char key[65] = "";
+    if (px->c && px->state == WP_READY) util_hex(net_conn_peer_key(px->c), 32, key);
+    rc = buf_appendf(out, "%s{\"address\":\"%s:%d\",\"state\":\"%s\",\"proto\":%d,\"connects\":%" PRIu64
+                          ",\"peer_key\":\"%s\",\"policy\":\"%s\"}",
+                     i ? "," : "", px->host, px->port, st[px->state], px->proto, px->connects, key,
+                     px->c && px->state == WP_READY ? net_conn_peer(px->c)->policy_name : "");
+  }
+  if (!rc) rc = buf_append_str(out, "]");
+  return rc;
+}
+
+static int html_extra(void *arg, struct buf *out) {
+  struct worker *w = arg;
+  int rc = buf_appendf(out, "<h2>Worker</h2><p>model %s, coefficient %d, backend %s</p><h2>Proxies</h2><table>\n",
+                       w->base, w->coefficient, w->backend_ok ? "up" : "DOWN");
+  for (size_t i = 0; i < w->nproxies && !rc; i++) {
+    static const char *st[] = {"idle", "connecting", "handshake", "ready"};
+    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td></tr>\n", w->proxies[i].host, w->proxies[i].port,
+                     st[w->proxies[i].state]);
+  }
+  if (!rc) rc = buf_append_str(out, "</table>\n");
+  return rc;
+}
+
+static void http_cb(struct http_request *req, void *arg) {
+  struct worker *w = arg;
+  if (statsweb_handle(&w->web, req)) return;
+  http_respond(req, 404, "application/json", "{\"error\":{\"message\":\"not found\"}}\n", 35);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int worker_new(struct loop *loop, const struct config *cfg, struct worker **out, struct err *e) {
+  struct worker *w = calloc(1, sizeof(*w));
+  if (!w) return err_set(e, ERR_NOMEM, "out of memory");
+  w->loop = loop;
+  w->cfg = cfg;
+  stats_init(&w->stats, "worker");
+  w->web = (struct statsweb){.stats = &w->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = w};
+  buf_init(&w->health_body, OPENAI_MAX_MODELS_BYTES);
+  loop_timer_init(&w->health, health_cb, w);
+  int rc = node_init(&w->node, cfg, "worker", e);
+  if (rc) {
+    buf_free(&w->health_body);
+    free(w);
+    return rc;
+  }
+  w->model = config_get_str(cfg, "model");
+  w->base_len = openai_model_base_len(w->model);
+  if (w->base_len == 0 || w->base_len > OPENAI_MAX_MODEL_NAME) {
+    rc = err_set(e, ERR_INVALID, "model '%s' has no usable base name", w->model);
+    goto fail;
+  }
+  memcpy(w->base, w->model, w->base_len);
+  w->base[w->base_len] = 0;
+  w->backend = config_get_str(cfg, "backend");
+  if (strncmp(w->backend, "http://", 7) != 0 && strncmp(w->backend, "https://", 8) != 0) {
+    rc = err_set(e, ERR_INVALID, "backend must be an http:// or https:// URL, not '%s'", w->backend);
+    goto fail;
+  }
+  w->coefficient = (int32_t)config_get_int(cfg, "coefficient");
+  w->max_active = (int32_t)config_get_int(cfg, "max_active_requests");
+  w->owner = config_get_str(cfg, "owner_address");
+  w->health_interval_ms = (uint32_t)config_get_int(cfg, "health_interval_ms");
+  rc = http_client_new(loop, NULL, &w->hc);
+  if (rc) {
+    err_set(e, rc, "cannot start the HTTP client");
+    goto fail;
+  }
+  w->nproxies = config_get_list_len(cfg, "proxy");
+  w->proxies = calloc(w->nproxies, sizeof(*w->proxies));
+  if (!w->proxies) {
+    rc = err_set(e, ERR_NOMEM, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < w->nproxies; i++) {
+    struct wproxy *px = &w->proxies[i];
+    px->w = w;
+    px->backoff_ms = WORKER_BACKOFF_MIN_MS;
+    loop_timer_init(&px->reconnect, reconnect_cb, px);
+    const char *a = config_get_list_item(cfg, "proxy", i);
+    if ((rc = node_parse_addr(a, px->host, sizeof(px->host), &px->port, e))) goto fail;
+  }
+  int hport;
+  const char *hhost = config_get_host(cfg, "http_listen", &hport);
+  struct http_server_config hc = {.host = hhost, .port = hport, .handler = http_cb, .arg = w};
+  if ((rc = http_server_new(loop, &hc, &w->http, e))) goto fail;
+  /* Check the backend right away so the first handshake reports the real state. */
+  health_cb(&w->health);
+  for (size_t i = 0; i < w->nproxies; i++) proxy_connect(&w->proxies[i]);
+  char ready[256];
+  snprintf(ready, sizeof(ready), "http_url=http://%s:%d\n", hhost, http_server_port(w->http));
+  log_info("listening", "http=%s:%d model=%s proxies=%zu", hhost, http_server_port(w->http), w->model, w->nproxies);
+  const char *rf = config_get_str(cfg, "ready_file");
+  if (rf[0] && readyfile_write(rf, ready)) {
+    rc = err_set(e, ERR_IO, "cannot write ready_file %s", rf);
+    goto fail;
+  }
+  *out = w;
+  return 0;
+fail:
+  worker_free(w);
+  return rc;
+}
+
+void worker_free(struct worker *w) {
+  if (!w) return;
+  loop_timer_stop(w->loop, &w->health);
+  while (w->reqs) {
+    http_client_cancel(w->reqs->hreq);
+    req_free(w->reqs, 0);
+  }
+  for (size_t i = 0; w->proxies && i < w->nproxies; i++) {
+    struct wproxy *px = &w->proxies[i];
+    loop_timer_stop(w->loop, &px->reconnect);
+    if (px->c) {
+      net_conn_set_handler(px->c, &detached_handler);
+      net_conn_close(px->c, "worker stopping");
+    }
+  }
+  free(w->proxies);
+  http_client_free(w->hc);
+  http_server_free(w->http);
+  buf_free(&w->health_body);
+  node_cleanup(&w->node);
+  free(w);
+}
+
+static int start_cb(struct loop *l, const struct config *cfg, void **obj, struct err *e) {
+  struct worker *w;
+  int rc = worker_new(l, cfg, &w, e);
+  if (!rc) *obj = w;
+  return rc;
+}
+
+static void stop_cb(void *obj) { worker_free(obj); }
+
+int worker_main(int argc, char **argv) {
+  static const struct daemon_role role = {
+      .name = "worker",
+      .summary = "Connects to proxies and serves their requests with an OpenAI-compatible backend.",
+      .schema = worker_config_schema,
+      .start_cb = start_cb,
+      .stop_cb = stop_cb,
+  };
+  return daemon_main(&role, argc, argv);
+}
