@@ -92,7 +92,6 @@ struct http_conn {
   int in_read;
   int flush_scheduled;
   int process_scheduled;
-  int drain_armed;
   char peer[64];
   struct http_conn *prev, *next;
 };
@@ -627,11 +626,13 @@ static void conn_close(struct http_conn *c) {
   if (loop_defer(s->loop, conn_unref_deferred, c)) log_error("http_defer_failed", "what=conn");
 }
 
-static void conn_flush(struct http_conn *c, int from_write_event) {
+static void conn_flush(struct http_conn *c, int may_drain) {
+  int wrote = 0;
   while (c->out.len) {
     ssize_t n = send(c->fd, buf_ptr(&c->out), c->out.len, MSG_NOSIGNAL);
     if (n > 0) {
       buf_consume(&c->out, (size_t)n);
+      wrote = 1;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -640,7 +641,6 @@ static void conn_flush(struct http_conn *c, int from_write_event) {
     return;
   }
   if (c->out.len) {
-    c->drain_armed = 1;
     if (!(c->io.events & LOOP_WRITE)) conn_set_events(c);
     /* A peer that does not read is as idle as one that does not write. */
     if (c->state != CONN_LINGER)
@@ -657,13 +657,10 @@ static void conn_flush(struct http_conn *c, int from_write_event) {
   if (c->state == CONN_HANDLING) {
     loop_timer_stop(c->srv->loop, &c->timer);
     struct http_request *r = c->req;
-    if (from_write_event && c->drain_armed && r && r->resp == RESP_STREAMING && r->on_drain) {
-      c->drain_armed = 0;
+    /* Not from inside http_stream_* calls: the producer is outside its write loop. */
+    if (may_drain && wrote && r && r->resp == RESP_STREAMING && r->on_drain)
       r->on_drain(r, r->drain_arg);
-      return;
-    }
   }
-  c->drain_armed = 0;
 }
 
 static void conn_flush_deferred(void *arg) {
@@ -826,7 +823,6 @@ static void req_finish(struct http_request *r) {
     return;
   }
   c->state = CONN_READING;
-  c->drain_armed = 0;
   if (c->read_paused) {
     c->read_paused = 0;
     conn_set_events(c);

@@ -30,7 +30,9 @@ typedef void (*http_handler_cb)(struct http_request *req, void *arg);
  * The request stays valid; further writes fail with ERR_CLOSED; the owner must still
  * finish it (http_request_release is the natural call, also allowed inside this cb). */
 typedef void (*http_abort_cb)(struct http_request *req, void *arg);
-/* The unsent output of a streamed response fell to 0 after having been non-zero. */
+/* Everything queued on a streamed response has been written to the socket (called after
+ * each flush that empties the queue, never from inside http_stream_* calls). Producers
+ * that paused on http_stream_pending resume here; others may ignore it. */
 typedef void (*http_drain_cb)(struct http_request *req, void *arg);
 
 struct http_server_config {

@@ -251,7 +251,8 @@ static void route_query(struct pclient *cl, const struct tl_client_run_query *q,
     any_cheap = 1;
     if (w->running >= w->max_active) continue;
     double score = (double)w->running * (w->avg_time_s > 0 ? w->avg_time_s : 1e-3);
-    if (!best || score < best_score) {
+    /* Ties go to the oldest connection, as in COCOON's map order. */
+    if (!best || score < best_score || (score == best_score && net_conn_id(w->c) < net_conn_id(best->c))) {
       best = w;
       best_score = score;
     }

@@ -73,6 +73,7 @@ struct tb_req {
   int abort_after; /* -1: never */
   int started;     /* response begun (after the initial delay) */
   int hang;
+  int paused; /* waiting for on_drain */
   const char *finish;
   long prompt_tokens, cached_tokens, reasoning_tokens;
   long created;
@@ -210,8 +211,11 @@ static void finish_stream(struct tb_req *t) {
 static void pump(struct tb_req *t);
 
 static void on_drain(struct http_request *req, void *arg) {
+  struct tb_req *t = arg;
   (void)req;
-  pump(arg);
+  if (!t->paused) return; /* a delay timer drives this stream */
+  t->paused = 0;
+  pump(t);
 }
 
 static void on_timer(struct loop_timer *timer) {
@@ -247,7 +251,10 @@ static void pump(struct tb_req *t) {
       tb_free(t);
       return;
     }
-    if (http_stream_pending(t->req) > TB_HIGH_WATER) return; /* on_drain resumes */
+    if (http_stream_pending(t->req) > TB_HIGH_WATER) {
+      t->paused = 1; /* on_drain resumes */
+      return;
+    }
     if (write_chunk(t)) {
       http_request_release(t->req);
       tb_free(t);

@@ -88,10 +88,11 @@ http() {
   local out="$WORK/http.$$.$RANDOM"
   if [ -n "$body" ]; then
     HTTP_STATUS=$(curl -sS -o "$out" -w '%{http_code}' -X "$method" -H 'Content-Type: application/json' \
-      --max-time 30 --data-binary "$body" "$url" || echo 000)
+      --max-time 30 --data-binary "$body" "$url" || true)
   else
-    HTTP_STATUS=$(curl -sS -o "$out" -w '%{http_code}' -X "$method" --max-time 30 "$url" || echo 000)
+    HTTP_STATUS=$(curl -sS -o "$out" -w '%{http_code}' -X "$method" --max-time 30 "$url" || true)
   fi
+  HTTP_STATUS=${HTTP_STATUS:-000}
   HTTP_BODY=$(cat "$out" 2>/dev/null || true)
   rm -f "$out"
 }
