@@ -93,3 +93,14 @@ uint8_t *buf_steal(struct buf *b, size_t *len_out) {
   b->off = b->len = b->cap = 0;
   return d;
 }
+
+int buf_append_json_str(struct buf *b, const char *s, size_t n) {
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch == '"' || ch == '\\') rc = buf_appendf(b, "\\%c", ch);
+    else if (ch < 0x20 || ch == 0x7f) rc = buf_appendf(b, "\\u%04x", ch);
+    else rc = buf_append(b, &ch, 1);
+  }
+  return rc;
+}

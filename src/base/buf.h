@@ -31,6 +31,9 @@ CC_NODISCARD int buf_append(struct buf *b, const void *p, size_t n);
 CC_NODISCARD int buf_append_str(struct buf *b, const char *s);
 CC_NODISCARD int buf_appendf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Appends s[0..n) as the inside of a JSON string (quotes, backslashes and control bytes
+ * escaped; other bytes copied as they are). */
+CC_NODISCARD int buf_append_json_str(struct buf *b, const char *s, size_t n);
 /* Pointer to free tail space of at least `n` bytes (after buf_reserve); commit with buf_added. */
 static inline uint8_t *buf_tail(struct buf *b) { return b->data ? b->data + b->off + b->len : NULL; }
 static inline void buf_added(struct buf *b, size_t n) { b->len += n; }

@@ -108,18 +108,6 @@ static const char cors[] =
     "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
     "Access-Control-Allow-Headers: Content-Type, Authorization\r\n";
 
-/* Appends s as a JSON string body (without quotes). */
-static int json_escape(struct buf *b, const char *s, size_t n) {
-  int rc = 0;
-  for (size_t i = 0; i < n && !rc; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch == '"' || ch == '\\') rc = buf_appendf(b, "\\%c", ch);
-    else if (ch < 0x20) rc = buf_appendf(b, "\\u%04x", ch);
-    else rc = buf_append(b, &ch, 1);
-  }
-  return rc;
-}
-
 static void respond_error(struct http_request *req, int status, const char *msg) {
   const char *type = status == 400 || status == 404 ? "invalid_request_error"
                      : status == 504               ? "timeout_error"
@@ -128,7 +116,7 @@ static void respond_error(struct http_request *req, int status, const char *msg)
   struct buf b;
   buf_init(&b, 1 << 16);
   int rc = buf_append_str(&b, "{\"error\":{\"message\":\"");
-  if (!rc) rc = json_escape(&b, msg, strlen(msg));
+  if (!rc) rc = buf_append_json_str(&b, msg, strlen(msg));
   if (!rc) rc = buf_appendf(&b, "\",\"type\":\"%s\",\"param\":null,\"code\":%d}}\n", type, status);
   if (rc)
     http_respond_ex(req, 500, "application/json", cors, "{\"error\":{\"message\":\"internal error\"}}\n", 39);
@@ -167,7 +155,7 @@ static void creq_fail(struct creq *r, int status, const char *msg) {
       if (r->sse) {
         struct buf b;
         buf_init(&b, 1 << 16);
-        if (!buf_append_str(&b, "data: {\"error\":{\"message\":\"") && !json_escape(&b, msg, strlen(msg)) &&
+        if (!buf_append_str(&b, "data: {\"error\":{\"message\":\"") && !buf_append_json_str(&b, msg, strlen(msg)) &&
             !buf_appendf(&b, "\",\"type\":\"upstream_error\",\"code\":%d}}\n\n", status) &&
             http_stream_write(r->req, buf_ptr(&b), b.len) != 0)
           log_debug("error_event_lost", "req=%s", hex);
@@ -308,11 +296,12 @@ static void start_query(struct client *cl, struct http_request *req) {
 }
 
 /* First answer: the worker's http.response with status, headers and the first body bytes. */
-static void on_first(struct creq *r, const struct tl_query_answer_ex *a, int final) {
+/* Returns 0, or -1 when it failed the request (r is freed then). */
+static int on_first(struct creq *r, const struct tl_query_answer_ex *a, int final) {
   struct tl_http_response hr;
   if (tl_http_response_decode(a->answer.p, a->answer.n, &hr)) {
     creq_fail(r, 502, "malformed answer from the worker");
-    return;
+    return -1;
   }
   int status = hr.status_code;
   if (status < 100 || status > 599) status = 502;
@@ -346,14 +335,31 @@ static void on_first(struct creq *r, const struct tl_query_answer_ex *a, int fin
     if (rc) {
       tl_http_response_clear(&hr);
       creq_fail(r, 502, "cannot stream the answer to the app");
-      return;
+      return -1;
     }
   }
   tl_http_response_clear(&hr);
+  return 0;
 }
 
 static void on_answer(struct cproxy *px, uint32_t id, const uint8_t *data, size_t len) {
   struct client *cl = px->cl;
+  if (id == TL_ID_CLIENT_QUERY_ANSWER_ERROR || id == TL_ID_CLIENT_QUERY_ANSWER_PART_ERROR) {
+    /* COCOON's proxy sends its own failures in the plain forms even on protocol 1+. */
+    struct tl_query_answer_error e;
+    int rc = id == TL_ID_CLIENT_QUERY_ANSWER_ERROR ? tl_client_query_answer_error_decode(data, len, &e)
+                                                   : tl_client_query_answer_part_error_decode(data, len, &e);
+    if (rc) {
+      net_conn_close(px->c, "malformed queryAnswerError");
+      return;
+    }
+    struct creq *r = find_req(px, e.request_id);
+    if (!r) return;
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%.*s", (int)CC_MIN(e.error.n, 500), (const char *)e.error.p);
+    creq_fail(r, cocoon_err_http_status(e.error_code), msg);
+    return;
+  }
   if (id == TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX) {
     struct tl_query_answer_error_ex e;
     if (tl_client_query_answer_error_ex_decode(data, len, &e)) {
@@ -382,8 +388,7 @@ static void on_answer(struct cproxy *px, uint32_t id, const uint8_t *data, size_
       creq_fail(r, 502, "proxy sent a second answer head");
       return;
     }
-    on_first(r, &a, final);
-    if (!r->req && !final) return; /* failed inside */
+    if (on_first(r, &a, final)) return;
   } else {
     if (!r->started) {
       creq_fail(r, 502, "proxy sent an answer part before the answer head");
@@ -444,7 +449,7 @@ static void models_cb(struct net_conn *c, void *arg, const struct net_answer *a)
   int rc = buf_append_str(&b, "{\"object\":\"list\",\"data\":[");
   for (uint32_t i = 0; i < t.n_types && !rc; i++) {
     rc = buf_appendf(&b, "%s{\"id\":\"", i ? "," : "");
-    if (!rc) rc = json_escape(&b, (const char *)t.types[i].name.p, t.types[i].name.n);
+    if (!rc) rc = buf_append_json_str(&b, (const char *)t.types[i].name.p, t.types[i].name.n);
     if (!rc) rc = buf_append_str(&b, "\",\"object\":\"model\",\"created\":0,\"owned_by\":\"cocoon\",\"workers\":[");
     for (uint32_t k = 0; k < t.types[i].n_workers && !rc; k++) {
       const struct tl_client_worker_instance_v2 *w = &t.types[i].workers[k];
@@ -612,7 +617,9 @@ static void px_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
   switch (id) {
   case TL_ID_CLIENT_QUERY_ANSWER_EX:
   case TL_ID_CLIENT_QUERY_ANSWER_PART_EX:
-  case TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX: on_answer(px, id, data, len); break;
+  case TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX:
+  case TL_ID_CLIENT_QUERY_ANSWER_ERROR:
+  case TL_ID_CLIENT_QUERY_ANSWER_PART_ERROR: on_answer(px, id, data, len); break;
   case TL_ID_PROXY_CLIENT_REQUEST_PAYMENT: break; /* payments come with the ledger */
   default: log_warn("unknown_packet", "proxy=%s:%d id=%08x", px->host, px->port, id); break;
   }
@@ -675,7 +682,7 @@ static int json_extra(void *arg, struct buf *out) {
                      ",\"connects\":%" PRIu64 ",\"peer_key\":\"%s\",\"policy\":\"%s\",\"last_error\":\"",
                      i ? "," : "", px->host, px->port, st[px->state], px->proto, px->running, px->connects, key,
                      px->c && px->state == CP_READY ? net_conn_peer(px->c)->policy_name : "");
-    if (!rc) rc = json_escape(out, px->last_error, strlen(px->last_error));
+    if (!rc) rc = buf_append_json_str(out, px->last_error, strlen(px->last_error));
     if (!rc) rc = buf_append_str(out, "\"}");
   }
   if (!rc) rc = buf_append_str(out, "]");

@@ -47,16 +47,20 @@ int daemon_load_config(const struct daemon_role *r, int argc, char **argv, struc
       i++;
       continue;
     }
-    int next = 0;
-    /* Apply one option (or one --key value pair) at a time so --config can sit anywhere. */
-    int span = (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 && !strchr(argv[i], '=')) ? 2 : 1;
-    rc = config_apply_args(c, span, argv + i, &next, e);
-    if (rc) goto out;
-    if (next == 0) {
+    if (strncmp(argv[i], "--", 2) != 0) {
       rc = err_set(e, ERR_INVALID, "unexpected argument '%s'", argv[i]);
       goto out;
     }
-    i += next;
+    /* `--key value` (any type, booleans included) or `--key=value` or a bare `--flag`. */
+    if (!strchr(argv[i], '=') && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+      rc = config_set_override(c, argv[i], argv[i + 1], e);
+      i += 2;
+    } else {
+      int next = 0;
+      rc = config_apply_args(c, 1, argv + i, &next, e);
+      i++;
+    }
+    if (rc) goto out;
   }
   rc = config_check_required(c, e);
 out:

@@ -92,6 +92,7 @@ struct net_conn {
   uint32_t nqueries;
 
   int in_io;
+  int flush_scheduled; /* a deferred flush is queued for the end of this loop iteration */
   int closing;
   int owner_knows; /* close_cb is owed */
   int close_code;
@@ -431,7 +432,17 @@ static int conn_flush(struct net_conn *c) {
   return 0;
 }
 
-/* Frames and queues one tcp.* object (flushing at once outside our own I/O callback). */
+/* Deferred flush: everything queued during one loop iteration leaves in one TLS write (one
+ * record, one syscall) instead of one per packet. */
+static void conn_flush_deferred(void *arg) {
+  struct net_conn *c = arg;
+  c->flush_scheduled = 0;
+  if (c->closing) return;
+  if (conn_flush(c) != 0) return;
+  conn_update_io(c);
+}
+
+/* Frames and queues one tcp.* object; it is written at the end of the loop iteration. */
 static int send_tcp(struct net_conn *c, const struct tcp_packet *p) {
   if (c->closing) return ERR_CLOSED;
   size_t body = p->data_len + p->message_len;
@@ -448,10 +459,14 @@ static int send_tcp(struct net_conn *c, const struct tcp_packet *p) {
     conn_fail(c, rc, "cannot queue %s: %s", tcp_packet_kind_name(p->kind), err_name(rc));
     return rc;
   }
-  if (!c->in_io) {
-    rc = conn_flush(c);
-    if (rc) return rc;
-    conn_update_io(c);
+  if (!c->in_io && !c->flush_scheduled) {
+    if (loop_defer(c->loop, conn_flush_deferred, c) == 0) {
+      c->flush_scheduled = 1;
+    } else {
+      rc = conn_flush(c);
+      if (rc) return rc;
+      conn_update_io(c);
+    }
   }
   if (c->wbuf.len > c->opts.write_high_water) c->above_hw = 1;
   return c->closing ? ERR_CLOSED : 0;

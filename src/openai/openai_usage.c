@@ -67,6 +67,27 @@ static void event_reset(struct openai_usage *u) {
   }
 }
 
+/* True when text holds a `"usage"` key whose value is an object. Inside a JSON string a quote
+ * is escaped, so the bare pattern only occurs as a real key. Most streamed chunks carry no
+ * usage (or "usage": null): they are not parsed at all, which keeps the worker's per-chunk
+ * cost to a memmem. */
+static bool mentions_usage(const char *text, size_t len) {
+  const char *p = text, *end = text + len;
+  while (p < end) {
+    const char *k = memmem(p, (size_t)(end - p), "\"usage\"", 7);
+    if (!k) return false;
+    const char *q = k + 7;
+    while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')) q++;
+    if (q < end && *q == ':') {
+      q++;
+      while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')) q++;
+      if (q < end && *q == '{') return true;
+    }
+    p = k + 1;
+  }
+  return false;
+}
+
 /* Examines the buffered event (a JSON text) and forgets it. */
 static void event_end(struct openai_usage *u) {
   /* An empty event may come before any allocation: no pointer arithmetic on NULL. */
@@ -75,6 +96,8 @@ static void event_end(struct openai_usage *u) {
     u->skipped++;
   } else if (u->cur.len == 6 && memcmp(text, "[DONE]", 6) == 0) {
     u->done = true;
+  } else if (!mentions_usage(text, u->cur.len)) {
+    u->events++;
   } else {
     json_error_t je;
     json_t *root = json_loadb(text, u->cur.len, JSON_DECODE_ANY, &je);

@@ -34,7 +34,7 @@ struct openai_usage {
   bool done;           /* SSE "data: [DONE]" was seen */
   uint64_t events;     /* JSON values / SSE events examined */
   uint64_t skipped;    /* events dropped for exceeding the cap (or memory) */
-  uint64_t bad;        /* events that were not JSON, stray bytes, or a truncated tail at finish */
+  uint64_t bad;        /* events with a usage object that were not JSON, stray bytes, or a truncated tail */
   enum openai_usage_format format;
 
   /* private */

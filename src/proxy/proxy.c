@@ -48,7 +48,7 @@ const struct config_key proxy_config_schema[] = {
     {"client_secret", CONFIG_STRING, 0, 1024, "",
      "secret clients prove with the short authorization (COCOON fake-TON: empty)", CONFIG_F_SECRET},
     {"price_per_token", CONFIG_INT, 0, INT64_MAX / 4, "2",
-     "nano-TON per adjusted token charged to clients (shown, not charged, in local mode)", 0},
+     "nano-TON per adjusted token charged to clients (shown in /jsonstats; billing comes with the ledger)", 0},
     {"worker_fee_per_token", CONFIG_INT, 0, INT64_MAX / 4, "1",
      "nano-TON per adjusted token paid to workers", 0},
     {"config_version", CONFIG_INT, 0, INT32_MAX, "1",
@@ -417,6 +417,7 @@ static void relay_answer(struct pworker *w, uint32_t id, const uint8_t *data, si
       e.final_info.tokens_used = u.plain_err.tokens_used;
     }
     add_tokens(p, &e.final_info.tokens_used);
+    out.final_info.tokens_used = e.final_info.tokens_used;
     if (cl && cl->c && rpc_send(cl->c, TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX, &e))
       net_conn_close(cl->c, "client cannot keep up");
   }
@@ -907,15 +908,22 @@ static void client_packet_cb(struct net_conn *c, const uint8_t *data, size_t len
 
 static int json_extra(void *arg, struct buf *out) {
   struct proxy *p = arg;
-  int rc = buf_appendf(out, ",\"config_version\":%d,\"workers\":[", p->config_version);
+  int rc = buf_appendf(out,
+                       ",\"config_version\":%d,\"settlement\":\"local\",\"price_per_token\":%" PRId64
+                       ",\"worker_fee_per_token\":%" PRId64 ",\"workers\":[",
+                       p->config_version, config_get_int(p->cfg, "price_per_token"),
+                       config_get_int(p->cfg, "worker_fee_per_token"));
   int first = 1;
   for (struct pworker *w = p->workers; w && !rc; w = w->next) {
     rc = buf_appendf(out,
-                     "%s{\"conn\":%" PRIu64 ",\"model\":\"%.*s\",\"coefficient\":%d,\"running\":%d,"
+                     "%s{\"conn\":%" PRIu64 ",\"model\":\"", first ? "" : ",", net_conn_id(w->c));
+    if (!rc && w->model) rc = buf_append_json_str(out, w->model, w->base_len);
+    if (!rc)
+      rc = buf_appendf(out,
+                     "\",\"coefficient\":%d,\"running\":%d,"
                      "\"max_active\":%d,\"enabled\":%s,\"ready\":%s,\"queries\":%" PRIu64
                      ",\"success\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"avg_time_s\":%.4f,\"peer_key\":\"",
-                     first ? "" : ",", net_conn_id(w->c), (int)(w->model ? w->base_len : 0),
-                     w->model ? w->model : "", w->coefficient, w->running, w->max_active,
+                     w->coefficient, w->running, w->max_active,
                      w->disabled ? "false" : "true", w->handshake_done ? "true" : "false", w->queries, w->success,
                      w->failed, w->avg_time_s);
     char hex[65];

@@ -624,8 +624,9 @@ static void test_usage_garbage(void **state) {
   assert_false(u.seen);
   openai_usage_free(&u);
 
-  /* Negative or non-integer counts are ignored; mismatched brackets count as bad. */
-  s = "{\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":2.5,\"reasoning_tokens\":\"9\"}}{]";
+  /* Negative or non-integer counts are ignored; a usage-bearing value with mismatched brackets
+   * counts as bad (values without a usage object are not parsed at all). */
+  s = "{\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":2.5,\"reasoning_tokens\":\"9\"}}{\"usage\":{]";
   openai_usage_init(&u, 0);
   feed_all(&u, s, strlen(s), 100);
   assert_true(u.seen);
