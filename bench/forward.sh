@@ -64,11 +64,13 @@ printf "%-28s %6s %12s %10s %10s\n" path conns "req/s" p50 p99
 for c in 1 30; do
   run "$burl" $c; d_rps=$RPS
   printf "%-28s %6s %12s %10s %10s\n" "backend direct" $c "$RPS" "$P50" "$P99"
-  t0=$(cpu_ticks $cpid $ppid_ $wpid)
+  t0=$(cpu_ticks $cpid $ppid_ $wpid); c0=$(cpu_ticks $cpid); p0=$(cpu_ticks $ppid_); w0=$(cpu_ticks $wpid)
   run "$curl_url" $c
-  t1=$(cpu_ticks $cpid $ppid_ $wpid)
+  t1=$(cpu_ticks $cpid $ppid_ $wpid); c1=$(cpu_ticks $cpid); p1=$(cpu_ticks $ppid_); w1=$(cpu_ticks $wpid)
   printf "%-28s %6s %12s %10s %10s\n" "client->proxy->worker" $c "$RPS" "$P50" "$P99"
   ratio=$(awk -v a="$RPS" -v b="$d_rps" 'BEGIN{printf "%.1f", 100*a/b}')
   cpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$REQS" 'BEGIN{ if (n>0) printf "%.0f", t/hz*1e6/n; else print "n/a"}')
-  echo "  c=$c: chain/direct = ${ratio}% ; CPU of client+proxy+worker = ${cpu} us/request ($REQS requests)"
+  per() { awk -v t="$1" -v hz="$hz" -v n="$REQS" 'BEGIN{ if (n>0) printf "%.0f", t/hz*1e6/n; else print "n/a"}'; }
+  echo "  c=$c: chain/direct = ${ratio}% ; CPU of client+proxy+worker = ${cpu} us/request ($REQS requests):" \
+       "client $(per $((c1 - c0))), proxy $(per $((p1 - p0))), worker $(per $((w1 - w0)))"
 done

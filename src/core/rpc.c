@@ -16,13 +16,26 @@ int rpc_encode(struct buf *out, uint32_t id, const void *obj) {
 }
 
 #define RPC_MAX_MESSAGE ((size_t)16 << 20)
+/* Scratch kept between messages (one per thread) so a streamed answer does not pay a malloc and
+ * free per part; a buffer grown past this is released after use. */
+#define RPC_SCRATCH_KEEP ((size_t)256 << 10)
+
+static _Thread_local struct buf scratch = {.max = RPC_MAX_MESSAGE};
+
+static void scratch_done(void) {
+  if (scratch.cap > RPC_SCRATCH_KEEP) {
+    buf_free(&scratch);
+    scratch.max = RPC_MAX_MESSAGE;
+  } else {
+    buf_reset(&scratch);
+  }
+}
 
 int rpc_send(struct net_conn *c, uint32_t id, const void *obj) {
-  struct buf b;
-  buf_init(&b, RPC_MAX_MESSAGE);
-  int rc = rpc_encode(&b, id, obj);
-  if (!rc) rc = net_conn_send_packet(c, buf_ptr(&b), b.len);
-  buf_free(&b);
+  buf_reset(&scratch);
+  int rc = rpc_encode(&scratch, id, obj);
+  if (!rc) rc = net_conn_send_packet(c, buf_ptr(&scratch), scratch.len);
+  scratch_done();
   return rc;
 }
 
