@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/attest_cmd.h"
 #include "cli/demo.h"
+#include "cli/engine_cmd.h"
 #include "cli/keygen.h"
+#include "cli/ton_cmd.h"
 #include "client/client.h"
 #include "proxy/proxy.h"
 #include "worker/worker.h"
@@ -23,12 +26,16 @@ static const struct command commands[] = {
     {"worker", worker_main, "run a worker"},
     {"keygen", keygen_main, "create a node key and RA-TLS certificate"},
     {"demo", demo_main, "start a local network and send one request (--serve keeps it up)"},
+    {"attest", attest_cmd_main, "inspect and verify attestation quotes (attest quote FILE)"},
+    {"ton", ton_cmd_main, "TON utilities: address, boc, parse-address"},
+    {"model-info", model_info_main, "print a GGUF model's architecture, shapes and tensor types"},
+    {"gen-model", gen_model_main, "write a small deterministic GGUF test model"},
 };
 
 static void usage(FILE *f) {
   fprintf(f, "usage: cocoon <command> [options]\ncommands:\n");
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
   fprintf(f, "run `cocoon <command> --help` for its options\n");
 }
 

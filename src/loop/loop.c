@@ -21,6 +21,8 @@ struct loop_deferred {
   void *arg;
 };
 
+static void run_deferred(struct loop *l);
+
 struct loop {
   int epfd;
   int stop;
@@ -51,6 +53,8 @@ int loop_new(struct loop **out) {
 
 void loop_free(struct loop *l) {
   if (!l) return;
+  /* Objects freed through loop_defer must not leak when the loop goes away first. */
+  run_deferred(l);
   if (l->sigio.active) {
     loop_io_del(l, &l->sigio);
     close(l->sigio.fd);
