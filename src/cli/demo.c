@@ -311,7 +311,7 @@ int demo_main(int argc, char **argv) {
   char rf[PATH_MAX + 32], kd[PATH_MAX + 32];
   int bfd = -1;
   {
-    char *av[] = {d.backend_bin, "--listen", "127.0.0.1:0", "--chunks", "24", "--chunk-bytes", "12", "--delay-ms", "40",
+    char *av[] = {d.backend_bin, "--listen", "127.0.0.1:0", "--text", "--chunks", "20", "--chunk-bytes", "13", "--delay-ms", "40",
                   NULL};
     if (spawn(&d, "backend", av, &bfd)) goto out;
     FILE *f = fdopen(bfd, "r");

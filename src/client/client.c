@@ -740,6 +740,7 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
   char ready[256];
   snprintf(ready, sizeof(ready), "http_url=http://%s:%d\n", hhost, http_server_port(cl->http));
   log_info("listening", "http=%s:%d proxies=%zu", hhost, http_server_port(cl->http), cl->nproxies);
+  node_start_refresh(&cl->node, loop, NULL, NULL);
   const char *rf = config_get_str(cfg, "ready_file");
   if (rf[0] && readyfile_write(rf, ready)) {
     rc = err_set(e, ERR_IO, "cannot write ready_file %s", rf);

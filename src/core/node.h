@@ -4,6 +4,7 @@
 #define COCOON_CORE_NODE_H
 
 #include "base/err.h"
+#include "loop/loop.h"
 #include "net/conn.h"
 #include "net/ratls.h"
 #include "net/tls.h"
@@ -30,6 +31,11 @@ struct config_key;
        "attestation policy for peers: any (no quote required)", 0}
 
 struct node {
+  struct loop *loop;
+  char key_dir[4096];
+  struct loop_timer refresh;
+  void (*refreshed_cb)(void *arg); /* new tls_server/tls_client are in place */
+  void *refreshed_arg;
   struct ratls_identity *id;
   struct tls_ctx *tls_server;
   struct tls_ctx *tls_client;
@@ -42,6 +48,16 @@ struct node {
 CC_NODISCARD int node_init(struct node *n, const struct config *cfg, const char *role,
                            struct err *e);
 void node_cleanup(struct node *n);
+
+/* Keeps the one-day certificate fresh while the daemon runs: checks every
+ * NODE_REFRESH_CHECK_MS and, when less than NODE_CERT_MIN_LEFT_S remains, reissues it for the
+ * same key, swaps in new TLS contexts (open connections keep theirs) and calls cb(arg) so the
+ * role can hand the new server context to its listeners. */
+#define NODE_REFRESH_CHECK_MS (10u * 60u * 1000u)
+#define NODE_CERT_MIN_LEFT_S (12 * 3600)
+void node_start_refresh(struct node *n, struct loop *loop, void (*cb)(void *arg), void *arg);
+/* Reissues now (what the timer does when due); for tests and operators. */
+CC_NODISCARD int node_reissue(struct node *n, struct err *e);
 
 /* Parses "host:port" lists for listeners ("127.0.0.1:0"); host stays numeric. */
 CC_NODISCARD int node_parse_addr(const char *s, char *host, size_t hostsz, int *port,

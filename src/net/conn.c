@@ -1065,6 +1065,12 @@ fail:
   return rc;
 }
 
+void net_listener_set_tls(struct net_listener *l, struct tls_ctx *tls) {
+  tls_ctx_ref(tls);
+  tls_ctx_unref(l->tls);
+  l->tls = tls;
+}
+
 int net_listener_port(const struct net_listener *l) { return l->port; }
 
 static void listener_finish(void *arg) {

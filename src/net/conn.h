@@ -144,6 +144,8 @@ CC_NODISCARD int net_listener_new(struct loop *loop, struct tls_ctx *tls, const 
                                   const struct net_conn_handler *handler, void *user,
                                   struct net_listener **out, struct err *e);
 int net_listener_port(const struct net_listener *l);
+/* New connections use tls from now on (e.g. a reissued certificate); open ones keep theirs. */
+void net_listener_set_tls(struct net_listener *l, struct tls_ctx *tls);
 /* Stops accepting and drops conns still in their handshake; ready conns live on. NULL-safe,
  * safe inside callbacks. */
 void net_listener_free(struct net_listener *l);

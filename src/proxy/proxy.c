@@ -973,6 +973,8 @@ static void http_cb(struct http_request *req, void *arg) {
 
 /* ---------------------------------------------------------------- lifecycle */
 
+static void tls_refreshed_cb(void *arg);
+
 int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, struct err *e) {
   struct proxy *p = calloc(1, sizeof(*p));
   if (!p) return err_set(e, ERR_NOMEM, "out of memory");
@@ -1011,6 +1013,7 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
            net_listener_port(p->cl), hhost, http_server_port(p->http));
   log_info("listening", "workers=%s:%d clients=%s:%d http=%s:%d", whost, net_listener_port(p->wl), chost,
            net_listener_port(p->cl), hhost, http_server_port(p->http));
+  node_start_refresh(&p->node, loop, tls_refreshed_cb, p);
   const char *rf = config_get_str(cfg, "ready_file");
   if (rf[0] && readyfile_write(rf, ready)) {
     rc = err_set(e, ERR_IO, "cannot write ready_file %s", rf);
@@ -1024,6 +1027,7 @@ fail:
 }
 
 static const struct net_conn_handler detached_handler;
+static void tls_refreshed_cb(void *arg);
 
 void proxy_free(struct proxy *p) {
   if (!p) return;
@@ -1051,6 +1055,12 @@ void proxy_free(struct proxy *p) {
   http_server_free(p->http);
   node_cleanup(&p->node);
   free(p);
+}
+
+static void tls_refreshed_cb(void *arg) {
+  struct proxy *p = arg;
+  net_listener_set_tls(p->wl, p->node.tls_server);
+  net_listener_set_tls(p->cl, p->node.tls_server);
 }
 
 static int start_cb(struct loop *l, const struct config *cfg, void **obj, struct err *e) {

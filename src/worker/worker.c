@@ -719,6 +719,7 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
   char ready[256];
   snprintf(ready, sizeof(ready), "http_url=http://%s:%d\n", hhost, http_server_port(w->http));
   log_info("listening", "http=%s:%d model=%s proxies=%zu", hhost, http_server_port(w->http), w->model, w->nproxies);
+  node_start_refresh(&w->node, loop, NULL, NULL);
   const char *rf = config_get_str(cfg, "ready_file");
   if (rf[0] && readyfile_write(rf, ready)) {
     rc = err_set(e, ERR_IO, "cannot write ready_file %s", rf);

@@ -17,7 +17,9 @@
  * Deterministic output, so tests can predict it:
  *   chunks            = min(chunks, max_tokens | max_completion_tokens) when given
  *                       (finish_reason "length" when capped, else "stop")
- *   chunk i content   = chunk_bytes copies of the letter 'a' + i % 26
+ *   chunk i content   = chunk_bytes copies of the letter 'a' + i % 26, or with --text the
+ *                       bytes [i*chunk_bytes, (i+1)*chunk_bytes) of a fixed English passage
+ *                       (cycled), so a demo shows readable words
  *   prompt_tokens     = P / 4 + 1 where P = bytes of all message "content" strings (chat;
  *                       text parts of array contents count too) or of the prompt (string or
  *                       array of strings)
@@ -59,6 +61,24 @@ static struct {
 } G;
 
 enum tb_kind { TB_CHAT, TB_COMPLETION };
+
+/* Fixed passage for --text (plain ASCII, no characters that need JSON escaping). */
+static const char tb_passage[] =
+    "The sea is calm tonight, the tide is full, and the moon lies fair upon the straits. "
+    "This answer was produced by the cocoon test backend, relayed by a worker over RA-TLS to a "
+    "proxy, and streamed back to you through your local client, one small chunk at a time. ";
+static int g_text;
+
+/* Fills n bytes of chunk i. */
+static void chunk_fill(char *dst, int i, size_t n) {
+  if (!g_text) {
+    memset(dst, 'a' + i % 26, n);
+    return;
+  }
+  size_t plen = sizeof(tb_passage) - 1;
+  size_t pos = ((size_t)i * n) % plen;
+  for (size_t k = 0; k < n; k++) dst[k] = tb_passage[(pos + k) % plen];
+}
 
 struct tb_req {
   struct http_request *req;
@@ -144,7 +164,7 @@ static void respond_whole(struct tb_req *t) {
     size_t n = (size_t)t->chunk_bytes;
     rc = buf_reserve(b, n);
     if (!rc) {
-      memset(buf_tail(b), 'a' + i % 26, n);
+      chunk_fill((char *)buf_tail(b), i, n);
       buf_added(b, n);
     }
   }
@@ -180,7 +200,7 @@ static int write_chunk(struct tb_req *t) {
                    t->id, t->created, G.model_json);
   }
   if (off < 0 || (size_t)off + n + 256 > cap) return ERR_LIMIT;
-  memset(e + off, 'a' + i % 26, n);
+  chunk_fill(e + off, i, n);
   off += (int)n;
   char fin[32];
   if (last) snprintf(fin, sizeof(fin), "\"%s\"", t->finish);
@@ -414,7 +434,7 @@ static void handler(struct http_request *req, void *arg) {
 static void usage(void) {
   fprintf(stderr,
           "usage: cocoon-testbackend [--listen HOST:PORT] [--chunks N] [--chunk-bytes B]\n"
-          "                          [--delay-ms D] [--model NAME] [--log-level debug|info|warn]\n");
+          "                          [--delay-ms D] [--model NAME] [--text] [--log-level debug|info|warn]\n");
 }
 
 static int parse_int(const char *s, long min, long max, int *out) {
@@ -437,7 +457,10 @@ int main(int argc, char **argv) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     int bad = 0;
     if (strcmp(a, "--listen") == 0 && v) listen = v;
-    else if (strcmp(a, "--chunks") == 0) bad = parse_int(v, 0, TB_MAX_CHUNKS, &G.chunks);
+    else if (strcmp(a, "--text") == 0) {
+      g_text = 1;
+      continue;
+    } else if (strcmp(a, "--chunks") == 0) bad = parse_int(v, 0, TB_MAX_CHUNKS, &G.chunks);
     else if (strcmp(a, "--chunk-bytes") == 0) bad = parse_int(v, 0, TB_MAX_CHUNK_BYTES, &G.chunk_bytes);
     else if (strcmp(a, "--delay-ms") == 0) bad = parse_int(v, 0, TB_MAX_DELAY_MS, &G.delay_ms);
     else if (strcmp(a, "--model") == 0 && v && strlen(v) < sizeof(G.model))
