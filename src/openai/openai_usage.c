@@ -182,6 +182,14 @@ static void sse_line_end(struct openai_usage *u) {
   u->field_len = 0;
 }
 
+/* Index of the first CR or LF in p[i, n), or n (memchr is vectorised; data lines are long). */
+static size_t line_end(const uint8_t *p, size_t i, size_t n) {
+  const uint8_t *lf = memchr(p + i, '\n', n - i);
+  size_t end = lf ? (size_t)(lf - p) : n;
+  const uint8_t *cr = memchr(p + i, '\r', end - i);
+  return cr ? (size_t)(cr - p) : end;
+}
+
 static void feed_sse(struct openai_usage *u, const uint8_t *p, size_t n) {
   size_t i = 0;
   while (i < n) {
@@ -229,12 +237,12 @@ static void feed_sse(struct openai_usage *u, const uint8_t *p, size_t n) {
       /* fall through */
     case LS_DATA: {
       size_t start = i;
-      while (i < n && p[i] != '\r' && p[i] != '\n') i++;
+      i = line_end(p, i, n);
       event_append(u, p + start, i - start);
       break;
     }
     case LS_SKIP:
-      while (i < n && p[i] != '\r' && p[i] != '\n') i++;
+      i = line_end(p, i, n);
       break;
     }
   }
