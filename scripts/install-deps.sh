@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config libssl-dev libjansson-dev
-      libcurl4-openssl-dev libcmocka-dev node-llhttp clang libclang-rt-14-dev curl "$@")
+      libcurl4-openssl-dev libcmocka-dev node-llhttp libsqlite3-dev clang libclang-rt-14-dev curl "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
