@@ -18,6 +18,7 @@
 #include "core/rpc.h"
 #include "core/stats.h"
 #include "core/statsweb.h"
+#include "core/uplink.h"
 #include "http/http_server.h"
 #include "loop/loop.h"
 #include "net/conn.h"
@@ -27,8 +28,6 @@
 #define CLIENT_MAX_PROXIES 64
 #define CLIENT_HANDSHAKE_TIMEOUT_MS 30000u
 #define CLIENT_MODELS_TIMEOUT_MS 10000u
-#define CLIENT_BACKOFF_MIN_MS 200u
-#define CLIENT_BACKOFF_MAX_MS 10000u
 #define CLIENT_MAX_PATH 256
 
 const struct config_key client_config_schema[] = {
@@ -47,22 +46,12 @@ const struct config_key client_config_schema[] = {
     {NULL, 0, 0, 0, NULL, NULL, 0},
 };
 
-enum cp_state { CP_IDLE, CP_CONNECTING, CP_HANDSHAKE, CP_READY };
-
 struct creq;
 
 struct cproxy {
+  struct uplink up; /* host, port, conn, state, reconnects */
   struct client *cl;
-  char host[256];
-  int port;
-  struct net_conn *c;
-  enum cp_state state;
-  int32_t proto;
-  uint32_t backoff_ms;
-  struct loop_timer reconnect;
   int64_t running;
-  uint64_t connects;
-  char last_error[300];
 };
 
 struct creq {
@@ -99,8 +88,7 @@ struct client {
   const char *owner;
 };
 
-static const struct net_conn_handler detached_handler;
-static void proxy_connect(struct cproxy *px);
+static const struct net_conn_handler px_handler;
 
 /* ---------------------------------------------------------------- HTTP answers */
 
@@ -193,7 +181,7 @@ static struct cproxy *pick_proxy(struct client *cl) {
   struct cproxy *best = NULL;
   for (size_t i = 0; i < cl->nproxies; i++) {
     struct cproxy *px = &cl->proxies[i];
-    if (px->state != CP_READY) continue;
+    if (px->up.state != UPLINK_READY) continue;
     if (!best || px->running < best->running) best = px;
   }
   return best;
@@ -202,9 +190,9 @@ static struct cproxy *pick_proxy(struct client *cl) {
 static void no_proxy(struct client *cl, struct http_request *req) {
   char msg[600] = "no connection to a proxy is ready";
   for (size_t i = 0; i < cl->nproxies; i++)
-    if (cl->proxies[i].last_error[0]) {
-      snprintf(msg, sizeof(msg), "no connection to a proxy is ready (%s:%d: %.200s)", cl->proxies[i].host,
-               cl->proxies[i].port, cl->proxies[i].last_error);
+    if (cl->proxies[i].up.last_error[0]) {
+      snprintf(msg, sizeof(msg), "no connection to a proxy is ready (%s:%d: %.200s)", cl->proxies[i].up.host,
+               cl->proxies[i].up.port, cl->proxies[i].up.last_error);
       break;
     }
   respond_error(req, 503, msg);
@@ -272,7 +260,7 @@ static void start_query(struct client *cl, struct http_request *req) {
   q.min_config_version = 0;
   q.flags = pr.enable_debug ? TL_RUN_QUERY_F_DEBUG : 0;
   q.enable_debug = pr.enable_debug;
-  if (!rc) rc = rpc_send(px->c, px->proto > 0 ? TL_ID_CLIENT_RUN_QUERY_EX : TL_ID_CLIENT_RUN_QUERY, &q);
+  if (!rc) rc = rpc_send(px->up.c, px->up.proto > 0 ? TL_ID_CLIENT_RUN_QUERY_EX : TL_ID_CLIENT_RUN_QUERY, &q);
   double timeout_s = pr.timeout_s;
   buf_free(&qb);
   openai_client_req_free(&pr);
@@ -292,7 +280,7 @@ static void start_query(struct client *cl, struct http_request *req) {
   http_request_set_abort_cb(req, creq_abort_cb, r);
   char hex[17];
   util_hex(r->id, 8, hex);
-  log_debug("request_sent", "req=%s proxy=%s:%d", hex, px->host, px->port);
+  log_debug("request_sent", "req=%s proxy=%s:%d", hex, px->up.host, px->up.port);
 }
 
 /* First answer: the worker's http.response with status, headers and the first body bytes. */
@@ -350,7 +338,7 @@ static void on_answer(struct cproxy *px, uint32_t id, const uint8_t *data, size_
     int rc = id == TL_ID_CLIENT_QUERY_ANSWER_ERROR ? tl_client_query_answer_error_decode(data, len, &e)
                                                    : tl_client_query_answer_part_error_decode(data, len, &e);
     if (rc) {
-      net_conn_close(px->c, "malformed queryAnswerError");
+      net_conn_close(px->up.c, "malformed queryAnswerError");
       return;
     }
     struct creq *r = find_req(px, e.request_id);
@@ -363,7 +351,7 @@ static void on_answer(struct cproxy *px, uint32_t id, const uint8_t *data, size_
   if (id == TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX) {
     struct tl_query_answer_error_ex e;
     if (tl_client_query_answer_error_ex_decode(data, len, &e)) {
-      net_conn_close(px->c, "malformed queryAnswerErrorEx");
+      net_conn_close(px->up.c, "malformed queryAnswerErrorEx");
       return;
     }
     struct creq *r = find_req(px, e.request_id);
@@ -377,7 +365,7 @@ static void on_answer(struct cproxy *px, uint32_t id, const uint8_t *data, size_
   int rc = id == TL_ID_CLIENT_QUERY_ANSWER_EX ? tl_client_query_answer_ex_decode(data, len, &a)
                                               : tl_client_query_answer_part_ex_decode(data, len, &a);
   if (rc) {
-    net_conn_close(px->c, "malformed answer");
+    net_conn_close(px->up.c, "malformed answer");
     return;
   }
   struct creq *r = find_req(px, a.request_id);
@@ -479,8 +467,8 @@ static void list_models(struct client *cl, struct http_request *req) {
   m->cl = cl;
   m->req = req;
   http_request_set_abort_cb(req, models_abort_cb, m);
-  uint32_t id = px->proto > 0 ? TL_ID_CLIENT_GET_WORKER_TYPES_V2 : TL_ID_CLIENT_GET_WORKER_TYPES;
-  if (rpc_query(px->c, id, NULL, CLIENT_MODELS_TIMEOUT_MS, models_cb, m)) {
+  uint32_t id = px->up.proto > 0 ? TL_ID_CLIENT_GET_WORKER_TYPES_V2 : TL_ID_CLIENT_GET_WORKER_TYPES;
+  if (rpc_query(px->up.c, id, NULL, CLIENT_MODELS_TIMEOUT_MS, models_cb, m)) {
     http_request_set_abort_cb(req, NULL, NULL);
     free(m);
     respond_error(req, 502, "cannot query the proxy");
@@ -517,10 +505,7 @@ static void http_cb(struct http_request *req, void *arg) {
 
 /* ---------------------------------------------------------------- proxy links */
 
-static void proxy_fail(struct cproxy *px, const char *why) {
-  snprintf(px->last_error, sizeof(px->last_error), "%s", why);
-  if (px->c) net_conn_close(px->c, why);
-}
+static void proxy_fail(struct cproxy *px, const char *why) { uplink_fail(&px->up, why); }
 
 static void auth_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
   struct cproxy *px = arg;
@@ -534,7 +519,7 @@ static void auth_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
     char msg[300] = "authorization failed";
     if (!tl_client_authorization_with_proxy_failed_decode(a->data, a->len, &f))
       snprintf(msg, sizeof(msg), "authorization failed: %.*s", (int)CC_MIN(f.error.n, 200), (const char *)f.error.p);
-    log_warn("proxy_auth_failed", "proxy=%s:%d reason=\"%s\"", px->host, px->port, msg);
+    log_warn("proxy_auth_failed", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, msg);
     proxy_fail(px, msg);
     return;
   }
@@ -543,12 +528,10 @@ static void auth_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
     proxy_fail(px, "malformed authorization answer");
     return;
   }
-  px->state = CP_READY;
-  px->backoff_ms = CLIENT_BACKOFF_MIN_MS;
-  px->last_error[0] = 0;
+  uplink_ready(&px->up);
   px->cl->stats.conns_opened++;
   px->cl->stats.conns_active++;
-  log_info("proxy_ready", "proxy=%s:%d proto=%d", px->host, px->port, px->proto);
+  log_info("proxy_ready", "proxy=%s:%d proto=%d", px->up.host, px->up.port, px->up.proto);
 }
 
 static void connected_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
@@ -556,7 +539,7 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
   struct client *cl = px->cl;
   struct tl_client_connected_to_proxy res;
   if (a->kind != NET_ANSWER_OK || tl_client_connected_to_proxy_decode(a->data, a->len, &res)) {
-    if (a->kind == NET_ANSWER_ERROR) log_warn("proxy_refused", "proxy=%s:%d reason=\"%s\"", px->host, px->port, a->message);
+    if (a->kind == NET_ANSWER_ERROR) log_warn("proxy_refused", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, a->message);
     if (a->kind != NET_ANSWER_CLOSED) proxy_fail(px, a->kind == NET_ANSWER_ERROR ? a->message : "bad connect answer");
     return;
   }
@@ -572,7 +555,7 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
     proxy_fail(px, "proxy_public_key differs from the TLS certificate key");
     return;
   }
-  px->proto = (res.params.flags & TL_PROXY_PARAMS_F_PROTO) ? res.params.proto_version : 0;
+  px->up.proto = (res.params.flags & TL_PROXY_PARAMS_F_PROTO) ? res.params.proto_version : 0;
   if (res.auth.id != TL_ID_CLIENT_PROXY_CONNECTION_AUTH_SHORT) {
     proxy_fail(px, "proxy asks for on-chain registration (long authorization), which needs TON settlement");
     return;
@@ -592,8 +575,7 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
 static void px_ready_cb(struct net_conn *c) {
   struct cproxy *px = net_conn_user(c);
   struct client *cl = px->cl;
-  px->state = CP_HANDSHAKE;
-  px->connects++;
+  uplink_handshake(&px->up);
   struct tl_client_connect_to_proxy q;
   memset(&q, 0, sizeof(q));
   q.params.flags = TL_CLIENT_PARAMS_F_IS_TEST | TL_CLIENT_PARAMS_F_PROTO;
@@ -621,29 +603,24 @@ static void px_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
   case TL_ID_CLIENT_QUERY_ANSWER_ERROR:
   case TL_ID_CLIENT_QUERY_ANSWER_PART_ERROR: on_answer(px, id, data, len); break;
   case TL_ID_PROXY_CLIENT_REQUEST_PAYMENT: break; /* payments come with the ledger */
-  default: log_warn("unknown_packet", "proxy=%s:%d id=%08x", px->host, px->port, id); break;
+  default: log_warn("unknown_packet", "proxy=%s:%d id=%08x", px->up.host, px->up.port, id); break;
   }
 }
-
-static void reconnect_cb(struct loop_timer *t) { proxy_connect(t->data); }
 
 static void px_close_cb(struct net_conn *c, int code, const char *reason) {
   struct cproxy *px = net_conn_user(c);
   struct client *cl = px->cl;
-  if (px->state == CP_READY) {
+  if (px->up.state == UPLINK_READY) {
     cl->stats.conns_closed++;
     cl->stats.conns_active--;
   }
-  log_info("proxy_lost", "proxy=%s:%d reason=\"%s\" retry_ms=%u", px->host, px->port, reason, px->backoff_ms);
-  if (!px->last_error[0]) snprintf(px->last_error, sizeof(px->last_error), "%s", reason);
-  px->c = NULL;
-  px->state = CP_IDLE;
+  px->up.c = NULL;
+  px->up.state = UPLINK_IDLE;
   for (struct creq *r = cl->reqs, *n; r; r = n) {
     n = r->next;
     if (r->px == px) creq_fail(r, 502, "connection to the proxy was lost");
   }
-  loop_timer_start(cl->loop, &px->reconnect, px->backoff_ms);
-  px->backoff_ms = CC_MIN(px->backoff_ms * 2, CLIENT_BACKOFF_MAX_MS);
+  uplink_closed(&px->up, reason);
 }
 
 static const struct net_conn_handler px_handler = {
@@ -652,21 +629,6 @@ static const struct net_conn_handler px_handler = {
     .close_cb = px_close_cb,
 };
 
-static void proxy_connect(struct cproxy *px) {
-  struct client *cl = px->cl;
-  struct err e = {0};
-  px->state = CP_CONNECTING;
-  if (net_conn_connect(cl->loop, cl->node.tls_client, px->host, px->port, &cl->node.conn_opts, &px_handler, px,
-                       &px->c, &e)) {
-    log_warn("proxy_connect_failed", "proxy=%s:%d error=\"%s\"", px->host, px->port, e.msg);
-    snprintf(px->last_error, sizeof(px->last_error), "%s", e.msg);
-    px->c = NULL;
-    px->state = CP_IDLE;
-    loop_timer_start(cl->loop, &px->reconnect, px->backoff_ms);
-    px->backoff_ms = CC_MIN(px->backoff_ms * 2, CLIENT_BACKOFF_MAX_MS);
-  }
-}
-
 /* ---------------------------------------------------------------- stats */
 
 static int json_extra(void *arg, struct buf *out) {
@@ -674,15 +636,14 @@ static int json_extra(void *arg, struct buf *out) {
   int rc = buf_append_str(out, ",\"proxies\":[");
   for (size_t i = 0; i < cl->nproxies && !rc; i++) {
     struct cproxy *px = &cl->proxies[i];
-    static const char *st[] = {"idle", "connecting", "handshake", "ready"};
     char key[65] = "";
-    if (px->c && px->state == CP_READY) util_hex(net_conn_peer_key(px->c), 32, key);
+    if (px->up.c && px->up.state == UPLINK_READY) util_hex(net_conn_peer_key(px->up.c), 32, key);
     rc = buf_appendf(out,
                      "%s{\"address\":\"%s:%d\",\"state\":\"%s\",\"proto\":%d,\"running\":%" PRId64
                      ",\"connects\":%" PRIu64 ",\"peer_key\":\"%s\",\"policy\":\"%s\",\"last_error\":\"",
-                     i ? "," : "", px->host, px->port, st[px->state], px->proto, px->running, px->connects, key,
-                     px->c && px->state == CP_READY ? net_conn_peer(px->c)->policy_name : "");
-    if (!rc) rc = buf_append_json_str(out, px->last_error, strlen(px->last_error));
+                     i ? "," : "", px->up.host, px->up.port, uplink_state_name(px->up.state), px->up.proto, px->running, px->up.connects, key,
+                     px->up.c && px->up.state == UPLINK_READY ? net_conn_peer(px->up.c)->policy_name : "");
+    if (!rc) rc = buf_append_json_str(out, px->up.last_error, strlen(px->up.last_error));
     if (!rc) rc = buf_append_str(out, "\"}");
   }
   if (!rc) rc = buf_append_str(out, "]");
@@ -693,9 +654,8 @@ static int html_extra(void *arg, struct buf *out) {
   struct client *cl = arg;
   int rc = buf_append_str(out, "<h2>Proxies</h2><table>\n");
   for (size_t i = 0; i < cl->nproxies && !rc; i++) {
-    static const char *st[] = {"idle", "connecting", "handshake", "ready"};
-    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td><td>%" PRId64 " running</td></tr>\n", cl->proxies[i].host,
-                     cl->proxies[i].port, st[cl->proxies[i].state], cl->proxies[i].running);
+    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td><td>%" PRId64 " running</td></tr>\n", cl->proxies[i].up.host,
+                     cl->proxies[i].up.port, uplink_state_name(cl->proxies[i].up.state), cl->proxies[i].running);
   }
   if (!rc) rc = buf_append_str(out, "</table>\n");
   return rc;
@@ -727,16 +687,14 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
   for (size_t i = 0; i < cl->nproxies; i++) {
     struct cproxy *px = &cl->proxies[i];
     px->cl = cl;
-    px->backoff_ms = CLIENT_BACKOFF_MIN_MS;
-    loop_timer_init(&px->reconnect, reconnect_cb, px);
-    if ((rc = node_parse_addr(config_get_list_item(cfg, "proxy", i), px->host, sizeof(px->host), &px->port, e)))
+    if ((rc = uplink_init(&px->up, loop, &cl->node, config_get_list_item(cfg, "proxy", i), &px_handler, px, e)))
       goto fail;
   }
   int hport;
   const char *hhost = config_get_host(cfg, "http_listen", &hport);
   struct http_server_config hc = {.host = hhost, .port = hport, .handler = http_cb, .arg = cl};
   if ((rc = http_server_new(loop, &hc, &cl->http, e))) goto fail;
-  for (size_t i = 0; i < cl->nproxies; i++) proxy_connect(&cl->proxies[i]);
+  for (size_t i = 0; i < cl->nproxies; i++) uplink_connect(&cl->proxies[i].up);
   char ready[256];
   snprintf(ready, sizeof(ready), "http_url=http://%s:%d\n", hhost, http_server_port(cl->http));
   log_info("listening", "http=%s:%d proxies=%zu", hhost, http_server_port(cl->http), cl->nproxies);
@@ -757,12 +715,7 @@ void client_free(struct client *cl) {
   if (!cl) return;
   while (cl->reqs) creq_fail(cl->reqs, 503, "client is stopping");
   for (size_t i = 0; cl->proxies && i < cl->nproxies; i++) {
-    struct cproxy *px = &cl->proxies[i];
-    loop_timer_stop(cl->loop, &px->reconnect);
-    if (px->c) {
-      net_conn_set_handler(px->c, &detached_handler);
-      net_conn_close(px->c, "client stopping");
-    }
+    if (cl->proxies[i].up.loop) uplink_stop(&cl->proxies[i].up);
   }
   free(cl->proxies);
   http_server_free(cl->http);

@@ -17,6 +17,7 @@
 #include "core/rpc.h"
 #include "core/stats.h"
 #include "core/statsweb.h"
+#include "core/uplink.h"
 #include "http/http_client.h"
 #include "http/http_server.h"
 #include "loop/loop.h"
@@ -27,8 +28,6 @@
 
 #define WORKER_MAX_PROXIES 64
 #define WORKER_HANDSHAKE_TIMEOUT_MS 30000u
-#define WORKER_BACKOFF_MIN_MS 200u
-#define WORKER_BACKOFF_MAX_MS 10000u /* COCOON reconnects a target at most every 10 s */
 #define WORKER_MAX_URL 4096
 
 const struct config_key worker_config_schema[] = {
@@ -53,21 +52,11 @@ const struct config_key worker_config_schema[] = {
     {NULL, 0, 0, 0, NULL, NULL, 0},
 };
 
-enum wp_state { WP_IDLE, WP_CONNECTING, WP_HANDSHAKE, WP_READY };
-
 struct wreq;
 
 struct wproxy {
+  struct uplink up; /* host, port, conn, state, reconnects */
   struct worker *w;
-  char host[256];
-  int port;
-  struct net_conn *c;
-  enum wp_state state;
-  uint32_t backoff_ms;
-  struct loop_timer reconnect;
-  int32_t proto;
-  uint64_t connects;
-  char last_error[300];
 };
 
 struct wreq {
@@ -113,8 +102,7 @@ struct worker {
   uint64_t health_checks, health_failures;
 };
 
-static const struct net_conn_handler detached_handler;
-static void proxy_connect(struct wproxy *px);
+static const struct net_conn_handler px_handler;
 
 /* ---------------------------------------------------------------- answers to the proxy */
 
@@ -125,7 +113,7 @@ static void fill_final(struct wreq *r, struct tl_query_final_info *f) {
   f->tokens_used.completion_tokens_used = r->usage.completion_tokens;
   f->tokens_used.reasoning_tokens_used = r->usage.reasoning_tokens;
   f->tokens_used.total_tokens_used = r->usage.prompt_tokens + r->usage.completion_tokens;
-  if (r->px->proto >= 2) {
+  if (r->px->up.proto >= 2) {
     f->flags |= TL_FINAL_INFO_F_TIMES;
     f->worker_start_time = r->start_wall;
     f->worker_end_time = util_wall_time();
@@ -133,9 +121,9 @@ static void fill_final(struct wreq *r, struct tl_query_final_info *f) {
 }
 
 static void send_error_raw(struct wproxy *px, const uint8_t id[32], int32_t code, const char *msg) {
-  if (!px->c || px->state != WP_READY) return;
+  if (!px->up.c || px->up.state != UPLINK_READY) return;
   int rc;
-  if (px->proto > 0) {
+  if (px->up.proto > 0) {
     struct tl_query_answer_error_ex a;
     memset(&a, 0, sizeof(a));
     memcpy(a.request_id, id, 32);
@@ -143,7 +131,7 @@ static void send_error_raw(struct wproxy *px, const uint8_t id[32], int32_t code
     a.error.p = (const uint8_t *)msg;
     a.error.n = strlen(msg);
     a.flags = TL_ANSWER_EX_F_FINAL;
-    rc = rpc_send(px->c, TL_ID_PROXY_QUERY_ANSWER_ERROR_EX, &a);
+    rc = rpc_send(px->up.c, TL_ID_PROXY_QUERY_ANSWER_ERROR_EX, &a);
   } else {
     struct tl_query_answer_error a;
     memset(&a, 0, sizeof(a));
@@ -151,9 +139,9 @@ static void send_error_raw(struct wproxy *px, const uint8_t id[32], int32_t code
     a.error_code = code;
     a.error.p = (const uint8_t *)msg;
     a.error.n = strlen(msg);
-    rc = rpc_send(px->c, TL_ID_PROXY_QUERY_ANSWER_ERROR, &a);
+    rc = rpc_send(px->up.c, TL_ID_PROXY_QUERY_ANSWER_ERROR, &a);
   }
-  if (rc) net_conn_close(px->c, "cannot queue an error answer");
+  if (rc) net_conn_close(px->up.c, "cannot queue an error answer");
 }
 
 /* Sends body bytes: the first message carries the serialized http.response. */
@@ -195,22 +183,22 @@ static int send_answer(struct wreq *r, const uint8_t *data, size_t len, int fina
     rc = rpc_encode(&resp, TL_ID_HTTP_RESPONSE, &hr);
     a.answer.p = buf_ptr(&resp);
     a.answer.n = resp.len;
-    id = px->proto > 0 ? TL_ID_PROXY_QUERY_ANSWER_EX : TL_ID_PROXY_QUERY_ANSWER;
+    id = px->up.proto > 0 ? TL_ID_PROXY_QUERY_ANSWER_EX : TL_ID_PROXY_QUERY_ANSWER;
     r->sent_first = 1;
   } else {
     a.answer.p = data;
     a.answer.n = len;
-    id = px->proto > 0 ? TL_ID_PROXY_QUERY_ANSWER_PART_EX : TL_ID_PROXY_QUERY_ANSWER_PART;
+    id = px->up.proto > 0 ? TL_ID_PROXY_QUERY_ANSWER_PART_EX : TL_ID_PROXY_QUERY_ANSWER_PART;
   }
   r->bytes += (int64_t)len;
   r->w->stats.bytes_out += len;
   if (!rc) {
-    if (px->proto > 0) {
+    if (px->up.proto > 0) {
       if (final) {
         a.flags = TL_ANSWER_EX_F_FINAL;
         fill_final(r, &a.final_info);
       }
-      rc = rpc_send(px->c, id, &a);
+      rc = rpc_send(px->up.c, id, &a);
     } else {
       struct tl_query_answer q;
       memset(&q, 0, sizeof(q));
@@ -220,7 +208,7 @@ static int send_answer(struct wreq *r, const uint8_t *data, size_t len, int fina
       struct tl_query_final_info f;
       fill_final(r, &f);
       q.tokens_used = f.tokens_used;
-      rc = rpc_send(px->c, id, &q);
+      rc = rpc_send(px->up.c, id, &q);
     }
   }
   buf_free(&resp);
@@ -259,19 +247,19 @@ static void backend_start_cb(struct http_client_req *hr, int status, void *arg) 
 static int backend_data_cb(struct http_client_req *hr, const uint8_t *data, size_t len, void *arg) {
   struct wreq *r = arg;
   struct wproxy *px = r->px;
-  if (!px->c || px->state != WP_READY) {
+  if (!px->up.c || px->up.state != UPLINK_READY) {
     http_client_cancel(hr);
     req_free(r, 0);
     return 0;
   }
-  if (!net_conn_writable(px->c)) {
+  if (!net_conn_writable(px->up.c)) {
     /* The proxy is not reading fast enough: hold the backend until drain_cb. */
     r->paused = 1;
     return HTTP_CLIENT_PAUSE;
   }
   openai_usage_feed(&r->usage, data, len);
   if (send_answer(r, data, len, 0)) {
-    net_conn_close(px->c, "cannot queue answer");
+    net_conn_close(px->up.c, "cannot queue answer");
     return HTTP_CLIENT_PAUSE;
   }
   return 0;
@@ -295,8 +283,8 @@ static void backend_done_cb(struct http_client_req *hr, int result, const char *
   w->stats.tokens_cached += (uint64_t)r->usage.cached_tokens;
   w->stats.tokens_completion += (uint64_t)r->usage.completion_tokens;
   w->stats.tokens_reasoning += (uint64_t)r->usage.reasoning_tokens;
-  if (r->px->c && r->px->state == WP_READY && send_answer(r, NULL, 0, 1))
-    net_conn_close(r->px->c, "cannot queue answer");
+  if (r->px->up.c && r->px->up.state == UPLINK_READY && send_answer(r, NULL, 0, 1))
+    net_conn_close(r->px->up.c, "cannot queue answer");
   log_info("request_done", "req=%s status=%d bytes=%" PRId64 " ms=%.1f prompt=%" PRId64 " completion=%" PRId64
            " usage_seen=%d",
            hex, r->status, r->bytes, (double)(util_mono_us() - r->started_us) / 1000.0, r->usage.prompt_tokens,
@@ -394,10 +382,7 @@ static void run_query(struct wproxy *px, const struct tl_proxy_run_query *q) {
 
 /* ---------------------------------------------------------------- proxy links */
 
-static void proxy_fail(struct wproxy *px, const char *why) {
-  snprintf(px->last_error, sizeof(px->last_error), "%s", why);
-  if (px->c) net_conn_close(px->c, why);
-}
+static void proxy_fail(struct wproxy *px, const char *why) { uplink_fail(&px->up, why); }
 
 static void cancel_requests_of(struct wproxy *px) {
   struct worker *w = px->w;
@@ -415,12 +400,10 @@ static void handshake_done_cb(struct net_conn *c, void *arg, const struct net_an
     if (a->kind != NET_ANSWER_CLOSED) proxy_fail(px, a->kind == NET_ANSWER_ERROR ? a->message : "bad handshake answer");
     return;
   }
-  px->state = WP_READY;
-  px->backoff_ms = WORKER_BACKOFF_MIN_MS;
+  uplink_ready(&px->up);
   px->w->stats.conns_opened++;
   px->w->stats.conns_active++;
-  px->last_error[0] = 0;
-  log_info("proxy_ready", "proxy=%s:%d proto=%d enabled=%d", px->host, px->port, px->proto, px->w->backend_ok);
+  log_info("proxy_ready", "proxy=%s:%d proto=%d enabled=%d", px->up.host, px->up.port, px->up.proto, px->w->backend_ok);
 }
 
 static void compare_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
@@ -440,7 +423,7 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
   struct wproxy *px = arg;
   struct tl_worker_connected_to_proxy res;
   if (a->kind != NET_ANSWER_OK || tl_worker_connected_to_proxy_decode(a->data, a->len, &res)) {
-    if (a->kind == NET_ANSWER_ERROR) log_warn("proxy_refused", "proxy=%s:%d reason=\"%s\"", px->host, px->port, a->message);
+    if (a->kind == NET_ANSWER_ERROR) log_warn("proxy_refused", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, a->message);
     if (a->kind != NET_ANSWER_CLOSED) proxy_fail(px, a->kind == NET_ANSWER_ERROR ? a->message : "bad connect answer");
     return;
   }
@@ -452,7 +435,7 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
     proxy_fail(px, "proxy_public_key differs from the TLS certificate key");
     return;
   }
-  px->proto = (res.params.flags & TL_PROXY_PARAMS_F_PROTO) ? res.params.proto_version : 0;
+  px->up.proto = (res.params.flags & TL_PROXY_PARAMS_F_PROTO) ? res.params.proto_version : 0;
   struct tl_worker_compare_balance_with_proxy q = {0, 0, 0};
   if (rpc_query(c, TL_ID_WORKER_COMPARE_BALANCE_WITH_PROXY, &q, WORKER_HANDSHAKE_TIMEOUT_MS, compare_cb, px))
     proxy_fail(px, "cannot send handshake");
@@ -461,8 +444,7 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
 static void px_ready_cb(struct net_conn *c) {
   struct wproxy *px = net_conn_user(c);
   struct worker *w = px->w;
-  px->state = WP_HANDSHAKE;
-  px->connects++;
+  uplink_handshake(&px->up);
   struct tl_worker_connect_to_proxy q;
   memset(&q, 0, sizeof(q));
   struct tl_worker_params *p = &q.params;
@@ -496,7 +478,7 @@ static void px_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
       proxy_fail(px, "malformed runQuery");
       return;
     }
-    if (px->state != WP_READY) {
+    if (px->up.state != UPLINK_READY) {
       proxy_fail(px, "query before handshake completed");
       return;
     }
@@ -504,7 +486,7 @@ static void px_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
     return;
   }
   if (id == TL_ID_PROXY_WORKER_REQUEST_PAYMENT) return; /* payments come with the ledger */
-  log_warn("unknown_packet", "proxy=%s:%d id=%08x", px->host, px->port, id);
+  log_warn("unknown_packet", "proxy=%s:%d id=%08x", px->up.host, px->up.port, id);
 }
 
 static void px_drain_cb(struct net_conn *c) {
@@ -518,22 +500,17 @@ static void px_drain_cb(struct net_conn *c) {
   }
 }
 
-static void reconnect_cb(struct loop_timer *t) { proxy_connect(t->data); }
-
 static void px_close_cb(struct net_conn *c, int code, const char *reason) {
   struct wproxy *px = net_conn_user(c);
   struct worker *w = px->w;
-  if (px->state == WP_READY) {
+  if (px->up.state == UPLINK_READY) {
     w->stats.conns_closed++;
     w->stats.conns_active--;
   }
-  log_info("proxy_lost", "proxy=%s:%d reason=\"%s\" retry_ms=%u", px->host, px->port, reason, px->backoff_ms);
-  if (!px->last_error[0]) snprintf(px->last_error, sizeof(px->last_error), "%s", reason);
-  px->c = NULL;
-  px->state = WP_IDLE;
+  px->up.c = NULL;
+  px->up.state = UPLINK_IDLE;
   cancel_requests_of(px);
-  loop_timer_start(w->loop, &px->reconnect, px->backoff_ms);
-  px->backoff_ms = CC_MIN(px->backoff_ms * 2, WORKER_BACKOFF_MAX_MS);
+  uplink_closed(&px->up, reason);
 }
 
 static const struct net_conn_handler px_handler = {
@@ -542,21 +519,6 @@ static const struct net_conn_handler px_handler = {
     .drain_cb = px_drain_cb,
     .close_cb = px_close_cb,
 };
-
-static void proxy_connect(struct wproxy *px) {
-  struct worker *w = px->w;
-  struct err e = {0};
-  px->state = WP_CONNECTING;
-  if (net_conn_connect(w->loop, w->node.tls_client, px->host, px->port, &w->node.conn_opts, &px_handler, px, &px->c,
-                       &e)) {
-    log_warn("proxy_connect_failed", "proxy=%s:%d error=\"%s\"", px->host, px->port, e.msg);
-    snprintf(px->last_error, sizeof(px->last_error), "%s", e.msg);
-    px->c = NULL;
-    px->state = WP_IDLE;
-    loop_timer_start(w->loop, &px->reconnect, px->backoff_ms);
-    px->backoff_ms = CC_MIN(px->backoff_ms * 2, WORKER_BACKOFF_MAX_MS);
-  }
-}
 
 /* ---------------------------------------------------------------- backend health */
 
@@ -567,7 +529,7 @@ static void set_backend_ok(struct worker *w, int ok) {
   struct tl_worker_enabled_disabled m = {.disabled = !ok};
   for (size_t i = 0; i < w->nproxies; i++) {
     struct wproxy *px = &w->proxies[i];
-    if (px->state == WP_READY && rpc_send(px->c, TL_ID_WORKER_ENABLED_DISABLED, &m))
+    if (px->up.state == UPLINK_READY && rpc_send(px->up.c, TL_ID_WORKER_ENABLED_DISABLED, &m))
       proxy_fail(px, "cannot send state");
   }
 }
@@ -625,13 +587,12 @@ static int json_extra(void *arg, struct buf *out) {
                        w->health_failures);
   for (size_t i = 0; i < w->nproxies && !rc; i++) {
     struct wproxy *px = &w->proxies[i];
-    static const char *st[] = {"idle", "connecting", "handshake", "ready"};
     char key[65] = "";
-    if (px->c && px->state == WP_READY) util_hex(net_conn_peer_key(px->c), 32, key);
+    if (px->up.c && px->up.state == UPLINK_READY) util_hex(net_conn_peer_key(px->up.c), 32, key);
     rc = buf_appendf(out, "%s{\"address\":\"%s:%d\",\"state\":\"%s\",\"proto\":%d,\"connects\":%" PRIu64
                           ",\"peer_key\":\"%s\",\"policy\":\"%s\"}",
-                     i ? "," : "", px->host, px->port, st[px->state], px->proto, px->connects, key,
-                     px->c && px->state == WP_READY ? net_conn_peer(px->c)->policy_name : "");
+                     i ? "," : "", px->up.host, px->up.port, uplink_state_name(px->up.state), px->up.proto, px->up.connects, key,
+                     px->up.c && px->up.state == UPLINK_READY ? net_conn_peer(px->up.c)->policy_name : "");
   }
   if (!rc) rc = buf_append_str(out, "]");
   return rc;
@@ -642,9 +603,8 @@ static int html_extra(void *arg, struct buf *out) {
   int rc = buf_appendf(out, "<h2>Worker</h2><p>model %s, coefficient %d, backend %s</p><h2>Proxies</h2><table>\n",
                        w->base, w->coefficient, w->backend_ok ? "up" : "DOWN");
   for (size_t i = 0; i < w->nproxies && !rc; i++) {
-    static const char *st[] = {"idle", "connecting", "handshake", "ready"};
-    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td></tr>\n", w->proxies[i].host, w->proxies[i].port,
-                     st[w->proxies[i].state]);
+    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td></tr>\n", w->proxies[i].up.host, w->proxies[i].up.port,
+                     uplink_state_name(w->proxies[i].up.state));
   }
   if (!rc) rc = buf_append_str(out, "</table>\n");
   return rc;
@@ -704,10 +664,8 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
   for (size_t i = 0; i < w->nproxies; i++) {
     struct wproxy *px = &w->proxies[i];
     px->w = w;
-    px->backoff_ms = WORKER_BACKOFF_MIN_MS;
-    loop_timer_init(&px->reconnect, reconnect_cb, px);
-    const char *a = config_get_list_item(cfg, "proxy", i);
-    if ((rc = node_parse_addr(a, px->host, sizeof(px->host), &px->port, e))) goto fail;
+    if ((rc = uplink_init(&px->up, loop, &w->node, config_get_list_item(cfg, "proxy", i), &px_handler, px, e)))
+      goto fail;
   }
   int hport;
   const char *hhost = config_get_host(cfg, "http_listen", &hport);
@@ -715,7 +673,7 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
   if ((rc = http_server_new(loop, &hc, &w->http, e))) goto fail;
   /* Check the backend right away so the first handshake reports the real state. */
   health_cb(&w->health);
-  for (size_t i = 0; i < w->nproxies; i++) proxy_connect(&w->proxies[i]);
+  for (size_t i = 0; i < w->nproxies; i++) uplink_connect(&w->proxies[i].up);
   char ready[256];
   snprintf(ready, sizeof(ready), "http_url=http://%s:%d\n", hhost, http_server_port(w->http));
   log_info("listening", "http=%s:%d model=%s proxies=%zu", hhost, http_server_port(w->http), w->model, w->nproxies);
@@ -740,12 +698,7 @@ void worker_free(struct worker *w) {
     req_free(w->reqs, 0);
   }
   for (size_t i = 0; w->proxies && i < w->nproxies; i++) {
-    struct wproxy *px = &w->proxies[i];
-    loop_timer_stop(w->loop, &px->reconnect);
-    if (px->c) {
-      net_conn_set_handler(px->c, &detached_handler);
-      net_conn_close(px->c, "worker stopping");
-    }
+    if (w->proxies[i].up.loop) uplink_stop(&w->proxies[i].up);
   }
   free(w->proxies);
   http_client_free(w->hc);
