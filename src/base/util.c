@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +52,45 @@ double util_wall_time(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void util_random(void *p, size_t n) {
+/* Request ids, salts and nonces are drawn from a per-thread pool refilled from OpenSSL's DRBG
+ * 4 KiB at a time: RAND_bytes costs a getpid() syscall per call (fork detection), which showed
+ * up once per request. A forked child drops the pool so it never repeats its parent's bytes. */
+#define UTIL_RANDOM_POOL 4096
+static _Thread_local uint8_t rpool[UTIL_RANDOM_POOL];
+static _Thread_local size_t rpool_left;
+static int rpool_atfork_set;
+
+static void rpool_child(void) { rpool_left = 0; }
+
+static void rand_or_die(void *p, size_t n) {
   if (RAND_bytes(p, (int)n) != 1) {
     fprintf(stderr, "fatal: random number generator failed\n");
     abort();
+  }
+}
+
+void util_random(void *p, size_t n) {
+  if (!rpool_atfork_set) {
+    rpool_atfork_set = 1;
+    pthread_atfork(NULL, NULL, rpool_child);
+  }
+  if (n > UTIL_RANDOM_POOL / 4) {
+    rand_or_die(p, n);
+    return;
+  }
+  uint8_t *out = p;
+  while (n > 0) {
+    if (rpool_left == 0) {
+      rand_or_die(rpool, sizeof(rpool));
+      rpool_left = sizeof(rpool);
+    }
+    size_t take = n < rpool_left ? n : rpool_left;
+    uint8_t *src = rpool + sizeof(rpool) - rpool_left;
+    memcpy(out, src, take);
+    OPENSSL_cleanse(src, take); /* drawn bytes never stay behind */
+    rpool_left -= take;
+    out += take;
+    n -= take;
   }
 }
 
