@@ -101,7 +101,7 @@ CC_NODISCARD int attest_quote_parse(const uint8_t *p, size_t n, struct attest_qu
                                     struct err *e);
 
 /* COCOON's image hash: SHA-256(MRTD || MRCONFIGID || MROWNER || MROWNERCONFIG ||
- * RTMR0 || RTMR1 || RTMR2 || RTMR3 || 64 zero bytes). */
-void attest_image_hash(const struct attest_td_report *td, uint8_t out[ATTEST_IMAGE_HASH_LEN]);
+ * RTMR0 || RTMR1 || RTMR2 || RTMR3 || 64 zero bytes). Returns ERR_CRYPTO only if OpenSSL fails. */
+CC_NODISCARD int attest_image_hash(const struct attest_td_report *td, uint8_t out[ATTEST_IMAGE_HASH_LEN]);
 
 #endif
