@@ -1,0 +1,309 @@
+// gen: deterministic random cases built by @ton/core / @ton/ton, one JSON object per line.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Usage: node gen.cjs [SEED] > cases.jsonl
+// The C side (`cocoon ton selftest-oracle FILE`) rebuilds every case from its inputs and
+// compares hashes, depths, BoC bytes and address strings with the values recorded here.
+'use strict';
+
+const { beginCell, BitString, Address, contractAddress, Cell } = require('@ton/core');
+const { WalletContractV4, WalletContractV5R1 } = require('@ton/ton');
+
+// mulberry32: small, seedable, good enough to pick shapes and bytes.
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const seed = Number(process.argv[2] || 20240601);
+const rnd = prng(seed);
+const int = (n) => Math.floor(rnd() * n); // 0..n-1
+const pick = (xs) => xs[int(xs.length)];
+const bytes = (n) => Buffer.from(Array.from({ length: n }, () => int(256)));
+const hex = (b) => Buffer.from(b).toString('hex');
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+
+function bocs(cell) {
+  return {
+    none: hex(cell.toBoc({ idx: false, crc32: false })),
+    crc: hex(cell.toBoc({ idx: false, crc32: true })),
+    idx: hex(cell.toBoc({ idx: true, crc32: false })),
+    idx_crc: hex(cell.toBoc({ idx: true, crc32: true })),
+  };
+}
+
+function randBitLen(maxBits) {
+  const edge = [0, 1, 7, 8, 9, 15, 16, 17, 255, 256, 257, 1015, 1016, 1017, 1022, 1023];
+  const n = rnd() < 0.3 ? pick(edge) : rnd() < 0.5 ? int(64) : int(1024);
+  return Math.min(n, maxBits);
+}
+
+// Raw cell data: ceil(n/8) bytes, bits past n zero.
+function randData(n) {
+  const b = bytes(Math.ceil(n / 8));
+  if (n % 8) b[b.length - 1] &= (0xff00 >> (n % 8)) & 0xff;
+  return b;
+}
+
+// A DAG of cells listed children first: {d: hex, n: bits, r: [earlier indices]}; root is last.
+function genDag(count, shareBias) {
+  const spec = [];
+  const cells = [];
+  for (let i = 0; i < count; i++) {
+    const n = randBitLen(1023);
+    const d = randData(n);
+    const nrefs = i === 0 ? 0 : Math.min(int(5), i);
+    const r = [];
+    for (let k = 0; k < nrefs; k++) {
+      // Mostly recent cells (deep chains), sometimes any earlier one (sharing, duplicates).
+      r.push(rnd() < shareBias ? int(i) : Math.max(0, i - 1 - int(3)));
+    }
+    const b = beginCell().storeBits(new BitString(d, 0, n));
+    for (const x of r) b.storeRef(cells[x]);
+    cells.push(b.endCell());
+    spec.push({ d: hex(d), n, r });
+  }
+  return { spec, root: cells[cells.length - 1] };
+}
+
+function cellCase(name, count, shareBias) {
+  const { spec, root } = genDag(count, shareBias);
+  out({ kind: 'cell', name, cells: spec, hash: hex(root.hash()), depth: root.depth(), boc: bocs(root) });
+}
+
+function randAddr() {
+  const wc = rnd() < 0.6 ? 0 : rnd() < 0.5 ? -1 : int(256) - 128;
+  return new Address(wc, bytes(32));
+}
+
+function randUint(nbits) {
+  let v = 0n;
+  for (let i = 0; i < nbits; i++) v = (v << 1n) | BigInt(int(2));
+  return v;
+}
+
+// A cell built through typed builder operations; the C side replays the same ops.
+function opsCase(name) {
+  const b = beginCell();
+  const ops = [];
+  let bits = 0;
+  let refs = 0;
+  for (let step = 0; step < 40; step++) {
+    const kind = pick(['uint', 'int', 'coins', 'addr', 'addr_none', 'bytes', 'bit', 'maybe_ref', 'ref']);
+    if (kind === 'uint') {
+      const n = 1 + int(64);
+      if (bits + n > 1023) continue;
+      const v = randUint(n);
+      b.storeUint(v, n);
+      ops.push(['uint', n, v.toString(16)]);
+      bits += n;
+    } else if (kind === 'int') {
+      const n = 1 + int(64);
+      if (bits + n > 1023) continue;
+      let v = randUint(n);
+      if (v >= 1n << BigInt(n - 1)) v -= 1n << BigInt(n); // two's complement range
+      b.storeInt(v, n);
+      ops.push(['int', n, v.toString(10)]);
+      bits += n;
+    } else if (kind === 'coins') {
+      const len = pick([0, 1, 2, 4, 8, 9, 15]);
+      let v = randUint(len * 8);
+      if (rnd() < 0.2) v = 0n;
+      const need = 4 + (v === 0n ? 0 : Math.ceil(v.toString(16).length / 2) * 8);
+      if (bits + need > 1023) continue;
+      b.storeCoins(v);
+      ops.push(['coins', v.toString(16)]);
+      bits += need;
+    } else if (kind === 'addr') {
+      if (bits + 267 > 1023) continue;
+      const a = randAddr();
+      b.storeAddress(a);
+      ops.push(['addr', a.toRawString()]);
+      bits += 267;
+    } else if (kind === 'addr_none') {
+      if (bits + 2 > 1023) continue;
+      b.storeAddress(null);
+      ops.push(['addr_none']);
+      bits += 2;
+    } else if (kind === 'bytes') {
+      const n = 1 + int(24);
+      if (bits + 8 * n > 1023) continue;
+      const v = bytes(n);
+      b.storeBuffer(v);
+      ops.push(['bytes', hex(v)]);
+      bits += 8 * n;
+    } else if (kind === 'bit') {
+      if (bits + 1 > 1023) continue;
+      const v = int(2);
+      b.storeBit(v);
+      ops.push(['bit', v]);
+      bits += 1;
+    } else if (kind === 'maybe_ref') {
+      if (bits + 1 > 1023) continue;
+      if (rnd() < 0.4) {
+        b.storeMaybeRef(null);
+        ops.push(['maybe_ref', null]);
+        bits += 1;
+      } else {
+        if (refs >= 4) continue;
+        const n = int(100);
+        const d = randData(n);
+        b.storeMaybeRef(beginCell().storeBits(new BitString(d, 0, n)).endCell());
+        ops.push(['maybe_ref', { d: hex(d), n }]);
+        bits += 1;
+        refs++;
+      }
+    } else if (kind === 'ref') {
+      if (refs >= 4) continue;
+      const n = int(100);
+      const d = randData(n);
+      b.storeRef(beginCell().storeBits(new BitString(d, 0, n)).endCell());
+      ops.push(['ref', { d: hex(d), n }]);
+      refs++;
+    }
+  }
+  const c = b.endCell();
+  out({ kind: 'ops', name, ops, hash: hex(c.hash()), depth: c.depth(), boc: bocs(c) });
+}
+
+function addrForms(a) {
+  return {
+    b_url: a.toString({ bounceable: true, testOnly: false, urlSafe: true }),
+    nb_url: a.toString({ bounceable: false, testOnly: false, urlSafe: true }),
+    tb_url: a.toString({ bounceable: true, testOnly: true, urlSafe: true }),
+    tnb_url: a.toString({ bounceable: false, testOnly: true, urlSafe: true }),
+    b_std: a.toString({ bounceable: true, testOnly: false, urlSafe: false }),
+    nb_std: a.toString({ bounceable: false, testOnly: false, urlSafe: false }),
+    tb_std: a.toString({ bounceable: true, testOnly: true, urlSafe: false }),
+    tnb_std: a.toString({ bounceable: false, testOnly: true, urlSafe: false }),
+  };
+}
+
+function addrCase(name) {
+  const a = randAddr();
+  out({ kind: 'addr', name, raw: a.toRawString(), wc: a.workChain, hash: hex(a.hash), forms: addrForms(a) });
+}
+
+// A mistyped friendly address: @ton/core's verdict (accept or throw) is the expected one.
+function addrBadCase(name) {
+  const a = randAddr();
+  let s = a.toString({ bounceable: rnd() < 0.5, testOnly: rnd() < 0.3, urlSafe: true });
+  const how = pick(['char', 'char', 'char', 'swap', 'truncate', 'extend']);
+  const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  if (how === 'char') {
+    const i = int(s.length);
+    let c;
+    do c = pick(alpha); while (c === s[i]);
+    s = s.slice(0, i) + c + s.slice(i + 1);
+  } else if (how === 'swap') {
+    const i = int(s.length - 1);
+    s = s.slice(0, i) + s[i + 1] + s[i] + s.slice(i + 2);
+  } else if (how === 'truncate') {
+    s = s.slice(0, int(s.length));
+  } else {
+    s = s + pick(alpha);
+  }
+  let ok = true;
+  let parsed = null;
+  try {
+    if (!Address.isFriendly(s)) throw new Error('not friendly');
+    const p = Address.parseFriendly(s);
+    parsed = { wc: p.address.workChain, hash: hex(p.address.hash), bounceable: p.isBounceable, testnet: p.isTestOnly };
+  } catch (e) {
+    ok = false;
+  }
+  out({ kind: 'addr_bad', name, s, ok, parsed });
+}
+
+function smallCell() {
+  const { spec, root } = genDag(1 + int(4), 0.5);
+  return { spec, root };
+}
+
+function stateInitCase(name) {
+  const init = {};
+  const rec = {};
+  if (rnd() < 0.3) {
+    init.splitDepth = int(32);
+    rec.split_depth = init.splitDepth;
+  }
+  if (rnd() < 0.3) {
+    init.special = { tick: rnd() < 0.5, tock: rnd() < 0.5 };
+    rec.special = init.special;
+  }
+  if (rnd() < 0.85) {
+    const c = smallCell();
+    init.code = c.root;
+    rec.code = c.spec;
+  }
+  if (rnd() < 0.85) {
+    const d = smallCell();
+    init.data = d.root;
+    rec.data = d.spec;
+  }
+  const wc = rnd() < 0.7 ? 0 : -1;
+  const addr = contractAddress(wc, init);
+  const { storeStateInit } = require('@ton/core');
+  const si = beginCell().store(storeStateInit(init)).endCell();
+  out({ kind: 'stateinit', name, wc, ...rec, hash: hex(si.hash()), boc: bocs(si), address: addr.toRawString() });
+}
+
+function walletCase(name, ver, wc, testnet) {
+  const publicKey = bytes(32);
+  let w;
+  if (ver === 'v4r2') {
+    w = WalletContractV4.create({ workchain: wc, publicKey });
+  } else {
+    w = WalletContractV5R1.create({
+      workchain: wc,
+      publicKey,
+      walletId: {
+        networkGlobalId: testnet ? -3 : -239,
+        context: { workchain: wc, walletVersion: 'v5r1', subwalletNumber: 0 },
+      },
+    });
+  }
+  const si = beginCell().store(require('@ton/core').storeStateInit(w.init)).endCell();
+  out({
+    kind: 'wallet', name, ver, wc, testnet, pubkey: hex(publicKey),
+    code_hash: hex(w.init.code.hash()), data_boc: hex(w.init.data.toBoc({ idx: false, crc32: false })),
+    stateinit_hash: hex(si.hash()), address: w.address.toRawString(),
+    friendly_b: w.address.toString({ bounceable: true, testOnly: testnet, urlSafe: true }),
+    friendly_nb: w.address.toString({ bounceable: false, testOnly: testnet, urlSafe: true }),
+  });
+}
+
+// Re-serialization of BoCs made elsewhere: @ton/core's parse, hash and canonical re-encoding.
+function reencodeCase(name, bocHex) {
+  const c = Cell.fromBoc(Buffer.from(bocHex, 'hex'))[0];
+  out({ kind: 'reencode', name, input: bocHex, hash: hex(c.hash()), depth: c.depth(), boc: bocs(c) });
+}
+
+// ---- the case list ----
+out({ kind: 'meta', seed, core: require('@ton/core/package.json').version, ton: require('@ton/ton/package.json').version });
+cellCase('empty', 1, 0);
+for (let i = 0; i < 40; i++) cellCase(`dag${i}`, 1 + int(12), 0.4);
+for (let i = 0; i < 4; i++) cellCase(`chain${i}`, 40 + int(60), 0);
+cellCase('wide300', 300, 1.0); // more than 255 cells: 2-byte ref indices
+for (let i = 0; i < 25; i++) opsCase(`ops${i}`);
+for (let i = 0; i < 25; i++) addrCase(`addr${i}`);
+for (let i = 0; i < 25; i++) addrBadCase(`addrbad${i}`);
+for (let i = 0; i < 15; i++) stateInitCase(`stateinit${i}`);
+for (const ver of ['v4r2', 'v5r1'])
+  for (const wc of [0, -1])
+    for (const testnet of [false, true]) walletCase(`wallet_${ver}_${wc}_${testnet ? 'test' : 'main'}`, ver, wc, testnet);
+for (let i = 0; i < 3; i++) walletCase(`wallet_v4r2_rand${i}`, 'v4r2', 0, false);
+for (let i = 0; i < 3; i++) walletCase(`wallet_v5r1_rand${i}`, 'v5r1', 0, false);
+// The wallet code BoCs as published (their cell order differs from @ton/core's).
+{
+  const v4 = WalletContractV4.create({ workchain: 0, publicKey: Buffer.alloc(32) }).init.code;
+  const v5 = WalletContractV5R1.create({ workchain: 0, publicKey: Buffer.alloc(32) }).init.code;
+  reencodeCase('v4r2_code', hex(v4.toBoc({ idx: true, crc32: true })));
+  reencodeCase('v5r1_code', hex(v5.toBoc({ idx: false, crc32: false })));
+}
