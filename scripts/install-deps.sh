@@ -6,6 +6,8 @@ set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config libssl-dev libjansson-dev
       libcurl4-openssl-dev libcmocka-dev node-llhttp libsqlite3-dev clang libclang-rt-14-dev curl "$@")
+# Node.js runs the TON oracle tests (@ton/core); a machine that already has node keeps its own.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then pkgs+=(nodejs npm); fi
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
