@@ -9,6 +9,7 @@
 #include "cli/demo.h"
 #include "cli/engine_cmd.h"
 #include "cli/keygen.h"
+#include "cli/ledger_cmd.h"
 #include "cli/ton_cmd.h"
 #include "client/client.h"
 #include "proxy/proxy.h"
@@ -27,6 +28,7 @@ static const struct command commands[] = {
     {"keygen", keygen_main, "create a node key and RA-TLS certificate"},
     {"demo", demo_main, "start a local network and send one request (--serve keeps it up)"},
     {"attest", attest_cmd_main, "inspect and verify attestation quotes (attest quote FILE)"},
+    {"ledger", ledger_cmd_main, "inspect and verify a proxy ledger (ledger verify|show DB)"},
     {"ton", ton_cmd_main, "TON utilities: address, boc, parse-address"},
     {"model-info", model_info_main, "print a GGUF model's architecture, shapes and tensor types"},
     {"gen-model", gen_model_main, "write a small deterministic GGUF test model"},
