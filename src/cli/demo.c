@@ -212,6 +212,50 @@ static size_t sse_cb(char *p, size_t sz, size_t n, void *arg) {
   return len;
 }
 
+/* What the proxy's ledger recorded for the request (its /jsonstats billing totals). */
+static void show_billing(struct demo *d) {
+  CURL *c = curl_easy_init();
+  if (!c) return;
+  struct buf b;
+  buf_init(&b, 1 << 20);
+  char url[512];
+  snprintf(url, sizeof(url), "%s/jsonstats", d->proxy_url);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_cb);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+  /* The ledger bills when the final part passes the proxy; give it a moment to be committed. */
+  json_t *bill = NULL, *root = NULL;
+  for (int i = 0; i < 20; i++) {
+    buf_reset(&b);
+    json_decref(root);
+    root = NULL;
+    if (curl_easy_perform(c) != CURLE_OK || !b.len) break;
+    json_error_t je;
+    root = json_loadb((const char *)buf_ptr(&b), b.len, 0, &je);
+    bill = json_object_get(root, "billing");
+    if (json_integer_value(json_object_get(bill, "committed")) >= 1) break;
+    sleep_ms(50);
+  }
+  if (json_is_object(bill)) {
+    printf("charged: client %" JSON_INTEGER_FORMAT " nano-TON, worker earned %" JSON_INTEGER_FORMAT
+           " nano-TON, proxy commission %" JSON_INTEGER_FORMAT " nano-TON (price %" JSON_INTEGER_FORMAT
+           " and fee %" JSON_INTEGER_FORMAT " nano-TON per token; recorded in the proxy ledger, %" JSON_INTEGER_FORMAT
+           " committed)\n",
+           json_integer_value(json_object_get(bill, "client_charged")),
+           json_integer_value(json_object_get(bill, "worker_earned")),
+           json_integer_value(json_object_get(bill, "proxy_commission")),
+           json_integer_value(json_object_get(root, "price_per_token")),
+           json_integer_value(json_object_get(root, "worker_fee_per_token")),
+           json_integer_value(json_object_get(bill, "committed")));
+  } else {
+    printf("charged: unknown (the proxy's /jsonstats did not answer)\n");
+  }
+  json_decref(root);
+  buf_free(&b);
+  curl_easy_cleanup(c);
+}
+
 static int send_request(struct demo *d) {
   CURL *c = curl_easy_init();
   if (!c) return -1;
@@ -249,12 +293,7 @@ static int send_request(struct demo *d) {
              s.completion, s.reasoning);
     else
       printf("usage: not reported\n");
-    /* Local settlement moves no money yet; show what COCOON's formula gives at the demo prices
-     * (price_per_token 2 nano-TON, coefficient 1000 = 1.0x, every multiplier 1.0x). */
-    long adjusted = s.prompt + s.completion;
-    printf("charged: %ld adjusted tokens x 2 nano-TON = %ld nano-TON (local settlement: computed, not "
-           "settled)\n",
-           adjusted, adjusted * 2);
+    show_billing(d);
   }
   buf_free(&s.line);
   curl_slist_free_all(h);
@@ -401,6 +440,11 @@ out:
   const char *sub[] = {"proxy-keys", "worker-keys", "client-keys"};
   for (size_t i = 0; i < 3; i++) {
     char p[PATH_MAX + 64];
+    static const char *ledger_files[] = {"ledger.db", "ledger.db-wal", "ledger.db-shm"};
+    for (size_t k = 0; k < 3; k++) {
+      snprintf(p, sizeof(p), "%s/%s/%s", d.dir, sub[i], ledger_files[k]);
+      unlink(p);
+    }
     snprintf(p, sizeof(p), "%s/%s/cert.pem", d.dir, sub[i]);
     unlink(p);
     snprintf(p, sizeof(p), "%s/%s/key.pem", d.dir, sub[i]);

@@ -15,6 +15,7 @@
 /* Codes in 400..499 are ours: the request itself is at fault and the client answers the app
  * with that HTTP status. A COCOON peer treats them like any other error. */
 #define COCOON_ERR_BAD_REQUEST 400
+#define COCOON_ERR_PAYMENT 402 /* the client's available credit does not cover the reservation */
 #define COCOON_ERR_UNKNOWN_MODEL 404
 
 /* HTTP status the client gives the app for an error code from the network. */

@@ -4,6 +4,8 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@
 #include "core/stats.h"
 #include "core/statsweb.h"
 #include "http/http_server.h"
+#include "ledger/billing.h"
+#include "ledger/ledger.h"
 #include "loop/loop.h"
 #include "net/conn.h"
 #include "openai/openai_request.h"
@@ -48,9 +52,18 @@ const struct config_key proxy_config_schema[] = {
     {"client_secret", CONFIG_STRING, 0, 1024, "",
      "secret clients prove with the short authorization (COCOON fake-TON: empty)", CONFIG_F_SECRET},
     {"price_per_token", CONFIG_INT, 0, INT64_MAX / 4, "2",
-     "nano-TON per adjusted token charged to clients (shown in /jsonstats; billing comes with the ledger)", 0},
+     "nano-TON per adjusted token charged to clients (COCOON fake-TON: 2)", 0},
     {"worker_fee_per_token", CONFIG_INT, 0, INT64_MAX / 4, "1",
-     "nano-TON per adjusted token paid to workers", 0},
+     "nano-TON per adjusted token paid to workers; the proxy keeps the difference", 0},
+    {"prompt_multiplier", CONFIG_INT, 0, 4294967295LL, "10000", "price multiplier of uncached prompt tokens (10000 = 1.0x)", 0},
+    {"cached_multiplier", CONFIG_INT, 0, 4294967295LL, "10000", "price multiplier of cached prompt tokens", 0},
+    {"completion_multiplier", CONFIG_INT, 0, 4294967295LL, "10000", "price multiplier of completion tokens", 0},
+    {"reasoning_multiplier", CONFIG_INT, 0, 4294967295LL, "10000", "price multiplier of reasoning tokens", 0},
+    {"ledger_path", CONFIG_STRING, 0, 4096, "",
+     "SQLite ledger file (default: key_dir/ledger.db); every request is recorded there durably", 0},
+    {"local_client_credit", CONFIG_INT, 0, INT64_MAX / 4, "1000000000000000",
+     "local settlement: nano-TON credited to a client account the first time it authorizes "
+     "(COCOON fake-TON: 1e6 TON)", 0},
     {"config_version", CONFIG_INT, 0, INT32_MAX, "1",
      "version of the root configuration this proxy runs (clients may require a minimum)", 0},
     {"max_requests", CONFIG_INT, 1, PROXY_MAX_REQUESTS, "10000", "requests in flight at most", 0},
@@ -99,8 +112,16 @@ struct preq {
   uint8_t worker_id[32];
   struct loop_timer timer;
   uint64_t started_us;
+  int64_t started_ms; /* unix ms, for the ledger */
   int sent_first;
   int64_t bytes;
+  int64_t reserved;    /* nano-TON held for this request */
+  int32_t max_tokens;
+  int64_t request_bytes;
+  uint32_t coefficient;
+  char model[LEDGER_MODEL_MAX + 1];
+  char client_owner[LEDGER_ADDR_MAX + 1];
+  char worker_owner[LEDGER_ADDR_MAX + 1];
 };
 
 struct proxy {
@@ -118,6 +139,12 @@ struct proxy {
   int32_t config_version;
   uint8_t secret_hash[32];
   const char *owner;
+  struct ledger *ledger;
+  struct billing_prices prices;
+  int64_t local_credit;
+  /* Totals since start, for /jsonstats and the demo. */
+  int64_t billed_requests, charged_total, earned_total, commission_total, committed_requests;
+  int64_t usage_rejected;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -159,9 +186,71 @@ static void req_unlink(struct preq *r) {
   }
 }
 
+/* Copies s into an account/model field, keeping only characters the ledger accepts. */
+static void ledger_name(char *dst, size_t dstsz, const char *s, size_t n, int model) {
+  size_t k = 0;
+  for (size_t i = 0; i < n && k + 1 < dstsz; i++) {
+    char ch = s[i];
+    int ok = model ? (ch >= 0x20 && ch < 0x7f)
+                   : ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                      ch == ':' || ch == '_' || ch == '+' || ch == '/' || ch == '=' || ch == '-');
+    dst[k++] = ok ? ch : '_';
+  }
+  if (k == 0 && dstsz > 1) dst[k++] = '_';
+  dst[k] = 0;
+}
+
+/* Records the request in the ledger with the usage the worker reported (zero when none), which
+ * also releases its reservation. */
+static void req_bill(struct preq *r, const struct tl_tokens_used *t, int failed) {
+  struct proxy *p = r->p;
+  struct billing_usage u = {0};
+  if (t) {
+    u.prompt_tokens = t->prompt_tokens_used;
+    u.cached_tokens = t->cached_tokens_used;
+    u.completion_tokens = t->completion_tokens_used;
+    u.reasoning_tokens = t->reasoning_tokens_used;
+  }
+  struct err e = {0};
+  char hex[65];
+  util_hex(r->client_id, 32, hex);
+  if (billing_usage_check(&u, r->max_tokens, r->request_bytes, &e)) {
+    /* A worker reporting impossible usage is not believed: the client pays nothing for it. */
+    p->usage_rejected++;
+    log_warn("usage_rejected", "req=%.16s reason=\"%s\"", hex, e.msg);
+    memset(&u, 0, sizeof(u));
+    failed = 1;
+  }
+  struct ledger_request lr = {
+      .request_id = hex,
+      .client = r->client_owner,
+      .worker = r->worker_owner,
+      .model = r->model,
+      .usage = u,
+      .coefficient = r->coefficient,
+      .prices = p->prices,
+      .started_at_ms = r->started_ms,
+      .failed = failed,
+      .release = r->reserved,
+  };
+  struct billing_amounts a;
+  if (ledger_record_request(p->ledger, &lr, 0, &a, &e)) {
+    /* The in-memory reservation must not leak even when the record could not be queued. */
+    ledger_release(p->ledger, r->client_owner, r->reserved);
+    log_error("ledger_record_failed", "req=%.16s error=\"%s\"", hex, e.msg);
+  } else {
+    p->billed_requests++;
+    p->charged_total += a.client_charge;
+    p->earned_total += a.worker_earning;
+    p->commission_total += a.proxy_commission;
+  }
+  r->reserved = 0;
+}
+
 /* Ends a request: stats, unlink, free. ok: 1 success, 0 failure. */
 static void req_finish(struct preq *r, int ok) {
   struct proxy *p = r->p;
+  if (r->reserved) req_bill(r, NULL, 1); /* ended without a final usage report */
   double secs = (double)(util_mono_us() - r->started_us) / 1e6;
   if (r->w) {
     struct pworker *w = r->w;
@@ -275,12 +364,40 @@ static void route_query(struct pclient *cl, const struct tl_client_run_query *q,
     client_send_error(cl, q->request_id, code, msg, NULL);
     return;
   }
+  if (ledger_pending(p->ledger) > LEDGER_QUEUE_DEFAULT / 2) {
+    p->stats.rejected++;
+    client_send_error(cl, q->request_id, COCOON_ERR_NOTREADY, "proxy ledger is busy; retry shortly", NULL);
+    return;
+  }
+  /* COCOON's reservation: (max_tokens + request bytes) x max_coefficient, at the client price. */
+  int64_t res_tokens = 0, res_nano = 0;
+  struct err e = {0};
+  if (billing_reservation(q->max_tokens < 0 ? 0 : q->max_tokens, (int64_t)q->query.n,
+                          (uint32_t)(q->max_coefficient < 0 ? 0 : q->max_coefficient), p->prices.price_per_token,
+                          &res_tokens, &res_nano, &e) ||
+      ledger_reserve(p->ledger, cl->owner, res_nano, &e)) {
+    p->stats.rejected++;
+    char msg[400];
+    snprintf(msg, sizeof(msg), "balance is too low: %s", e.msg);
+    log_info("request_rejected", "req=%s reason=\"%s\"", hex, msg);
+    client_send_error(cl, q->request_id, COCOON_ERR_PAYMENT, msg, NULL);
+    return;
+  }
   struct preq *r = calloc(1, sizeof(*r));
   if (!r) {
+    ledger_release(p->ledger, cl->owner, res_nano);
     client_send_error(cl, q->request_id, COCOON_ERR_ERROR, "proxy out of memory", NULL);
     return;
   }
   r->p = p;
+  r->reserved = res_nano;
+  r->max_tokens = q->max_tokens;
+  r->request_bytes = (int64_t)q->query.n;
+  r->coefficient = (uint32_t)best->coefficient;
+  r->started_ms = (int64_t)(util_wall_time() * 1000.0);
+  ledger_name(r->model, sizeof(r->model), (const char *)q->model_name.p, q->model_name.n, 1);
+  ledger_name(r->client_owner, sizeof(r->client_owner), cl->owner, strlen(cl->owner), 0);
+  ledger_name(r->worker_owner, sizeof(r->worker_owner), best->owner, strlen(best->owner), 0);
   memcpy(r->client_id, q->request_id, 32);
   util_random(r->worker_id, 32);
   r->started_us = util_mono_us();
@@ -422,6 +539,7 @@ static void relay_answer(struct pworker *w, uint32_t id, const uint8_t *data, si
       net_conn_close(cl->c, "client cannot keep up");
   }
   if (done) {
+    req_bill(r, &out.final_info.tokens_used, !ok);
     char hex[17];
     id_hex(r->client_id, hex);
     log_info("request_done", "req=%s ok=%d bytes=%" PRId64 " ms=%.1f prompt=%" PRId64 " completion=%" PRId64,
@@ -529,7 +647,9 @@ static int worker_connect(struct pworker *w, int64_t qid, const uint8_t *data, s
     return rc;
   }
   w->model = util_strndup((const char *)wp->model.p, wp->model.n);
-  w->owner = util_strndup((const char *)wp->worker_owner_address.p, wp->worker_owner_address.n);
+  char owner[LEDGER_ADDR_MAX + 1];
+  ledger_name(owner, sizeof(owner), (const char *)wp->worker_owner_address.p, wp->worker_owner_address.n, 0);
+  w->owner = util_strndup(owner, strlen(owner));
   if (!w->model || !w->owner) return ERR_NOMEM;
   w->base_len = openai_model_base_len(w->model);
   w->coefficient = wp->coefficient;
@@ -772,6 +892,20 @@ static int client_authorize(struct pclient *cl, int64_t qid, const uint8_t *data
     net_conn_close(cl->c, "authorization failed");
     return rc;
   }
+  /* Local settlement, like COCOON's fake-TON: a client is credited once, on first sight. */
+  char owner[LEDGER_ADDR_MAX + 1];
+  ledger_name(owner, sizeof(owner), cl->owner, strlen(cl->owner), 0);
+  free(cl->owner);
+  cl->owner = util_strndup(owner, strlen(owner));
+  if (!cl->owner) return ERR_NOMEM;
+  struct ledger_account acc;
+  if (ledger_account_get(p->ledger, LEDGER_CLIENT, cl->owner, &acc) != 0 && p->local_credit > 0) {
+    struct err e = {0};
+    if (ledger_record_transfer(p->ledger, LEDGER_CLIENT, cl->owner, p->local_credit, 0, 0, &e))
+      log_error("ledger_credit_failed", "error=\"%s\"", e.msg);
+    else
+      log_info("client_credited", "conn=%" PRIu64 " nanoton=%" PRId64, net_conn_id(cl->c), p->local_credit);
+  }
   cl->authorized = 1;
   struct tl_client_authorization_with_proxy_success a;
   memset(&a, 0, sizeof(a));
@@ -910,9 +1044,16 @@ static int json_extra(void *arg, struct buf *out) {
   struct proxy *p = arg;
   int rc = buf_appendf(out,
                        ",\"config_version\":%d,\"settlement\":\"local\",\"price_per_token\":%" PRId64
-                       ",\"worker_fee_per_token\":%" PRId64 ",\"workers\":[",
+                       ",\"worker_fee_per_token\":%" PRId64 ",",
                        p->config_version, config_get_int(p->cfg, "price_per_token"),
                        config_get_int(p->cfg, "worker_fee_per_token"));
+  if (!rc)
+    rc = buf_appendf(out,
+                     "\"billing\":{\"requests\":%" PRId64 ",\"committed\":%" PRId64 ",\"pending\":%zu,"
+                     "\"client_charged\":%" PRId64 ",\"worker_earned\":%" PRId64 ",\"proxy_commission\":%" PRId64
+                     ",\"usage_rejected\":%" PRId64 "},\"workers\":[",
+                     p->billed_requests, p->committed_requests, ledger_pending(p->ledger), p->charged_total,
+                     p->earned_total, p->commission_total, p->usage_rejected);
   int first = 1;
   for (struct pworker *w = p->workers; w && !rc; w = w->next) {
     rc = buf_appendf(out,
@@ -934,8 +1075,14 @@ static int json_extra(void *arg, struct buf *out) {
   if (!rc) rc = buf_append_str(out, "],\"clients\":[");
   first = 1;
   for (struct pclient *cl = p->clients; cl && !rc; cl = cl->next) {
-    rc = buf_appendf(out, "%s{\"conn\":%" PRIu64 ",\"authorized\":%s,\"running\":%" PRId64 "}", first ? "" : ",",
-                     net_conn_id(cl->c), cl->authorized ? "true" : "false", cl->running);
+    struct ledger_account acc;
+    memset(&acc, 0, sizeof(acc));
+    if (cl->owner && ledger_account_get(p->ledger, LEDGER_CLIENT, cl->owner, &acc) != 0) memset(&acc, 0, sizeof(acc));
+    rc = buf_appendf(out,
+                     "%s{\"conn\":%" PRIu64 ",\"authorized\":%s,\"running\":%" PRId64 ",\"balance\":%" PRId64
+                     ",\"reserved\":%" PRId64 ",\"charged\":%" PRId64 ",\"tokens\":%" PRId64 "}",
+                     first ? "" : ",", net_conn_id(cl->c), cl->authorized ? "true" : "false", cl->running,
+                     acc.balance, acc.reserved, acc.amount, acc.tokens);
     first = 0;
   }
   if (!rc) rc = buf_append_str(out, "]");
@@ -975,6 +1122,40 @@ static void http_cb(struct http_request *req, void *arg) {
 
 static void tls_refreshed_cb(void *arg);
 
+static void on_ledger_committed(void *arg, const struct ledger_batch *b) {
+  struct proxy *p = arg;
+  if (b->rc < 0) {
+    /* The ledger refuses further writes after a failed commit; stop taking requests. */
+    log_error("ledger_commit_failed", "error=\"%s\"", b->error ? b->error : "unknown");
+    return;
+  }
+  for (size_t i = 0; i < b->n; i++)
+    if (b->items[i].type == LEDGER_OP_REQUEST && b->items[i].status == LEDGER_ITEM_OK) p->committed_requests++;
+}
+
+/* The ledger's MAC key derives from the node's Ed25519 key, so only this proxy can write rows
+ * that verify. */
+static int open_ledger(struct proxy *p, const struct config *cfg, struct err *e) {
+  char path[4200];
+  const char *lp = config_get_str(cfg, "ledger_path");
+  const char *kd = config_get_str(cfg, "key_dir");
+  if (lp[0])
+    snprintf(path, sizeof(path), "%s", lp);
+  else if (kd[0])
+    snprintf(path, sizeof(path), "%s/ledger.db", kd);
+  else
+    return err_set(e, ERR_INVALID, "the proxy needs a ledger: set ledger_path or key_dir");
+  uint8_t seed[32];
+  size_t slen = sizeof(seed);
+  if (EVP_PKEY_get_raw_private_key(ratls_identity_key(p->node.id), seed, &slen) != 1 || slen != 32)
+    return err_set(e, ERR_CRYPTO, "cannot read the node key for the ledger");
+  struct ledger_opts lo = {.committed_cb = on_ledger_committed, .cb_arg = p};
+  int rc = ledger_open(path, seed, p->loop, &lo, &p->ledger, e);
+  OPENSSL_cleanse(seed, sizeof(seed));
+  if (!rc) log_info("ledger_open", "path=%s", path);
+  return rc;
+}
+
 int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, struct err *e) {
   struct proxy *p = calloc(1, sizeof(*p));
   if (!p) return err_set(e, ERR_NOMEM, "out of memory");
@@ -992,6 +1173,14 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
                  config_get_str(cfg, "settlement"));
     goto fail;
   }
+  billing_prices_init(&p->prices, config_get_int(cfg, "price_per_token"), config_get_int(cfg, "worker_fee_per_token"));
+  p->prices.prompt_mult = (uint32_t)config_get_int(cfg, "prompt_multiplier");
+  p->prices.cached_mult = (uint32_t)config_get_int(cfg, "cached_multiplier");
+  p->prices.completion_mult = (uint32_t)config_get_int(cfg, "completion_multiplier");
+  p->prices.reasoning_mult = (uint32_t)config_get_int(cfg, "reasoning_multiplier");
+  if ((rc = billing_prices_check(&p->prices, e))) goto fail;
+  p->local_credit = config_get_int(cfg, "local_client_credit");
+  if ((rc = open_ledger(p, cfg, e))) goto fail;
   p->owner = config_get_str(cfg, "owner_address");
   p->max_reqs = config_get_int(cfg, "max_requests");
   p->config_version = (int32_t)config_get_int(cfg, "config_version");
@@ -1053,6 +1242,10 @@ void proxy_free(struct proxy *p) {
     free(cl);
   }
   http_server_free(p->http);
+  if (p->ledger) {
+    struct err e = {0};
+    if (ledger_close(p->ledger, &e)) log_error("ledger_close_failed", "error=\"%s\"", e.msg);
+  }
   node_cleanup(&p->node);
   free(p);
 }

@@ -95,3 +95,19 @@ pass "stats endpoints on all three daemons"
 # Logs never carry prompts or answers.
 if grep -q -e "hello there" -e "aaaaaaaabbbb" -e "once upon" "$WORK"/*.log; then fail "payload in logs"; fi
 pass "no payload in logs"
+
+# Billing: every request above was recorded; the totals follow COCOON's formula at the default
+# prices (2 nano-TON per token to the client, 1 to the worker, coefficient 1.5x here).
+PJ=$(curl -sf "$PURL/jsonstats")
+billed=$(echo "$PJ" | grep -o '"billing":{"requests":[0-9]*' | grep -o '[0-9]*$')
+charged=$(echo "$PJ" | grep -o '"client_charged":[0-9]*' | grep -o '[0-9]*$')
+earned=$(echo "$PJ" | grep -o '"worker_earned":[0-9]*' | grep -o '[0-9]*$')
+[ "${billed:-0}" -ge 4 ] || fail "requests not billed: $PJ"
+[ "${charged:-0}" -gt 0 ] && [ "$charged" -eq $((2 * earned)) ] || fail "charge/earning mismatch: $PJ"
+pass "requests billed: $billed, client charged $charged nano-TON, worker earned $earned"
+
+# The ledger survives the proxy and verifies with the proxy's key.
+kill "$PID_proxy"; wait "$PID_proxy" 2>/dev/null || true
+"$COCOON" ledger verify "$WORK/proxy-keys/ledger.db" --key-file "$WORK/proxy-keys/key.pem" >"$WORK/verify.out" 2>&1 \
+  || fail "ledger verify: $(cat "$WORK/verify.out")"
+pass "ledger verifies: $(tail -1 "$WORK/verify.out")"
