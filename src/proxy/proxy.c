@@ -145,6 +145,7 @@ struct proxy {
   /* Totals since start, for /jsonstats and the demo. */
   int64_t billed_requests, charged_total, earned_total, commission_total, committed_requests;
   int64_t usage_rejected;
+  int64_t held_finals; /* final messages waiting for their ledger commit */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -200,9 +201,19 @@ static void ledger_name(char *dst, size_t dstsz, const char *s, size_t n, int mo
   dst[k] = 0;
 }
 
+/* The last message of a request, held back until the ledger has committed its record: a client
+ * that received a complete answer can rely on it being billed exactly once, even if the proxy is
+ * killed right after (the committed callback sends it). */
+struct held_final {
+  uint64_t client_conn; /* net_conn_id of the client link; looked up again when sent */
+  size_t len;
+  uint8_t data[];
+};
+
 /* Records the request in the ledger with the usage the worker reported (zero when none), which
- * also releases its reservation. */
-static void req_bill(struct preq *r, const struct tl_tokens_used *t, int failed) {
+ * also releases its reservation. cookie (0: none) comes back in the committed callback. Returns
+ * 0 when queued. */
+static int req_bill(struct preq *r, const struct tl_tokens_used *t, int failed, uint64_t cookie) {
   struct proxy *p = r->p;
   struct billing_usage u = {0};
   if (t) {
@@ -234,7 +245,8 @@ static void req_bill(struct preq *r, const struct tl_tokens_used *t, int failed)
       .release = r->reserved,
   };
   struct billing_amounts a;
-  if (ledger_record_request(p->ledger, &lr, 0, &a, &e)) {
+  int rc = ledger_record_request(p->ledger, &lr, cookie, &a, &e);
+  if (rc) {
     /* The in-memory reservation must not leak even when the record could not be queued. */
     ledger_release(p->ledger, r->client_owner, r->reserved);
     log_error("ledger_record_failed", "req=%.16s error=\"%s\"", hex, e.msg);
@@ -245,12 +257,35 @@ static void req_bill(struct preq *r, const struct tl_tokens_used *t, int failed)
     p->commission_total += a.proxy_commission;
   }
   r->reserved = 0;
+  return rc;
+}
+
+/* Sends the final message now, or holds it until the ledger commit of the request's record. */
+static void send_final(struct preq *r, uint32_t id, const void *msg, const struct tl_tokens_used *t, int failed) {
+  struct proxy *p = r->p;
+  struct pclient *cl = r->cl;
+  struct buf b;
+  buf_init(&b, (size_t)17 << 20);
+  struct held_final *h = NULL;
+  if (cl && cl->c && rpc_encode(&b, id, msg) == 0 && (h = malloc(sizeof(*h) + b.len)) != NULL) {
+    h->client_conn = net_conn_id(cl->c);
+    h->len = b.len;
+    memcpy(h->data, buf_ptr(&b), b.len);
+  }
+  if (req_bill(r, t, failed, (uint64_t)(uintptr_t)h) != 0 && h) {
+    /* Not queued: answer now rather than never. */
+    if (net_conn_send_packet(cl->c, h->data, h->len)) net_conn_close(cl->c, "client cannot keep up");
+    free(h);
+  } else if (h) {
+    p->held_finals++;
+  }
+  buf_free(&b);
 }
 
 /* Ends a request: stats, unlink, free. ok: 1 success, 0 failure. */
 static void req_finish(struct preq *r, int ok) {
   struct proxy *p = r->p;
-  if (r->reserved) req_bill(r, NULL, 1); /* ended without a final usage report */
+  if (r->reserved) (void)req_bill(r, NULL, 1, 0); /* ended without a final usage report */
   double secs = (double)(util_mono_us() - r->started_us) / 1e6;
   if (r->w) {
     struct pworker *w = r->w;
@@ -515,8 +550,12 @@ static void relay_answer(struct pworker *w, uint32_t id, const uint8_t *data, si
     }
     r->bytes += (int64_t)out.answer.n;
     p->stats.bytes_out += out.answer.n;
-    if (cl && cl->c && rpc_send(cl->c, out_id, &out)) net_conn_close(cl->c, "client cannot keep up");
-    if (done) add_tokens(p, &out.final_info.tokens_used);
+    if (done) {
+      add_tokens(p, &out.final_info.tokens_used);
+      send_final(r, out_id, &out, &out.final_info.tokens_used, 0);
+    } else if (cl && cl->c && rpc_send(cl->c, out_id, &out)) {
+      net_conn_close(cl->c, "client cannot keep up");
+    }
   } else {
     done = 1;
     ok = 0;
@@ -535,11 +574,9 @@ static void relay_answer(struct pworker *w, uint32_t id, const uint8_t *data, si
     }
     add_tokens(p, &e.final_info.tokens_used);
     out.final_info.tokens_used = e.final_info.tokens_used;
-    if (cl && cl->c && rpc_send(cl->c, TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX, &e))
-      net_conn_close(cl->c, "client cannot keep up");
+    send_final(r, TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX, &e, &e.final_info.tokens_used, 1);
   }
   if (done) {
-    req_bill(r, &out.final_info.tokens_used, !ok);
     char hex[17];
     id_hex(r->client_id, hex);
     log_info("request_done", "req=%s ok=%d bytes=%" PRId64 " ms=%.1f prompt=%" PRId64 " completion=%" PRId64,
@@ -1051,9 +1088,9 @@ static int json_extra(void *arg, struct buf *out) {
     rc = buf_appendf(out,
                      "\"billing\":{\"requests\":%" PRId64 ",\"committed\":%" PRId64 ",\"pending\":%zu,"
                      "\"client_charged\":%" PRId64 ",\"worker_earned\":%" PRId64 ",\"proxy_commission\":%" PRId64
-                     ",\"usage_rejected\":%" PRId64 "},\"workers\":[",
+                     ",\"usage_rejected\":%" PRId64 ",\"answers_waiting_commit\":%" PRId64 "},\"workers\":[",
                      p->billed_requests, p->committed_requests, ledger_pending(p->ledger), p->charged_total,
-                     p->earned_total, p->commission_total, p->usage_rejected);
+                     p->earned_total, p->commission_total, p->usage_rejected, p->held_finals);
   int first = 1;
   for (struct pworker *w = p->workers; w && !rc; w = w->next) {
     rc = buf_appendf(out,
@@ -1069,7 +1106,9 @@ static int json_extra(void *arg, struct buf *out) {
                      w->failed, w->avg_time_s);
     char hex[65];
     util_hex(net_conn_peer_key(w->c), 32, hex);
-    if (!rc) rc = buf_appendf(out, "%s\",\"policy\":\"%s\"}", hex, net_conn_peer(w->c)->policy_name);
+    if (!rc) rc = buf_appendf(out, "%s\",\"policy\":\"%s\"", hex, net_conn_peer(w->c)->policy_name);
+    if (!rc) rc = node_peer_json(net_conn_peer(w->c), out);
+    if (!rc) rc = buf_append_str(out, "}");
     first = 0;
   }
   if (!rc) rc = buf_append_str(out, "],\"clients\":[");
@@ -1124,13 +1163,24 @@ static void tls_refreshed_cb(void *arg);
 
 static void on_ledger_committed(void *arg, const struct ledger_batch *b) {
   struct proxy *p = arg;
-  if (b->rc < 0) {
-    /* The ledger refuses further writes after a failed commit; stop taking requests. */
+  if (b->rc < 0)
+    /* The answers still go out (the work was done); the ledger refuses further writes, so the
+     * proxy stops taking requests (ledger_record_request fails, requests get an error). */
     log_error("ledger_commit_failed", "error=\"%s\"", b->error ? b->error : "unknown");
-    return;
+  for (size_t i = 0; i < b->n; i++) {
+    const struct ledger_item *it = &b->items[i];
+    if (b->rc >= 0 && it->type == LEDGER_OP_REQUEST && it->status == LEDGER_ITEM_OK) p->committed_requests++;
+    struct held_final *h = (struct held_final *)(uintptr_t)it->cookie;
+    if (!h) continue;
+    p->held_finals--;
+    for (struct pclient *cl = p->clients; cl; cl = cl->next) {
+      if (cl->c && net_conn_id(cl->c) == h->client_conn) {
+        if (net_conn_send_packet(cl->c, h->data, h->len)) net_conn_close(cl->c, "client cannot keep up");
+        break;
+      }
+    }
+    free(h);
   }
-  for (size_t i = 0; i < b->n; i++)
-    if (b->items[i].type == LEDGER_OP_REQUEST && b->items[i].status == LEDGER_ITEM_OK) p->committed_requests++;
 }
 
 /* The ledger's MAC key derives from the node's Ed25519 key, so only this proxy can write rows
