@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test demo serve bench fuzz fuzz-short clean
+.PHONY: all deps build build-asan test demo demo-build serve bench fuzz fuzz-short clean
 
 all: build
 
@@ -22,15 +22,21 @@ build-asan: deps
 	@ninja -C $(ASAN_BUILD) -j $(JOBS)
 
 # Every test (unit, fuzz-corpus replay, integration) under ASan+UBSan, then a short fuzz run.
-test: build-asan
+# The optimised build is compiled too: some warnings (errors here) only appear at -O2.
+test: build-asan build
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory fuzz-short
 
-demo: build
+# The demo needs only the binary and the test backend.
+demo-build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@ninja -C $(BUILD) -j $(JOBS) cocoon cocoon-testbackend
+
+demo: demo-build
 	@$(BUILD)/cocoon demo
 
-serve: build
+serve: demo-build
 	@$(BUILD)/cocoon demo --serve
 
 bench: build

@@ -42,6 +42,7 @@ struct http_request {
   uint8_t keep_alive;
   uint8_t head;
   uint8_t aborted;
+  uint8_t finishing; /* inside http_respond / http_stream_end: a close must not call on_abort */
   uint8_t owned; /* handed to the handler */
   uint8_t resp;
   uint8_t chunked;   /* streamed response uses chunked framing */
@@ -140,6 +141,7 @@ static void req_reset(struct http_request *r) {
   r->keep_alive = 0;
   r->head = 0;
   r->aborted = 0;
+  r->finishing = 0;
   r->owned = 0;
   r->resp = RESP_NONE;
   r->chunked = 0;
@@ -620,7 +622,9 @@ static void conn_close(struct http_conn *c) {
     c->req = NULL;
     r->conn = NULL;
     r->aborted = 1;
-    if (r->on_abort) r->on_abort(r, r->abort_arg);
+    /* A close caused by the owner's own final write is not news to the owner: calling back
+     * into it there would let it free the request under that write. */
+    if (r->on_abort && !r->finishing) r->on_abort(r, r->abort_arg);
   }
   /* On failure leak rather than risk a use-after-free in this iteration. */
   if (loop_defer(s->loop, conn_unref_deferred, c)) log_error("http_defer_failed", "what=conn");
@@ -914,6 +918,7 @@ int http_respond_ex(struct http_request *req, int status, const char *content_ty
     len = 15;
   }
   int no_body = status == 204 || status == 304;
+  req->finishing = 1;
   size_t mark = c->out.len;
   int arc = append_head(c, req, status, content_type, extra_headers, 0, !no_body, len);
   if (!arc && !req->head && !no_body) arc = buf_append(&c->out, body, len);
@@ -1000,6 +1005,7 @@ int http_stream_end(struct http_request *req) {
     req->keep_alive = 0;
     rc = ERR_NOMEM;
   }
+  req->finishing = 1;
   conn_flush(c, 0);
 out:
   req_finish(req);
