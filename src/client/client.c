@@ -644,7 +644,9 @@ static int json_extra(void *arg, struct buf *out) {
                      i ? "," : "", px->up.host, px->up.port, uplink_state_name(px->up.state), px->up.proto, px->running, px->up.connects, key,
                      px->up.c && px->up.state == UPLINK_READY ? net_conn_peer(px->up.c)->policy_name : "");
     if (!rc) rc = buf_append_json_str(out, px->up.last_error, strlen(px->up.last_error));
-    if (!rc) rc = buf_append_str(out, "\"}");
+    if (!rc) rc = buf_append_str(out, "\"");
+    if (!rc && px->up.c && px->up.state == UPLINK_READY) rc = node_peer_json(net_conn_peer(px->up.c), out);
+    if (!rc) rc = buf_append_str(out, "}");
   }
   if (!rc) rc = buf_append_str(out, "]");
   return rc;

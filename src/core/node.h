@@ -11,6 +11,9 @@
 
 struct config;
 struct config_key;
+struct attest_provider;
+struct attest_policy;
+struct attest_sim_platform;
 
 /* Config keys every role has (merged into each role's schema by the role). */
 #define NODE_CONFIG_KEYS                                                                      \
@@ -28,7 +31,22 @@ struct config_key;
       {"pow_max_difficulty", CONFIG_INT, 0, 40, "28",                                         \
        "most proof-of-work bits this node agrees to solve when connecting", 0},               \
       {"policy", CONFIG_STRING, 0, 32, "any",                                                 \
-       "attestation policy for peers: any (no quote required)", 0}
+       "attestation policy for peers: any (no quote required), fake_tdx (COCOON's test "      \
+       "format), tdx (DCAP-verified TDX quote) or sim (simulated TEE quote)",                 \
+       0},                                                                                    \
+      {"quote_provider", CONFIG_STRING, 0, 32, "none",                                        \
+       "where this node's own quote comes from: none, fake_tdx, sim or tdx (configfs-tsm)",   \
+       0},                                                                                    \
+      {"allowed_image_hashes", CONFIG_LIST, 0, 256, "",                                       \
+       "peer image hashes (64 hex) the policy accepts; empty: any", 0},                       \
+      {"allowed_mrtd", CONFIG_LIST, 0, 256, "",                                               \
+       "peer MRTDs (96 hex) the policy accepts; empty: any", 0},                              \
+      {"sim_platform_key", CONFIG_STRING, 0, 4096, "",                                        \
+       "sim TEE platform key file (created 0600 if missing): signs our sim quotes and, "      \
+       "without sim_platform_pubkey, is the key sim peers must be signed by",                 \
+       0},                                                                                    \
+      {"sim_platform_pubkey", CONFIG_STRING, 0, 64, "",                                       \
+       "trusted sim platform public key (64 hex) for policy sim", 0}
 
 struct node {
   struct loop *loop;
@@ -41,10 +59,18 @@ struct node {
   struct tls_ctx *tls_client;
   struct net_conn_opts conn_opts;
   int is_test;
+  /* Attestation: our quote's source and the policy our peers must pass. */
+  struct attest_sim_platform *sim_platform; /* when a sim key file is used */
+  struct attest_provider *provider;
+  struct attest_policy *policy;
+  struct ratls_policy *ratls_policy; /* attest_policy_ratls(policy) */
+  int have_image_hash;
+  uint8_t image_hash[32]; /* ours, when the provider knows its measurements */
 };
 
-/* Applies log_level, loads or creates the identity in key_dir, builds both TLS contexts with
- * the configured policy, and fills conn_opts. */
+/* Applies log_level, builds the quote provider and the peer policy, loads or creates the key
+ * in key_dir and (re)issues its certificate with a fresh quote when there is a provider,
+ * builds both TLS contexts with the policy, and fills conn_opts. */
 CC_NODISCARD int node_init(struct node *n, const struct config *cfg, const char *role,
                            struct err *e);
 void node_cleanup(struct node *n);
@@ -58,6 +84,15 @@ void node_cleanup(struct node *n);
 void node_start_refresh(struct node *n, struct loop *loop, void (*cb)(void *arg), void *arg);
 /* Reissues now (what the timer does when due); for tests and operators. */
 CC_NODISCARD int node_reissue(struct node *n, struct err *e);
+
+/* The node's static configuration as the sim TEE measures it into RTMR0: SHA-384 over
+ * "cocoon-config-v1\nrole=ROLE\n" and "key=value\n" for every key of the schema in order,
+ * except instance-local ones (key_dir, ready_file, log_level, sim_platform_key) and secrets. */
+CC_NODISCARD int node_config_measure(const struct config *cfg, const char *role, uint8_t out[48]);
+
+/* Appends the peer's attestation as JSON members: ,"attested":BOOL,"image_hash":"HEX",
+ * "mrtd":"HEX","rtmr0":"HEX" (empty strings when not attested; nothing on a NULL peer). */
+CC_NODISCARD int node_peer_json(const struct ratls_result *peer, struct buf *out);
 
 /* Parses "host:port" lists for listeners ("127.0.0.1:0"); host stays numeric. */
 CC_NODISCARD int node_parse_addr(const char *s, char *host, size_t hostsz, int *port,

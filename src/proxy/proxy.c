@@ -1107,6 +1107,7 @@ static int json_extra(void *arg, struct buf *out) {
     char hex[65];
     util_hex(net_conn_peer_key(w->c), 32, hex);
     if (!rc) rc = buf_appendf(out, "%s\",\"policy\":\"%s\"", hex, net_conn_peer(w->c)->policy_name);
+    if (!rc) rc = node_peer_json(net_conn_peer(w->c), out);
     if (!rc) rc = buf_append_str(out, "}");
     first = 0;
   }

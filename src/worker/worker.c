@@ -590,9 +590,11 @@ static int json_extra(void *arg, struct buf *out) {
     char key[65] = "";
     if (px->up.c && px->up.state == UPLINK_READY) util_hex(net_conn_peer_key(px->up.c), 32, key);
     rc = buf_appendf(out, "%s{\"address\":\"%s:%d\",\"state\":\"%s\",\"proto\":%d,\"connects\":%" PRIu64
-                          ",\"peer_key\":\"%s\",\"policy\":\"%s\"}",
+                          ",\"peer_key\":\"%s\",\"policy\":\"%s\"",
                      i ? "," : "", px->up.host, px->up.port, uplink_state_name(px->up.state), px->up.proto, px->up.connects, key,
                      px->up.c && px->up.state == UPLINK_READY ? net_conn_peer(px->up.c)->policy_name : "");
+    if (!rc && px->up.c && px->up.state == UPLINK_READY) rc = node_peer_json(net_conn_peer(px->up.c), out);
+    if (!rc) rc = buf_append_str(out, "}");
   }
   if (!rc) rc = buf_append_str(out, "]");
   return rc;

@@ -1,0 +1,286 @@
+/* policy: RA-TLS peer policies (any, fake_tdx, tdx, sim) with allowlists and a verdict cache. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "attest/policy.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "attest/provider.h"
+#include "attest/verify.h"
+#include "base/log.h"
+#include "base/util.h"
+
+/* A verified quote: the measurements it carries, trusted until `expires`. Only successes are
+ * cached; the binding to the certificate key and the allowlists are checked on every use, so
+ * a cached quote moved to another certificate is still refused. */
+struct cache_entry {
+  uint8_t quote_hash[32];
+  int64_t expires; /* 0: free slot */
+  struct attest_td_report td;
+};
+
+struct attest_policy {
+  struct ratls_policy ratls; /* .data = this */
+  enum attest_policy_kind kind;
+  uint8_t (*image_hashes)[ATTEST_IMAGE_HASH_LEN];
+  size_t n_image_hashes;
+  uint8_t (*mrtds)[ATTEST_MR_LEN];
+  size_t n_mrtds;
+  uint8_t sim_key[ATTEST_SIM_KEY_LEN];
+  uint8_t tdx_root[ATTEST_ECDSA_KEY_LEN];
+  int have_tdx_root;
+  uint32_t ttl_s;
+  int64_t (*clock_cb)(void *arg);
+  void *clock_arg;
+  pthread_mutex_t lock; /* cache and stats */
+  struct cache_entry *cache;
+  size_t cache_max;
+  struct attest_policy_stats stats;
+};
+
+static const char *const kind_names[] = {"any", "fake_tdx", "tdx", "sim"};
+
+int attest_policy_kind_parse(const char *s, enum attest_policy_kind *out, struct err *e) {
+  for (size_t i = 0; i < CC_ARRAY_LEN(kind_names); i++) {
+    if (!strcmp(s, kind_names[i])) {
+      *out = (enum attest_policy_kind)i;
+      return 0;
+    }
+  }
+  return err_set(e, ERR_INVALID, "policy must be any, fake_tdx, tdx or sim, not '%s'", s);
+}
+
+const char *attest_policy_kind_name(enum attest_policy_kind k) {
+  return (size_t)k < CC_ARRAY_LEN(kind_names) ? kind_names[k] : "?";
+}
+
+static int validate_cb(struct ratls_policy *rp, struct ratls_peer *peer, struct err *e) {
+  struct attest_policy *p = rp->data;
+  int rc = attest_policy_check(p, peer->quote, peer->quote_len, peer->public_key, peer, e);
+  if (rc) {
+    /* Refusals come after the certificate's own signature checked out, so they are not scan
+     * noise: an operator needs to see why a real peer was turned away. */
+    char key[17];
+    util_hex(peer->public_key, 8, key);
+    log_warn("attest_refused", "policy=%s peer_key=%s... reason=\"%s\"", rp->name, key,
+             e ? e->msg : "");
+  }
+  return rc;
+}
+
+int attest_policy_new(const struct attest_policy_opts *o, struct attest_policy **out, struct err *e) {
+  *out = NULL;
+  if ((size_t)o->kind >= CC_ARRAY_LEN(kind_names))
+    return err_set(e, ERR_INVALID, "unknown policy %d", (int)o->kind);
+  if (o->n_image_hashes > ATTEST_ALLOWLIST_MAX || o->n_mrtds > ATTEST_ALLOWLIST_MAX)
+    return err_set(e, ERR_LIMIT, "an allowlist has more than %d entries", ATTEST_ALLOWLIST_MAX);
+  if (o->kind == ATTEST_POLICY_ANY && (o->n_image_hashes || o->n_mrtds))
+    return err_set(e, ERR_INVALID, "policy any checks no quote, so it cannot enforce an allowlist");
+  if (o->kind == ATTEST_POLICY_SIM && !o->sim_platform_key)
+    return err_set(e, ERR_INVALID, "policy sim needs the sim platform public key");
+  size_t cmax = o->cache_max ? o->cache_max : ATTEST_CACHE_DEFAULT_MAX;
+  if (cmax > ATTEST_CACHE_MAX) return err_set(e, ERR_LIMIT, "cache of %zu entries is too large", cmax);
+  struct attest_policy *p = calloc(1, sizeof(*p));
+  if (!p) return err_set(e, ERR_NOMEM, "out of memory");
+  p->kind = o->kind;
+  p->ratls.name = kind_names[o->kind];
+  p->ratls.validate_cb = validate_cb;
+  p->ratls.data = p;
+  p->ttl_s = o->cache_ttl_s ? o->cache_ttl_s : ATTEST_CACHE_DEFAULT_TTL_S;
+  p->clock_cb = o->clock_cb;
+  p->clock_arg = o->clock_arg;
+  p->cache_max = cmax;
+  if (o->sim_platform_key) memcpy(p->sim_key, o->sim_platform_key, ATTEST_SIM_KEY_LEN);
+  if (o->tdx_root_key) {
+    memcpy(p->tdx_root, o->tdx_root_key, ATTEST_ECDSA_KEY_LEN);
+    p->have_tdx_root = 1;
+  }
+  p->cache = calloc(cmax, sizeof(*p->cache));
+  if (o->n_image_hashes) p->image_hashes = calloc(o->n_image_hashes, sizeof(*p->image_hashes));
+  if (o->n_mrtds) p->mrtds = calloc(o->n_mrtds, sizeof(*p->mrtds));
+  if (!p->cache || (o->n_image_hashes && !p->image_hashes) || (o->n_mrtds && !p->mrtds)) {
+    free(p->cache);
+    free(p->image_hashes);
+    free(p->mrtds);
+    free(p);
+    return err_set(e, ERR_NOMEM, "out of memory");
+  }
+  if (o->n_image_hashes) memcpy(p->image_hashes, o->image_hashes, o->n_image_hashes * sizeof(*p->image_hashes));
+  if (o->n_mrtds) memcpy(p->mrtds, o->mrtds, o->n_mrtds * sizeof(*p->mrtds));
+  p->n_image_hashes = o->n_image_hashes;
+  p->n_mrtds = o->n_mrtds;
+  pthread_mutex_init(&p->lock, NULL);
+  *out = p;
+  return 0;
+}
+
+void attest_policy_free(struct attest_policy *p) {
+  if (!p) return;
+  pthread_mutex_destroy(&p->lock);
+  free(p->cache);
+  free(p->image_hashes);
+  free(p->mrtds);
+  free(p);
+}
+
+struct ratls_policy *attest_policy_ratls(struct attest_policy *p) { return &p->ratls; }
+enum attest_policy_kind attest_policy_kind(const struct attest_policy *p) { return p->kind; }
+
+void attest_policy_get_stats(struct attest_policy *p, struct attest_policy_stats *s) {
+  pthread_mutex_lock(&p->lock);
+  *s = p->stats;
+  s->cache_entries = 0;
+  int64_t now = p->clock_cb ? p->clock_cb(p->clock_arg) : (int64_t)time(NULL);
+  for (size_t i = 0; i < p->cache_max; i++) s->cache_entries += p->cache[i].expires > now;
+  pthread_mutex_unlock(&p->lock);
+}
+
+static int64_t now_s(const struct attest_policy *p) {
+  return p->clock_cb ? p->clock_cb(p->clock_arg) : (int64_t)time(NULL);
+}
+
+/* Cache lookup under the lock: 1 with *td filled on a live hit. */
+static int cache_get(struct attest_policy *p, const uint8_t h[32], int64_t now, struct attest_td_report *td) {
+  int hit = 0;
+  pthread_mutex_lock(&p->lock);
+  for (size_t i = 0; i < p->cache_max; i++) {
+    struct cache_entry *c = &p->cache[i];
+    if (c->expires > now && memcmp(c->quote_hash, h, 32) == 0) {
+      *td = c->td;
+      hit = 1;
+      break;
+    }
+  }
+  if (hit) p->stats.cache_hits++;
+  else p->stats.cache_misses++;
+  pthread_mutex_unlock(&p->lock);
+  return hit;
+}
+
+/* Inserts, replacing the entry that expires first (an expired or free one when there is). */
+static void cache_put(struct attest_policy *p, const uint8_t h[32], int64_t expires,
+                      const struct attest_td_report *td) {
+  pthread_mutex_lock(&p->lock);
+  size_t victim = 0;
+  for (size_t i = 0; i < p->cache_max; i++) {
+    if (memcmp(p->cache[i].quote_hash, h, 32) == 0 && p->cache[i].expires) {
+      victim = i;
+      break;
+    }
+    if (p->cache[i].expires < p->cache[victim].expires) victim = i;
+  }
+  struct cache_entry *c = &p->cache[victim];
+  memcpy(c->quote_hash, h, 32);
+  c->expires = expires;
+  c->td = *td;
+  pthread_mutex_unlock(&p->lock);
+}
+
+/* Verifies a tdx or sim quote (through the cache) and returns its measurements. */
+static int verified_td(struct attest_policy *p, const uint8_t *quote, size_t len,
+                       struct attest_td_report *td, struct err *e) {
+  uint8_t h[32];
+  unsigned int hl = 0;
+  if (EVP_Digest(quote, len, h, &hl, EVP_sha256(), NULL) != 1 || hl != 32) {
+    ERR_clear_error();
+    return err_set(e, ERR_CRYPTO, "SHA-256 failed");
+  }
+  int64_t now = now_s(p);
+  if (cache_get(p, h, now, td)) return 0;
+  int64_t expires = now + p->ttl_s;
+  int rc;
+  if (p->kind == ATTEST_POLICY_SIM) {
+    struct attest_sim_quote sq;
+    rc = attest_sim_quote_verify(quote, len, p->sim_key, &sq, e);
+    if (rc) return rc;
+    *td = sq.td;
+  } else {
+    struct attest_quote q;
+    rc = attest_quote_parse(quote, len, &q, e);
+    if (rc) return rc;
+    struct attest_verify_opts vo = {.now = now, .root_key = p->have_tdx_root ? p->tdx_root : NULL};
+    struct attest_verify_result *vr = calloc(1, sizeof(*vr));
+    if (!vr) return err_set(e, ERR_NOMEM, "out of memory");
+    rc = attest_quote_verify(&q, &vo, vr, e);
+    /* The verdict lasts no longer than the chain it rests on. */
+    if (!rc && vr->certs_not_after < expires) expires = vr->certs_not_after;
+    free(vr);
+    if (rc) return rc;
+    *td = q.td;
+  }
+  if (expires > now) cache_put(p, h, expires, td);
+  return 0;
+}
+
+static int in_list(const uint8_t *list, size_t n, size_t width, const uint8_t *v) {
+  for (size_t i = 0; i < n; i++)
+    if (memcmp(list + i * width, v, width) == 0) return 1;
+  return 0;
+}
+
+static int check(struct attest_policy *p, const uint8_t *quote, size_t quote_len, const uint8_t pubkey[32],
+                 struct ratls_peer *peer, struct err *e) {
+  if (p->kind == ATTEST_POLICY_ANY) return 0;
+  const char *name = kind_names[p->kind];
+  if (!quote || quote_len == 0)
+    return err_set(e, ERR_REFUSED, "no quote in the peer's certificate (policy %s requires one)", name);
+  uint8_t rd[ATTEST_REPORT_DATA_LEN];
+  if (attest_report_data_for_key(pubkey, rd) != 0) return err_set(e, ERR_CRYPTO, "SHA-512 failed");
+  struct attest_td_report td;
+  memset(&td, 0, sizeof(td));
+  int rc;
+  if (p->kind == ATTEST_POLICY_FAKE_TDX) {
+    /* COCOON's fake TDX: the quote is the report data itself, every measurement zero. */
+    if (quote_len != ATTEST_REPORT_DATA_LEN)
+      return err_set(e, ERR_REFUSED, "fake_tdx quote must be the %d bytes of report data, got %zu",
+                     ATTEST_REPORT_DATA_LEN, quote_len);
+    memcpy(td.report_data, quote, ATTEST_REPORT_DATA_LEN);
+  } else if ((rc = verified_td(p, quote, quote_len, &td, e)) != 0) {
+    if (rc != ERR_PARSE && rc != ERR_LIMIT) return rc;
+    char why[sizeof(e->msg)];
+    snprintf(why, sizeof(why), "%s", e ? e->msg : "");
+    return err_set(e, ERR_REFUSED, "%s quote: %.200s", name, why);
+  }
+  if (!util_ct_eq(td.report_data, rd, ATTEST_REPORT_DATA_LEN))
+    return err_set(e, ERR_REFUSED,
+                   "quote report data does not match the certificate key (SHA-512 of the key expected)");
+  uint8_t ih[ATTEST_IMAGE_HASH_LEN];
+  if (attest_image_hash(&td, ih) != 0) return err_set(e, ERR_CRYPTO, "SHA-256 failed");
+  char hex[2 * ATTEST_MR_LEN + 1];
+  if (p->n_image_hashes && !in_list(&p->image_hashes[0][0], p->n_image_hashes, ATTEST_IMAGE_HASH_LEN, ih)) {
+    util_hex(ih, ATTEST_IMAGE_HASH_LEN, hex);
+    return err_set(e, ERR_REFUSED, "image hash %s not in allowlist (%zu allowed)", hex, p->n_image_hashes);
+  }
+  if (p->n_mrtds && !in_list(&p->mrtds[0][0], p->n_mrtds, ATTEST_MR_LEN, td.mrtd)) {
+    util_hex(td.mrtd, ATTEST_MR_LEN, hex);
+    return err_set(e, ERR_REFUSED, "MRTD %s not in allowlist (%zu allowed)", hex, p->n_mrtds);
+  }
+  if (peer) {
+    peer->attested = 1;
+    memcpy(peer->image_hash, ih, sizeof(ih));
+    memcpy(peer->m.mr_td, td.mrtd, ATTEST_MR_LEN);
+    memcpy(peer->m.mr_config_id, td.mrconfigid, ATTEST_MR_LEN);
+    memcpy(peer->m.mr_owner, td.mrowner, ATTEST_MR_LEN);
+    memcpy(peer->m.mr_owner_config, td.mrownerconfig, ATTEST_MR_LEN);
+    memcpy(peer->m.rtmr, td.rtmr, sizeof(peer->m.rtmr));
+    memcpy(peer->m.reportdata, td.report_data, ATTEST_REPORT_DATA_LEN);
+  }
+  return 0;
+}
+
+int attest_policy_check(struct attest_policy *p, const uint8_t *quote, size_t quote_len,
+                        const uint8_t pubkey[32], struct ratls_peer *peer, struct err *e) {
+  int rc = check(p, quote, quote_len, pubkey, peer, e);
+  pthread_mutex_lock(&p->lock);
+  if (rc) p->stats.refused++;
+  else p->stats.accepted++;
+  pthread_mutex_unlock(&p->lock);
+  return rc;
+}
