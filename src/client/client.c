@@ -17,6 +17,7 @@
 #include "core/readyfile.h"
 #include "core/rpc.h"
 #include "core/stats.h"
+#include "core/payments.h"
 #include "core/statsweb.h"
 #include "core/uplink.h"
 #include "http/http_server.h"
@@ -24,6 +25,7 @@
 #include "net/conn.h"
 #include "openai/openai_request.h"
 #include "tl/tl_schema.h"
+#include "ton/payment.h"
 
 #define CLIENT_MAX_PROXIES 64
 #define CLIENT_HANDSHAKE_TIMEOUT_MS 30000u
@@ -52,6 +54,7 @@ struct cproxy {
   struct uplink up; /* host, port, conn, state, reconnects */
   struct client *cl;
   int64_t running;
+  struct payments_held charge; /* best signed charge from this proxy */
 };
 
 struct creq {
@@ -602,7 +605,20 @@ static void px_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
   case TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX:
   case TL_ID_CLIENT_QUERY_ANSWER_ERROR:
   case TL_ID_CLIENT_QUERY_ANSWER_PART_ERROR: on_answer(px, id, data, len); break;
-  case TL_ID_PROXY_CLIENT_REQUEST_PAYMENT: break; /* payments come with the ledger */
+  case TL_ID_PROXY_CLIENT_REQUEST_PAYMENT: {
+    struct tl_request_payment m;
+    struct err e = {0};
+    if (tl_proxy_client_request_payment_decode(data, len, &m)) {
+      proxy_fail(px, "malformed clientRequestPayment");
+      return;
+    }
+    if (payments_accept(&px->charge, &m.signed_payment, TON_OP_CLIENT_CHARGE_SIGNED, px->cl->owner,
+                        net_conn_peer_key(c), &e)) {
+      log_warn("payment_refused", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
+      proxy_fail(px, e.msg);
+    }
+    break;
+  }
   default: log_warn("unknown_packet", "proxy=%s:%d id=%08x", px->up.host, px->up.port, id); break;
   }
 }
@@ -644,7 +660,9 @@ static int json_extra(void *arg, struct buf *out) {
                      i ? "," : "", px->up.host, px->up.port, uplink_state_name(px->up.state), px->up.proto, px->running, px->up.connects, key,
                      px->up.c && px->up.state == UPLINK_READY ? net_conn_peer(px->up.c)->policy_name : "");
     if (!rc) rc = buf_append_json_str(out, px->up.last_error, strlen(px->up.last_error));
-    if (!rc) rc = buf_append_str(out, "\"");
+    if (!rc)
+      rc = buf_appendf(out, "\",\"signed_charge_tokens\":%" PRId64 ",\"signed_payments\":%" PRIu64, px->charge.tokens,
+                       px->charge.received);
     if (!rc && px->up.c && px->up.state == UPLINK_READY) rc = node_peer_json(net_conn_peer(px->up.c), out);
     if (!rc) rc = buf_append_str(out, "}");
   }
@@ -689,6 +707,7 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
   for (size_t i = 0; i < cl->nproxies; i++) {
     struct cproxy *px = &cl->proxies[i];
     px->cl = cl;
+    payments_held_init(&px->charge);
     if ((rc = uplink_init(&px->up, loop, &cl->node, config_get_list_item(cfg, "proxy", i), &px_handler, px, e)))
       goto fail;
   }
@@ -718,6 +737,7 @@ void client_free(struct client *cl) {
   while (cl->reqs) creq_fail(cl->reqs, 503, "client is stopping");
   for (size_t i = 0; cl->proxies && i < cl->nproxies; i++) {
     if (cl->proxies[i].up.loop) uplink_stop(&cl->proxies[i].up);
+    payments_held_free(&cl->proxies[i].charge);
   }
   free(cl->proxies);
   http_server_free(cl->http);

@@ -29,6 +29,8 @@
 #include "net/conn.h"
 #include "openai/openai_request.h"
 #include "tl/tl_schema.h"
+#include "ton/address.h"
+#include "ton/payment.h"
 
 #define PROXY_PROTO_MAX 2             /* we speak protocol versions 0..2, like COCOON */
 #define PROXY_MAX_MODEL_LEN 512
@@ -206,6 +208,11 @@ static void ledger_name(char *dst, size_t dstsz, const char *s, size_t n, int mo
  * killed right after (the committed callback sends it). */
 struct held_final {
   uint64_t client_conn; /* net_conn_id of the client link; looked up again when sent */
+  uint64_t worker_conn; /* the worker's, for its payment update */
+  uint8_t request_id[32];
+  int64_t adj_tokens; /* this request's adjusted tokens, added to both signed totals */
+  char client_owner[LEDGER_ADDR_MAX + 1];
+  char worker_owner[LEDGER_ADDR_MAX + 1];
   size_t len;
   uint8_t data[];
 };
@@ -213,7 +220,8 @@ struct held_final {
 /* Records the request in the ledger with the usage the worker reported (zero when none), which
  * also releases its reservation. cookie (0: none) comes back in the committed callback. Returns
  * 0 when queued. */
-static int req_bill(struct preq *r, const struct tl_tokens_used *t, int failed, uint64_t cookie) {
+static int req_bill(struct preq *r, const struct tl_tokens_used *t, int failed, uint64_t cookie,
+                    int64_t *adj_out) {
   struct proxy *p = r->p;
   struct billing_usage u = {0};
   if (t) {
@@ -251,6 +259,7 @@ static int req_bill(struct preq *r, const struct tl_tokens_used *t, int failed, 
     ledger_release(p->ledger, r->client_owner, r->reserved);
     log_error("ledger_record_failed", "req=%.16s error=\"%s\"", hex, e.msg);
   } else {
+    if (adj_out) *adj_out = a.total_adj;
     p->billed_requests++;
     p->charged_total += a.client_charge;
     p->earned_total += a.worker_earning;
@@ -267,12 +276,16 @@ static void send_final(struct preq *r, uint32_t id, const void *msg, const struc
   struct buf b;
   buf_init(&b, (size_t)17 << 20);
   struct held_final *h = NULL;
-  if (cl && cl->c && rpc_encode(&b, id, msg) == 0 && (h = malloc(sizeof(*h) + b.len)) != NULL) {
+  if (cl && cl->c && rpc_encode(&b, id, msg) == 0 && (h = calloc(1, sizeof(*h) + b.len)) != NULL) {
     h->client_conn = net_conn_id(cl->c);
+    h->worker_conn = r->w ? net_conn_id(r->w->c) : 0;
+    memcpy(h->request_id, r->client_id, 32);
+    memcpy(h->client_owner, r->client_owner, sizeof(h->client_owner));
+    memcpy(h->worker_owner, r->worker_owner, sizeof(h->worker_owner));
     h->len = b.len;
     memcpy(h->data, buf_ptr(&b), b.len);
   }
-  if (req_bill(r, t, failed, (uint64_t)(uintptr_t)h) != 0 && h) {
+  if (req_bill(r, t, failed, (uint64_t)(uintptr_t)h, h ? &h->adj_tokens : NULL) != 0 && h) {
     /* Not queued: answer now rather than never. */
     if (net_conn_send_packet(cl->c, h->data, h->len)) net_conn_close(cl->c, "client cannot keep up");
     free(h);
@@ -285,7 +298,7 @@ static void send_final(struct preq *r, uint32_t id, const void *msg, const struc
 /* Ends a request: stats, unlink, free. ok: 1 success, 0 failure. */
 static void req_finish(struct preq *r, int ok) {
   struct proxy *p = r->p;
-  if (r->reserved) (void)req_bill(r, NULL, 1, 0); /* ended without a final usage report */
+  if (r->reserved) (void)req_bill(r, NULL, 1, 0, NULL); /* ended without a final usage report */
   double secs = (double)(util_mono_us() - r->started_us) / 1e6;
   if (r->w) {
     struct pworker *w = r->w;
@@ -1161,6 +1174,78 @@ static void http_cb(struct http_request *req, void *arg) {
 
 static void tls_refreshed_cb(void *arg);
 
+/* A new cumulative total for (kind, owner), signed, stored as the high-water mark and returned
+ * in `out` (BoC). Owners that are not TON addresses get no signed payment (empty out). */
+static int sign_total(struct proxy *p, const char *kind, uint32_t op, const char *owner, int64_t add,
+                      struct buf *out, int64_t *total_out) {
+  struct ton_addr target;
+  struct err e = {0};
+  if (ton_addr_parse(owner, &target, NULL, &e)) return 0; /* not addressable: nothing to sign */
+  int64_t prev = 0;
+  if (ledger_payment_get(p->ledger, kind, owner, &prev) != 0) prev = 0;
+  int64_t total;
+  if (__builtin_add_overflow(prev, add, &total)) return ERR_LIMIT;
+  struct ton_payment pay = {.op = op, .qid = util_random_u64(), .tokens = (uint64_t)total, .target = target};
+  uint8_t seed[32];
+  size_t slen = sizeof(seed);
+  int rc = EVP_PKEY_get_raw_private_key(ratls_identity_key(p->node.id), seed, &slen) == 1 && slen == 32 ? 0 : ERR_CRYPTO;
+  if (!rc) rc = ton_payment_sign(&pay, NULL, seed, out, &e);
+  OPENSSL_cleanse(seed, sizeof(seed));
+  if (!rc) rc = ledger_record_payment(p->ledger, kind, owner, total, buf_ptr(out), out->len, 0, &e);
+  if (rc) {
+    log_warn("payment_sign_failed", "kind=%s error=\"%s\"", kind, e.msg);
+    buf_reset(out);
+    return rc;
+  }
+  *total_out = total;
+  return 0;
+}
+
+/* After a request's record is durable: the client gets a signed charge for its new total and the
+ * worker a signed payout for its own (COCOON's proxy.clientRequestPayment / workerRequestPayment). */
+static void send_payments(struct proxy *p, const struct held_final *h) {
+  struct buf boc;
+  buf_init(&boc, TON_PAYMENT_MAX_BOC * 2);
+  int64_t total = 0;
+  struct tl_request_payment m;
+  for (struct pclient *cl = p->clients; cl; cl = cl->next) {
+    if (!cl->c || net_conn_id(cl->c) != h->client_conn) continue;
+    if (sign_total(p, "client_charge", TON_OP_CLIENT_CHARGE_SIGNED, h->client_owner, h->adj_tokens, &boc, &total) == 0 &&
+        boc.len) {
+      memset(&m, 0, sizeof(m));
+      memcpy(m.request_id, h->request_id, 32);
+      m.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT;
+      m.signed_payment.data.p = buf_ptr(&boc);
+      m.signed_payment.data.n = boc.len;
+      m.db_tokens = total;
+      m.max_tokens = total;
+      m.request_tokens = h->adj_tokens;
+      if (rpc_send(cl->c, TL_ID_PROXY_CLIENT_REQUEST_PAYMENT, &m)) net_conn_close(cl->c, "client cannot keep up");
+    }
+    break;
+  }
+  buf_reset(&boc);
+  for (struct pworker *w = p->workers; w; w = w->next) {
+    if (!w->c || net_conn_id(w->c) != h->worker_conn) continue;
+    if (sign_total(p, "worker_payout", TON_OP_WORKER_PAYOUT_SIGNED, h->worker_owner, h->adj_tokens, &boc, &total) == 0 &&
+        boc.len) {
+      memset(&m, 0, sizeof(m));
+      memcpy(m.request_id, h->request_id, 32);
+      m.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT;
+      m.signed_payment.data.p = buf_ptr(&boc);
+      m.signed_payment.data.n = boc.len;
+      m.db_tokens = total;
+      m.max_tokens = total;
+      m.request_tokens = h->adj_tokens;
+      m.request_client_owner.p = (const uint8_t *)h->client_owner;
+      m.request_client_owner.n = strlen(h->client_owner);
+      if (rpc_send(w->c, TL_ID_PROXY_WORKER_REQUEST_PAYMENT, &m)) net_conn_close(w->c, "worker cannot keep up");
+    }
+    break;
+  }
+  buf_free(&boc);
+}
+
 static void on_ledger_committed(void *arg, const struct ledger_batch *b) {
   struct proxy *p = arg;
   if (b->rc < 0)
@@ -1179,6 +1264,7 @@ static void on_ledger_committed(void *arg, const struct ledger_batch *b) {
         break;
       }
     }
+    if (b->rc >= 0 && it->status == LEDGER_ITEM_OK && h->adj_tokens > 0) send_payments(p, h);
     free(h);
   }
 }

@@ -16,6 +16,7 @@
 #include "core/readyfile.h"
 #include "core/rpc.h"
 #include "core/stats.h"
+#include "core/payments.h"
 #include "core/statsweb.h"
 #include "core/uplink.h"
 #include "http/http_client.h"
@@ -25,6 +26,7 @@
 #include "openai/openai_request.h"
 #include "openai/openai_usage.h"
 #include "tl/tl_schema.h"
+#include "ton/payment.h"
 
 #define WORKER_MAX_PROXIES 64
 #define WORKER_HANDSHAKE_TIMEOUT_MS 30000u
@@ -57,6 +59,7 @@ struct wreq;
 struct wproxy {
   struct uplink up; /* host, port, conn, state, reconnects */
   struct worker *w;
+  struct payments_held payout; /* best signed payout from this proxy */
 };
 
 struct wreq {
@@ -485,7 +488,20 @@ static void px_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
     run_query(px, &q);
     return;
   }
-  if (id == TL_ID_PROXY_WORKER_REQUEST_PAYMENT) return; /* payments come with the ledger */
+  if (id == TL_ID_PROXY_WORKER_REQUEST_PAYMENT) {
+    struct tl_request_payment m;
+    struct err e = {0};
+    if (tl_proxy_worker_request_payment_decode(data, len, &m)) {
+      proxy_fail(px, "malformed workerRequestPayment");
+      return;
+    }
+    if (payments_accept(&px->payout, &m.signed_payment, TON_OP_WORKER_PAYOUT_SIGNED, px->w->owner,
+                        net_conn_peer_key(c), &e)) {
+      log_warn("payment_refused", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
+      proxy_fail(px, e.msg);
+    }
+    return;
+  }
   log_warn("unknown_packet", "proxy=%s:%d id=%08x", px->up.host, px->up.port, id);
 }
 
@@ -593,6 +609,9 @@ static int json_extra(void *arg, struct buf *out) {
                           ",\"peer_key\":\"%s\",\"policy\":\"%s\"",
                      i ? "," : "", px->up.host, px->up.port, uplink_state_name(px->up.state), px->up.proto, px->up.connects, key,
                      px->up.c && px->up.state == UPLINK_READY ? net_conn_peer(px->up.c)->policy_name : "");
+    if (!rc)
+      rc = buf_appendf(out, ",\"signed_payout_tokens\":%" PRId64 ",\"signed_payments\":%" PRIu64, px->payout.tokens,
+                       px->payout.received);
     if (!rc && px->up.c && px->up.state == UPLINK_READY) rc = node_peer_json(net_conn_peer(px->up.c), out);
     if (!rc) rc = buf_append_str(out, "}");
   }
@@ -666,6 +685,7 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
   for (size_t i = 0; i < w->nproxies; i++) {
     struct wproxy *px = &w->proxies[i];
     px->w = w;
+    payments_held_init(&px->payout);
     if ((rc = uplink_init(&px->up, loop, &w->node, config_get_list_item(cfg, "proxy", i), &px_handler, px, e)))
       goto fail;
   }
@@ -701,6 +721,7 @@ void worker_free(struct worker *w) {
   }
   for (size_t i = 0; w->proxies && i < w->nproxies; i++) {
     if (w->proxies[i].up.loop) uplink_stop(&w->proxies[i].up);
+    payments_held_free(&w->proxies[i].payout);
   }
   free(w->proxies);
   http_client_free(w->hc);

@@ -106,6 +106,14 @@ earned=$(echo "$PJ" | grep -o '"worker_earned":[0-9]*' | grep -o '[0-9]*$')
 [ "${charged:-0}" -gt 0 ] && [ "$charged" -eq $((2 * earned)) ] || fail "charge/earning mismatch: $PJ"
 pass "requests billed: $billed, client charged $charged nano-TON, worker earned $earned"
 
+# Signed payments: after each committed request the client holds a proxy-signed charge and the
+# worker a signed payout for the same cumulative adjusted tokens (verified by both).
+ctok=$(curl -sf "$URL/jsonstats" | grep -o '"signed_charge_tokens":[0-9]*' | grep -o '[0-9]*$')
+wtok=$(curl -sf "$WURL/jsonstats" | grep -o '"signed_payout_tokens":[0-9]*' | grep -o '[0-9]*$')
+[ "${ctok:-0}" -gt 0 ] && [ "$ctok" = "$wtok" ] && [ "$ctok" -eq $((charged / 2)) ] \
+  || fail "signed payments: client $ctok, worker $wtok, charged $charged"
+pass "client holds a signed charge and the worker a signed payout for $ctok tokens"
+
 # The ledger survives the proxy and verifies with the proxy's key.
 kill "$PID_proxy"; wait "$PID_proxy" 2>/dev/null || true
 "$COCOON" ledger verify "$WORK/proxy-keys/ledger.db" --key-file "$WORK/proxy-keys/key.pem" >"$WORK/verify.out" 2>&1 \
