@@ -11,6 +11,7 @@
 #include "cli/keygen.h"
 #include "cli/ledger_cmd.h"
 #include "cli/ton_cmd.h"
+#include "cli/tokenize_cmd.h"
 #include "client/client.h"
 #include "proxy/proxy.h"
 #include "worker/worker.h"
@@ -32,6 +33,7 @@ static const struct command commands[] = {
     {"ton", ton_cmd_main, "TON utilities: address, boc, parse-address"},
     {"model-info", model_info_main, "print a GGUF model's architecture, shapes and tensor types"},
     {"gen-model", gen_model_main, "write a small deterministic GGUF test model"},
+    {"tokenize", tokenize_main, "print the token ids of stdin with a GGUF model's tokenizer"},
 };
 
 static void usage(FILE *f) {
