@@ -8,6 +8,7 @@
 #include "cli/attest_cmd.h"
 #include "cli/demo.h"
 #include "cli/engine_cmd.h"
+#include "cli/generate_cmd.h"
 #include "cli/keygen.h"
 #include "cli/ledger_cmd.h"
 #include "cli/ton_cmd.h"
@@ -33,6 +34,7 @@ static const struct command commands[] = {
     {"ton", ton_cmd_main, "TON utilities: address, boc, parse-address"},
     {"model-info", model_info_main, "print a GGUF model's architecture, shapes and tensor types"},
     {"gen-model", gen_model_main, "write a small deterministic GGUF test model"},
+    {"generate", generate_main, "run a GGUF model on the CPU: print the continuation of a prompt"},
     {"tokenize", tokenize_main, "print the token ids of stdin with a GGUF model's tokenizer"},
 };
 
