@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test demo demo-build serve bench fuzz fuzz-short clean
+.PHONY: all deps build build-asan test demo demo-build serve bench fuzz fuzz-short clean node-deps
 
 all: build
 
@@ -23,7 +23,7 @@ build-asan: deps
 
 # Every test (unit, fuzz-corpus replay, integration) under ASan+UBSan, then a short fuzz run.
 # The optimised build is compiled too: some warnings (errors here) only appear at -O2.
-test: build-asan build
+test: build-asan build node-deps
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory fuzz-short
@@ -32,6 +32,13 @@ test: build-asan build
 demo-build: deps
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@ninja -C $(BUILD) -j $(JOBS) cocoon cocoon-testbackend
+
+# The oracles' npm packages (pinned by package-lock.json), installed once before the tests run.
+node-deps: deps
+	@if [ ! -d tests/ton/node_modules ]; then echo "npm ci in tests/ton"; \
+	  (cd tests/ton && npm ci --no-audit --no-fund >/dev/null) || exit 1; fi
+	@if [ ! -d tests/engine/node_modules ]; then echo "npm ci in tests/engine"; \
+	  (cd tests/engine && npm ci --omit=optional --no-audit --no-fund >/dev/null) || exit 1; fi
 
 demo: demo-build
 	@$(BUILD)/cocoon demo
