@@ -69,10 +69,21 @@ const struct config_key proxy_config_schema[] = {
     {"config_version", CONFIG_INT, 0, INT32_MAX, "1",
      "version of the root configuration this proxy runs (clients may require a minimum)", 0},
     {"max_requests", CONFIG_INT, 1, PROXY_MAX_REQUESTS, "10000", "requests in flight at most", 0},
+    {"payment_interval_ms", CONFIG_INT, 0, 3600000, "1000",
+     "a peer's signed payment total is renewed at most this often (0: after every request)", 0},
     {NULL, 0, 0, 0, NULL, NULL, 0},
 };
 
 struct preq;
+
+/* Signed-payment state of one peer link. */
+struct paystate {
+  int64_t pending;       /* committed adjusted tokens not yet in a signed total */
+  int64_t signed_total;  /* total of the cached signed message */
+  uint64_t last_sign_ms;
+  struct buf boc;        /* the latest signed message for this link's account */
+  uint8_t last_req[32];  /* request the next update refers to */
+};
 
 struct pworker {
   struct proxy *p;
@@ -90,6 +101,7 @@ struct pworker {
   double avg_time_s; /* decayed average of query time, for least-loaded routing */
   uint64_t queries, success, failed;
   struct preq *reqs; /* requests running on this worker */
+  struct paystate pay;
 };
 
 struct pclient {
@@ -102,6 +114,7 @@ struct pclient {
   int authorized; /* short authorization passed */
   int64_t running;
   struct preq *reqs;
+  struct paystate pay;
 };
 
 struct preq {
@@ -126,6 +139,8 @@ struct preq {
   char worker_owner[LEDGER_ADDR_MAX + 1];
 };
 
+static void pay_flush(struct proxy *p, struct paystate *ps, const char *kind, uint32_t op, const char *owner);
+
 struct proxy {
   struct loop *loop;
   const struct config *cfg;
@@ -148,6 +163,9 @@ struct proxy {
   int64_t billed_requests, charged_total, earned_total, commission_total, committed_requests;
   int64_t usage_rejected;
   int64_t held_finals; /* final messages waiting for their ledger commit */
+  uint32_t payment_interval_ms;
+  struct loop_timer payment_timer;
+  int64_t payments_signed;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -623,6 +641,7 @@ static void worker_ready_cb(struct net_conn *c) {
   w->p = p;
   w->c = c;
   w->disabled = 1;
+  buf_init(&w->pay.boc, TON_PAYMENT_MAX_BOC * 2);
   w->next = p->workers;
   if (p->workers) p->workers->prev = w;
   p->workers = w;
@@ -648,6 +667,8 @@ static void worker_close_cb(struct net_conn *c, int code, const char *reason) {
   if (w->next) w->next->prev = w->prev;
   p->stats.conns_closed++;
   p->stats.conns_active--;
+  if (w->owner) pay_flush(p, &w->pay, "worker_payout", TON_OP_WORKER_PAYOUT_SIGNED, w->owner);
+  buf_free(&w->pay.boc);
   free(w->owner);
   free(w->model);
   free(w);
@@ -847,6 +868,7 @@ static void client_ready_cb(struct net_conn *c) {
   }
   cl->p = p;
   cl->c = c;
+  buf_init(&cl->pay.boc, TON_PAYMENT_MAX_BOC * 2);
   cl->next = p->clients;
   if (p->clients) p->clients->prev = cl;
   p->clients = cl;
@@ -873,6 +895,8 @@ static void client_close_cb(struct net_conn *c, int code, const char *reason) {
   if (cl->next) cl->next->prev = cl->prev;
   p->stats.conns_closed++;
   p->stats.conns_active--;
+  if (cl->owner) pay_flush(p, &cl->pay, "client_charge", TON_OP_CLIENT_CHARGE_SIGNED, cl->owner);
+  buf_free(&cl->pay.boc);
   free(cl->owner);
   free(cl);
 }
@@ -1101,9 +1125,10 @@ static int json_extra(void *arg, struct buf *out) {
     rc = buf_appendf(out,
                      "\"billing\":{\"requests\":%" PRId64 ",\"committed\":%" PRId64 ",\"pending\":%zu,"
                      "\"client_charged\":%" PRId64 ",\"worker_earned\":%" PRId64 ",\"proxy_commission\":%" PRId64
-                     ",\"usage_rejected\":%" PRId64 ",\"answers_waiting_commit\":%" PRId64 "},\"workers\":[",
+                     ",\"usage_rejected\":%" PRId64 ",\"answers_waiting_commit\":%" PRId64 ",\"payments_signed\":%" PRId64
+                     "},\"workers\":[",
                      p->billed_requests, p->committed_requests, ledger_pending(p->ledger), p->charged_total,
-                     p->earned_total, p->commission_total, p->usage_rejected, p->held_finals);
+                     p->earned_total, p->commission_total, p->usage_rejected, p->held_finals, p->payments_signed);
   int first = 1;
   for (struct pworker *w = p->workers; w && !rc; w = w->next) {
     rc = buf_appendf(out,
@@ -1174,76 +1199,105 @@ static void http_cb(struct http_request *req, void *arg) {
 
 static void tls_refreshed_cb(void *arg);
 
-/* A new cumulative total for (kind, owner), signed, stored as the high-water mark and returned
- * in `out` (BoC). Owners that are not TON addresses get no signed payment (empty out). */
-static int sign_total(struct proxy *p, const char *kind, uint32_t op, const char *owner, int64_t add,
-                      struct buf *out, int64_t *total_out) {
+/* Signs the link's committed-but-unsigned tokens into a new cumulative total for (kind, owner),
+ * stores it as the high-water mark and caches the message. Signing costs two Ed25519 operations
+ * and ledger rows per account, so it happens at most every payment_interval_ms per link (COCOON
+ * signs even more rarely: once per on-chain anchor). Owners that are not TON addresses get no
+ * signed payment. */
+static void pay_flush(struct proxy *p, struct paystate *ps, const char *kind, uint32_t op, const char *owner) {
+  if (ps->pending == 0) return;
   struct ton_addr target;
   struct err e = {0};
-  if (ton_addr_parse(owner, &target, NULL, &e)) return 0; /* not addressable: nothing to sign */
-  int64_t prev = 0;
+  int64_t add = ps->pending;
+  ps->pending = 0;
+  ps->last_sign_ms = loop_now_ms(p->loop);
+  if (ton_addr_parse(owner, &target, NULL, &e)) return; /* not addressable: nothing to sign */
+  int64_t prev = 0, total;
   if (ledger_payment_get(p->ledger, kind, owner, &prev) != 0) prev = 0;
-  int64_t total;
-  if (__builtin_add_overflow(prev, add, &total)) return ERR_LIMIT;
+  if (__builtin_add_overflow(prev, add, &total)) return;
   struct ton_payment pay = {.op = op, .qid = util_random_u64(), .tokens = (uint64_t)total, .target = target};
   uint8_t seed[32];
   size_t slen = sizeof(seed);
+  struct buf out;
+  buf_init(&out, TON_PAYMENT_MAX_BOC * 2);
   int rc = EVP_PKEY_get_raw_private_key(ratls_identity_key(p->node.id), seed, &slen) == 1 && slen == 32 ? 0 : ERR_CRYPTO;
-  if (!rc) rc = ton_payment_sign(&pay, NULL, seed, out, &e);
+  if (!rc) rc = ton_payment_sign(&pay, NULL, seed, &out, &e);
   OPENSSL_cleanse(seed, sizeof(seed));
-  if (!rc) rc = ledger_record_payment(p->ledger, kind, owner, total, buf_ptr(out), out->len, 0, &e);
+  if (!rc) rc = ledger_record_payment(p->ledger, kind, owner, total, buf_ptr(&out), out.len, 0, &e);
   if (rc) {
     log_warn("payment_sign_failed", "kind=%s error=\"%s\"", kind, e.msg);
-    buf_reset(out);
-    return rc;
+    ps->pending = add; /* try again at the next flush */
+  } else {
+    buf_reset(&ps->boc);
+    if (buf_append(&ps->boc, buf_ptr(&out), out.len)) buf_reset(&ps->boc);
+    ps->signed_total = total;
+    p->payments_signed++;
   }
-  *total_out = total;
-  return 0;
+  buf_free(&out);
 }
 
-/* After a request's record is durable: the client gets a signed charge for its new total and the
- * worker a signed payout for its own (COCOON's proxy.clientRequestPayment / workerRequestPayment). */
-static void send_payments(struct proxy *p, const struct held_final *h) {
-  struct buf boc;
-  buf_init(&boc, TON_PAYMENT_MAX_BOC * 2);
-  int64_t total = 0;
+/* proxy.{client,worker}RequestPayment for the link's last request: the latest signed payment (may
+ * cover fewer tokens than db_tokens until the next flush), the committed total, this request's. */
+static void pay_send(struct net_conn *c, struct paystate *ps, uint32_t id, int64_t request_tokens,
+                     const char *client_owner) {
   struct tl_request_payment m;
+  memset(&m, 0, sizeof(m));
+  memcpy(m.request_id, ps->last_req, 32);
+  if (ps->boc.len) {
+    m.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT;
+    m.signed_payment.data.p = buf_ptr(&ps->boc);
+    m.signed_payment.data.n = ps->boc.len;
+  } else {
+    m.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+  }
+  m.db_tokens = ps->signed_total + ps->pending;
+  m.max_tokens = m.db_tokens;
+  m.request_tokens = request_tokens;
+  if (client_owner) {
+    m.request_client_owner.p = (const uint8_t *)client_owner;
+    m.request_client_owner.n = strlen(client_owner);
+  }
+  if (rpc_send(c, id, &m)) net_conn_close(c, "peer cannot keep up");
+}
+
+/* After a request's record is durable: its tokens join the client's and the worker's totals, which
+ * are signed when their interval is up, and both learn the state. */
+static void send_payments(struct proxy *p, const struct held_final *h) {
+  uint64_t now = loop_now_ms(p->loop);
   for (struct pclient *cl = p->clients; cl; cl = cl->next) {
     if (!cl->c || net_conn_id(cl->c) != h->client_conn) continue;
-    if (sign_total(p, "client_charge", TON_OP_CLIENT_CHARGE_SIGNED, h->client_owner, h->adj_tokens, &boc, &total) == 0 &&
-        boc.len) {
-      memset(&m, 0, sizeof(m));
-      memcpy(m.request_id, h->request_id, 32);
-      m.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT;
-      m.signed_payment.data.p = buf_ptr(&boc);
-      m.signed_payment.data.n = boc.len;
-      m.db_tokens = total;
-      m.max_tokens = total;
-      m.request_tokens = h->adj_tokens;
-      if (rpc_send(cl->c, TL_ID_PROXY_CLIENT_REQUEST_PAYMENT, &m)) net_conn_close(cl->c, "client cannot keep up");
-    }
+    cl->pay.pending += h->adj_tokens;
+    memcpy(cl->pay.last_req, h->request_id, 32);
+    if (now - cl->pay.last_sign_ms >= p->payment_interval_ms)
+      pay_flush(p, &cl->pay, "client_charge", TON_OP_CLIENT_CHARGE_SIGNED, h->client_owner);
+    pay_send(cl->c, &cl->pay, TL_ID_PROXY_CLIENT_REQUEST_PAYMENT, h->adj_tokens, NULL);
     break;
   }
-  buf_reset(&boc);
   for (struct pworker *w = p->workers; w; w = w->next) {
     if (!w->c || net_conn_id(w->c) != h->worker_conn) continue;
-    if (sign_total(p, "worker_payout", TON_OP_WORKER_PAYOUT_SIGNED, h->worker_owner, h->adj_tokens, &boc, &total) == 0 &&
-        boc.len) {
-      memset(&m, 0, sizeof(m));
-      memcpy(m.request_id, h->request_id, 32);
-      m.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT;
-      m.signed_payment.data.p = buf_ptr(&boc);
-      m.signed_payment.data.n = boc.len;
-      m.db_tokens = total;
-      m.max_tokens = total;
-      m.request_tokens = h->adj_tokens;
-      m.request_client_owner.p = (const uint8_t *)h->client_owner;
-      m.request_client_owner.n = strlen(h->client_owner);
-      if (rpc_send(w->c, TL_ID_PROXY_WORKER_REQUEST_PAYMENT, &m)) net_conn_close(w->c, "worker cannot keep up");
-    }
+    w->pay.pending += h->adj_tokens;
+    memcpy(w->pay.last_req, h->request_id, 32);
+    if (now - w->pay.last_sign_ms >= p->payment_interval_ms)
+      pay_flush(p, &w->pay, "worker_payout", TON_OP_WORKER_PAYOUT_SIGNED, h->worker_owner);
+    pay_send(w->c, &w->pay, TL_ID_PROXY_WORKER_REQUEST_PAYMENT, h->adj_tokens, h->client_owner);
     break;
   }
-  buf_free(&boc);
+}
+
+/* Signs what is pending on every link and tells the peer (the tail of a burst). */
+static void payment_timer_cb(struct loop_timer *t) {
+  struct proxy *p = t->data;
+  loop_timer_start(p->loop, &p->payment_timer, p->payment_interval_ms);
+  for (struct pclient *cl = p->clients; cl; cl = cl->next)
+    if (cl->pay.pending && cl->c && cl->owner) {
+      pay_flush(p, &cl->pay, "client_charge", TON_OP_CLIENT_CHARGE_SIGNED, cl->owner);
+      pay_send(cl->c, &cl->pay, TL_ID_PROXY_CLIENT_REQUEST_PAYMENT, 0, NULL);
+    }
+  for (struct pworker *w = p->workers; w; w = w->next)
+    if (w->pay.pending && w->c && w->owner) {
+      pay_flush(p, &w->pay, "worker_payout", TON_OP_WORKER_PAYOUT_SIGNED, w->owner);
+      pay_send(w->c, &w->pay, TL_ID_PROXY_WORKER_REQUEST_PAYMENT, 0, "");
+    }
 }
 
 static void on_ledger_committed(void *arg, const struct ledger_batch *b) {
@@ -1316,6 +1370,8 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
   p->prices.reasoning_mult = (uint32_t)config_get_int(cfg, "reasoning_multiplier");
   if ((rc = billing_prices_check(&p->prices, e))) goto fail;
   p->local_credit = config_get_int(cfg, "local_client_credit");
+  p->payment_interval_ms = (uint32_t)config_get_int(cfg, "payment_interval_ms");
+  loop_timer_init(&p->payment_timer, payment_timer_cb, p);
   if ((rc = open_ledger(p, cfg, e))) goto fail;
   p->owner = config_get_str(cfg, "owner_address");
   p->max_reqs = config_get_int(cfg, "max_requests");
@@ -1339,6 +1395,7 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
   log_info("listening", "workers=%s:%d clients=%s:%d http=%s:%d", whost, net_listener_port(p->wl), chost,
            net_listener_port(p->cl), hhost, http_server_port(p->http));
   node_start_refresh(&p->node, loop, tls_refreshed_cb, p);
+  loop_timer_start(loop, &p->payment_timer, p->payment_interval_ms ? p->payment_interval_ms : 1000);
   const char *rf = config_get_str(cfg, "ready_file");
   if (rf[0] && readyfile_write(rf, ready)) {
     rc = err_set(e, ERR_IO, "cannot write ready_file %s", rf);
@@ -1356,6 +1413,7 @@ static void tls_refreshed_cb(void *arg);
 
 void proxy_free(struct proxy *p) {
   if (!p) return;
+  if (p->payment_timer.cb) loop_timer_stop(p->loop, &p->payment_timer);
   net_listener_free(p->wl);
   net_listener_free(p->cl);
   while (p->workers) {
@@ -1364,6 +1422,8 @@ void proxy_free(struct proxy *p) {
     while (w->reqs) req_finish(w->reqs, 0);
     p->workers = w->next;
     net_conn_close(w->c, "proxy stopping");
+    if (w->owner && p->ledger) pay_flush(p, &w->pay, "worker_payout", TON_OP_WORKER_PAYOUT_SIGNED, w->owner);
+    buf_free(&w->pay.boc);
     free(w->owner);
     free(w->model);
     free(w);
@@ -1374,6 +1434,8 @@ void proxy_free(struct proxy *p) {
     while (cl->reqs) req_finish(cl->reqs, 0);
     p->clients = cl->next;
     net_conn_close(cl->c, "proxy stopping");
+    if (cl->owner && p->ledger) pay_flush(p, &cl->pay, "client_charge", TON_OP_CLIENT_CHARGE_SIGNED, cl->owner);
+    buf_free(&cl->pay.boc);
     free(cl->owner);
     free(cl);
   }

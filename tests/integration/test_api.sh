@@ -108,10 +108,13 @@ pass "requests billed: $billed, client charged $charged nano-TON, worker earned 
 
 # Signed payments: after each committed request the client holds a proxy-signed charge and the
 # worker a signed payout for the same cumulative adjusted tokens (verified by both).
-ctok=$(curl -sf "$URL/jsonstats" | grep -o '"signed_charge_tokens":[0-9]*' | grep -o '[0-9]*$')
-wtok=$(curl -sf "$WURL/jsonstats" | grep -o '"signed_payout_tokens":[0-9]*' | grep -o '[0-9]*$')
-[ "${ctok:-0}" -gt 0 ] && [ "$ctok" = "$wtok" ] && [ "$ctok" -eq $((charged / 2)) ] \
-  || fail "signed payments: client $ctok, worker $wtok, charged $charged"
+# Totals are re-signed at most once per payment_interval_ms (1 s): wait for the last one.
+signed_ok() {
+  ctok=$(curl -sf "$URL/jsonstats" | grep -o '"signed_charge_tokens":[0-9]*' | grep -o '[0-9]*$')
+  wtok=$(curl -sf "$WURL/jsonstats" | grep -o '"signed_payout_tokens":[0-9]*' | grep -o '[0-9]*$')
+  [ "${ctok:-0}" -gt 0 ] && [ "$ctok" = "$wtok" ] && [ "$ctok" -eq $((charged / 2)) ]
+}
+wait_until 5 signed_ok || fail "signed payments: client $ctok, worker $wtok, charged $charged"
 pass "client holds a signed charge and the worker a signed payout for $ctok tokens"
 
 # The ledger survives the proxy and verifies with the proxy's key.
