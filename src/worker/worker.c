@@ -60,6 +60,7 @@ struct wproxy {
   struct uplink up; /* host, port, conn, state, reconnects */
   struct worker *w;
   struct payments_held payout; /* best signed payout from this proxy */
+  int announced_disabled;      /* what the handshake told the proxy */
 };
 
 struct wreq {
@@ -406,6 +407,11 @@ static void handshake_done_cb(struct net_conn *c, void *arg, const struct net_an
   uplink_ready(&px->up);
   px->w->stats.conns_opened++;
   px->w->stats.conns_active++;
+  /* The backend may have come up (or gone down) while the handshake was in flight. */
+  if (px->announced_disabled != !px->w->backend_ok) {
+    struct tl_worker_enabled_disabled m = {.disabled = !px->w->backend_ok};
+    if (rpc_send(c, TL_ID_WORKER_ENABLED_DISABLED, &m)) proxy_fail(px, "cannot send state");
+  }
   log_info("proxy_ready", "proxy=%s:%d proto=%d enabled=%d", px->up.host, px->up.port, px->up.proto, px->w->backend_ok);
 }
 
@@ -418,6 +424,7 @@ static void compare_cb(struct net_conn *c, void *arg, const struct net_answer *a
   }
   /* Without payments nothing is held locally yet, so any proxy value is acceptable. */
   struct tl_worker_proxy_handshake_complete hc = {.is_disabled = !px->w->backend_ok};
+  px->announced_disabled = hc.is_disabled;
   if (rpc_query(c, TL_ID_WORKER_PROXY_HANDSHAKE_COMPLETE, &hc, WORKER_HANDSHAKE_TIMEOUT_MS, handshake_done_cb, px))
     proxy_fail(px, "cannot send handshake");
 }
