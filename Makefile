@@ -4,9 +4,10 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test demo demo-build serve bench fuzz fuzz-short clean node-deps
+.PHONY: all deps build build-asan test test-tsan demo demo-build serve bench fuzz fuzz-short clean node-deps
 
 all: build
 
@@ -26,7 +27,15 @@ build-asan: deps
 test: build-asan build node-deps
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory fuzz-short
+
+# The threaded parts (the ledger's writer thread, the engine's thread pool) under ThreadSanitizer.
+test-tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOCOON_TSAN=ON >/dev/null
+	@ninja -C $(TSAN_BUILD) -j $(JOBS) test_ledger test_model test_loop
+	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure \
+	  -R 'unit/(test_ledger|test_model|test_loop)$$' 
 
 # The demo needs only the binary and the test backend.
 demo-build: deps
@@ -61,4 +70,4 @@ fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SHORT_SECONDS:-10}
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
