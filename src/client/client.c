@@ -55,6 +55,8 @@ struct cproxy {
   struct client *cl;
   int64_t running;
   struct payments_held charge; /* best signed charge from this proxy */
+  int64_t db_tokens;           /* the proxy's committed total, as last reported */
+  char sc_address[130];        /* proxy_sc_address from the handshake (a name for the proxy= parameter of /request/...) */
 };
 
 struct creq {
@@ -531,6 +533,15 @@ static void auth_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
     proxy_fail(px, "malformed authorization answer");
     return;
   }
+  /* COCOON's client checks the proxy's signed charge and committed total against what it holds. */
+  struct err e = {0};
+  if (payments_check_status(&px->charge, &s.signed_payment, s.tokens_committed_to_db, TON_OP_CLIENT_CHARGE_SIGNED,
+                            px->cl->owner, net_conn_peer_key(c), &e)) {
+    log_error("proxy_behind", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
+    proxy_fail(px, e.msg);
+    return;
+  }
+  px->db_tokens = s.tokens_committed_to_db;
   uplink_ready(&px->up);
   px->cl->stats.conns_opened++;
   px->cl->stats.conns_active++;
@@ -570,6 +581,12 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
                    "proxy's client_secret)");
     return;
   }
+  struct err e = {0};
+  if (payments_held_bind(&px->charge, cl->node.key_dir, net_conn_peer_key(c), TON_OP_CLIENT_CHARGE_SIGNED, cl->owner,
+                         &e))
+    log_error("payment_load_failed", "proxy=%s:%d error=\"%s\"", px->up.host, px->up.port, e.msg);
+  snprintf(px->sc_address, sizeof(px->sc_address), "%.*s", (int)CC_MIN(res.params.proxy_sc_address.n, sizeof(px->sc_address) - 1),
+           (const char *)res.params.proxy_sc_address.p);
   struct tl_client_authorize_with_proxy_short q = {.data = {(const uint8_t *)cl->secret, strlen(cl->secret)}};
   if (rpc_query(c, TL_ID_CLIENT_AUTHORIZE_WITH_PROXY_SHORT, &q, CLIENT_HANDSHAKE_TIMEOUT_MS, auth_cb, px))
     proxy_fail(px, "cannot send authorization");
@@ -616,6 +633,8 @@ static void px_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
                         net_conn_peer_key(c), &e)) {
       log_warn("payment_refused", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
       proxy_fail(px, e.msg);
+    } else if (m.db_tokens > px->db_tokens) {
+      px->db_tokens = m.db_tokens;
     }
     break;
   }

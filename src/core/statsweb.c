@@ -21,6 +21,7 @@ int statsweb_handle(const struct statsweb *w, struct http_request *req) {
   int rc;
   if (!strcmp(path, "/metrics")) {
     rc = stats_render_prometheus(w->stats, &b);
+    if (!rc && w->metrics_cb) rc = w->metrics_cb(w->arg, &b);
     finish(req, rc, &b, "text/plain; version=0.0.4");
     return 1;
   }

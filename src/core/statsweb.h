@@ -14,6 +14,7 @@ struct statsweb {
   struct stats *stats; /* borrowed */
   int (*json_cb)(void *arg, struct buf *out);
   int (*html_cb)(void *arg, struct buf *out);
+  int (*metrics_cb)(void *arg, struct buf *out); /* more Prometheus samples, whole lines */
   void *arg;
 };
 

@@ -166,6 +166,10 @@ struct proxy {
   uint32_t payment_interval_ms;
   struct loop_timer payment_timer;
   int64_t payments_signed;
+  /* Alarm: a peer held a signed total above this ledger's (a lost or rolled-back ledger). The
+   * proxy refuses that peer and keeps serving the others; operators see it in /stats. */
+  int64_t ledger_behind;
+  char ledger_behind_msg[300];
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -617,6 +621,51 @@ static void relay_answer(struct pworker *w, uint32_t id, const uint8_t *data, si
   }
 }
 
+/* ---------------------------------------------------------------- handshake payments */
+
+static int pay_sign(struct proxy *p, struct paystate *ps, const char *kind, uint32_t op, const char *owner,
+                    int64_t total, int record);
+
+/* What the ledger knows for a peer account: `have` = the highest of its signed mark and its
+ * account's token total (a peer holding more than that proves the ledger lost rows). Renews the
+ * link's signed message for the mark, or, when nothing is queued and no other link of this owner
+ * has unsigned tokens, for the whole committed total (tokens committed but never signed before a
+ * crash are signed here). */
+static void pay_handshake(struct proxy *p, struct paystate *ps, enum ledger_kind lk, const char *kind, uint32_t op,
+                          const char *owner, int others_pending, int64_t *have) {
+  int64_t mark = 0;
+  struct ledger_account acc;
+  if (ledger_payment_get(p->ledger, kind, owner, &mark) != 0) mark = 0;
+  int64_t tokens = ledger_account_get(p->ledger, lk, owner, &acc) == 0 ? acc.tokens : 0;
+  *have = mark > tokens ? mark : tokens;
+  int64_t total = mark;
+  if (!others_pending && ledger_pending(p->ledger) == 0 && tokens > mark) total = tokens;
+  ps->pending = 0;
+  ps->signed_total = 0;
+  buf_reset(&ps->boc);
+  if (total > 0) (void)pay_sign(p, ps, kind, op, owner, total, total > mark);
+}
+
+static void ledger_behind_alarm(struct proxy *p, const char *role, uint64_t conn, int64_t peer, int64_t have) {
+  p->ledger_behind++;
+  snprintf(p->ledger_behind_msg, sizeof(p->ledger_behind_msg),
+           "a %s holds a signed total of %" PRId64 " tokens but the ledger has %" PRId64
+           " for it: the ledger was lost or rolled back; that peer is refused",
+           role, peer, have);
+  log_error("ledger_behind_peer", "role=%s conn=%" PRIu64 " peer_total=%" PRId64 " ledger_total=%" PRId64, role, conn,
+            peer, have);
+}
+
+static void fill_signed(struct tl_signed_payment *sp, const struct paystate *ps) {
+  if (ps->boc.len) {
+    sp->id = TL_ID_PROXY_SIGNED_PAYMENT;
+    sp->data.p = buf_ptr(&ps->boc);
+    sp->data.n = ps->boc.len;
+  } else {
+    sp->id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+  }
+}
+
 /* ---------------------------------------------------------------- worker connections */
 
 static void worker_ready_cb(struct net_conn *c);
@@ -738,6 +787,7 @@ static int worker_connect(struct pworker *w, int64_t qid, const uint8_t *data, s
 
 static void worker_query_cb(struct net_conn *c, int64_t qid, const uint8_t *data, size_t len) {
   struct pworker *w = net_conn_user(c);
+  struct proxy *p = w->p;
   uint32_t id = 0;
   int rc = 0;
   if (tl_peek_id(data, len, &id)) {
@@ -752,20 +802,32 @@ static void worker_query_cb(struct net_conn *c, int64_t qid, const uint8_t *data
       rc = net_conn_answer_error(c, qid, COCOON_ERR_PROTOVIOLATION, "unexpected compareBalanceWithProxy");
       break;
     }
-    /* Local settlement keeps no token ledger yet: nothing committed on either side. A worker
-     * claiming more than we ever signed is refused (COCOON aborts the whole proxy here). */
-    struct tl_worker_compare_balance_with_proxy_result a;
-    memset(&a, 0, sizeof(a));
-    a.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
-    if (q.tokens_committed_to_blockchain > 0 || q.tokens_committed_to_db > 0) {
-      log_error("ledger_behind_worker", "conn=%" PRIu64 " worker_db=%" PRId64, net_conn_id(c),
-                q.tokens_committed_to_db);
-      rc = net_conn_answer_error(c, qid, COCOON_ERR_PROTOVIOLATION,
-                                 "proxy ledger is behind this worker (lost or rolled back); refusing");
+    /* COCOON's DB-rollback check. COCOON aborts the whole proxy when a worker holds more than
+     * its database; we refuse that worker with the reason and raise the alarm. */
+    int others = 0;
+    for (struct pworker *o = p->workers; o; o = o->next)
+      if (o != w && o->owner && !strcmp(o->owner, w->owner) && o->pay.pending) others = 1;
+    int64_t have = 0;
+    pay_handshake(p, &w->pay, LEDGER_WORKER, "worker_payout", TON_OP_WORKER_PAYOUT_SIGNED, w->owner, others, &have);
+    int64_t peer = q.tokens_committed_to_db > q.tokens_committed_to_blockchain ? q.tokens_committed_to_db
+                                                                                : q.tokens_committed_to_blockchain;
+    if (peer > have) {
+      ledger_behind_alarm(p, "worker", net_conn_id(c), peer, have);
+      char msg[300];
+      snprintf(msg, sizeof(msg),
+               "proxy ledger is behind this worker: the worker holds a signed total of %" PRId64
+               " tokens, the proxy's ledger has %" PRId64 " (lost or rolled back); refusing this worker",
+               peer, have);
+      rc = net_conn_answer_error(c, qid, COCOON_ERR_PROTOVIOLATION, msg);
       net_conn_close(c, "ledger behind worker");
       break;
     }
-    a.error_code = q.max_tokens > 0 ? 1 : 0;
+    struct tl_worker_compare_balance_with_proxy_result a;
+    memset(&a, 0, sizeof(a));
+    fill_signed(&a.signed_payment, &w->pay);
+    a.tokens_committed_to_db = w->pay.signed_total;
+    a.max_tokens = w->pay.signed_total;
+    a.error_code = q.max_tokens > a.max_tokens ? 1 : 0;
     rc = rpc_answer(c, qid, TL_ID_WORKER_COMPARE_BALANCE_WITH_PROXY_RESULT, &a);
     break;
   }
@@ -789,7 +851,9 @@ static void worker_query_cb(struct net_conn *c, int64_t qid, const uint8_t *data
   case TL_ID_WORKER_UPDATE_PAYMENT_STATUS: {
     struct tl_payment_status a;
     memset(&a, 0, sizeof(a));
-    a.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+    fill_signed(&a.signed_payment, &w->pay);
+    a.db_tokens = w->pay.signed_total + w->pay.pending;
+    a.max_tokens = a.db_tokens;
     rc = rpc_answer(c, qid, TL_ID_WORKER_PAYMENT_STATUS, &a);
     break;
   }
@@ -981,9 +1045,17 @@ static int client_authorize(struct pclient *cl, int64_t qid, const uint8_t *data
       log_info("client_credited", "conn=%" PRIu64 " nanoton=%" PRId64, net_conn_id(cl->c), p->local_credit);
   }
   cl->authorized = 1;
+  /* The client compares this with the charge it holds (COCOON): a client holding more refuses us. */
+  int others = 0;
+  for (struct pclient *o = p->clients; o; o = o->next)
+    if (o != cl && o->owner && !strcmp(o->owner, cl->owner) && o->pay.pending) others = 1;
+  int64_t have = 0;
+  pay_handshake(p, &cl->pay, LEDGER_CLIENT, "client_charge", TON_OP_CLIENT_CHARGE_SIGNED, cl->owner, others, &have);
   struct tl_client_authorization_with_proxy_success a;
   memset(&a, 0, sizeof(a));
-  a.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+  fill_signed(&a.signed_payment, &cl->pay);
+  a.tokens_committed_to_db = cl->pay.signed_total;
+  a.max_tokens = cl->pay.signed_total;
   log_info("client_authorized", "conn=%" PRIu64, net_conn_id(cl->c));
   return rpc_answer(cl->c, qid, TL_ID_CLIENT_AUTHORIZATION_WITH_PROXY_SUCCESS, &a);
 }
@@ -1082,7 +1154,9 @@ static void client_query_cb(struct net_conn *c, int64_t qid, const uint8_t *data
   case TL_ID_CLIENT_UPDATE_PAYMENT_STATUS: {
     struct tl_payment_status a;
     memset(&a, 0, sizeof(a));
-    a.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+    fill_signed(&a.signed_payment, &cl->pay);
+    a.db_tokens = cl->pay.signed_total + cl->pay.pending;
+    a.max_tokens = a.db_tokens;
     rc = rpc_answer(c, qid, TL_ID_CLIENT_PAYMENT_STATUS, &a);
     break;
   }
@@ -1126,9 +1200,13 @@ static int json_extra(void *arg, struct buf *out) {
                      "\"billing\":{\"requests\":%" PRId64 ",\"committed\":%" PRId64 ",\"pending\":%zu,"
                      "\"client_charged\":%" PRId64 ",\"worker_earned\":%" PRId64 ",\"proxy_commission\":%" PRId64
                      ",\"usage_rejected\":%" PRId64 ",\"answers_waiting_commit\":%" PRId64 ",\"payments_signed\":%" PRId64
-                     "},\"workers\":[",
+                     "},",
                      p->billed_requests, p->committed_requests, ledger_pending(p->ledger), p->charged_total,
                      p->earned_total, p->commission_total, p->usage_rejected, p->held_finals, p->payments_signed);
+  /* Alarms come first in /jsonstats so that monitoring finds them without walking the lists. */
+  if (!rc) rc = buf_appendf(out, "\"alarms\":{\"ledger_behind\":%" PRId64 ",\"ledger_behind_last\":\"", p->ledger_behind);
+  if (!rc) rc = buf_append_json_str(out, p->ledger_behind_msg, strlen(p->ledger_behind_msg));
+  if (!rc) rc = buf_append_str(out, "\"},\"workers\":[");
   int first = 1;
   for (struct pworker *w = p->workers; w && !rc; w = w->next) {
     rc = buf_appendf(out,
@@ -1166,8 +1244,25 @@ static int json_extra(void *arg, struct buf *out) {
   return rc;
 }
 
+static int metrics_extra(void *arg, struct buf *out) {
+  struct proxy *p = arg;
+  return buf_appendf(out,
+                     "# HELP cocoon_ledger_behind_total Peers refused because they held a signed total above the "
+                     "ledger (lost or rolled-back ledger)\n# TYPE cocoon_ledger_behind_total counter\n"
+                     "cocoon_ledger_behind_total{role=\"proxy\"} %" PRId64 "\n"
+                     "# HELP cocoon_alarm Nonzero while an alarm is raised\n# TYPE cocoon_alarm gauge\n"
+                     "cocoon_alarm{role=\"proxy\",alarm=\"ledger_behind\"} %d\n",
+                     p->ledger_behind, p->ledger_behind ? 1 : 0);
+}
+
 static int html_extra(void *arg, struct buf *out) {
   struct proxy *p = arg;
+  if (p->ledger_behind) {
+    /* The message is built from numbers only; nothing to escape. */
+    int rc = buf_appendf(out, "<h2 style=\"color:#b00\">ALARM: ledger behind peers</h2><p>%" PRId64 " refusal(s). %s</p>\n",
+                         p->ledger_behind, p->ledger_behind_msg);
+    if (rc) return rc;
+  }
   int rc = buf_append_str(out, "<h2>Workers</h2><table><tr><th>conn</th><th>model</th><th>coefficient</th>"
                                "<th>running</th><th>max</th><th>enabled</th><th>queries</th><th>failed</th></tr>\n");
   for (struct pworker *w = p->workers; w && !rc; w = w->next) {
@@ -1206,15 +1301,22 @@ static void tls_refreshed_cb(void *arg);
  * signed payment. */
 static void pay_flush(struct proxy *p, struct paystate *ps, const char *kind, uint32_t op, const char *owner) {
   if (ps->pending == 0) return;
-  struct ton_addr target;
-  struct err e = {0};
   int64_t add = ps->pending;
   ps->pending = 0;
   ps->last_sign_ms = loop_now_ms(p->loop);
-  if (ton_addr_parse(owner, &target, NULL, &e)) return; /* not addressable: nothing to sign */
   int64_t prev = 0, total;
   if (ledger_payment_get(p->ledger, kind, owner, &prev) != 0) prev = 0;
   if (__builtin_add_overflow(prev, add, &total)) return;
+  if (pay_sign(p, ps, kind, op, owner, total, 1)) ps->pending = add; /* try again at the next flush */
+}
+
+/* Signs `total` for (kind, owner) into the link's cached message; with record, stores it as the
+ * ledger's high-water mark first. Owners that are not TON addresses get no signed payment. */
+static int pay_sign(struct proxy *p, struct paystate *ps, const char *kind, uint32_t op, const char *owner,
+                    int64_t total, int record) {
+  struct ton_addr target;
+  struct err e = {0};
+  if (ton_addr_parse(owner, &target, NULL, &e)) return 0; /* not addressable: nothing to sign */
   struct ton_payment pay = {.op = op, .qid = util_random_u64(), .tokens = (uint64_t)total, .target = target};
   uint8_t seed[32];
   size_t slen = sizeof(seed);
@@ -1223,10 +1325,9 @@ static void pay_flush(struct proxy *p, struct paystate *ps, const char *kind, ui
   int rc = EVP_PKEY_get_raw_private_key(ratls_identity_key(p->node.id), seed, &slen) == 1 && slen == 32 ? 0 : ERR_CRYPTO;
   if (!rc) rc = ton_payment_sign(&pay, NULL, seed, &out, &e);
   OPENSSL_cleanse(seed, sizeof(seed));
-  if (!rc) rc = ledger_record_payment(p->ledger, kind, owner, total, buf_ptr(&out), out.len, 0, &e);
+  if (!rc && record) rc = ledger_record_payment(p->ledger, kind, owner, total, buf_ptr(&out), out.len, 0, &e);
   if (rc) {
     log_warn("payment_sign_failed", "kind=%s error=\"%s\"", kind, e.msg);
-    ps->pending = add; /* try again at the next flush */
   } else {
     buf_reset(&ps->boc);
     if (buf_append(&ps->boc, buf_ptr(&out), out.len)) buf_reset(&ps->boc);
@@ -1234,6 +1335,7 @@ static void pay_flush(struct proxy *p, struct paystate *ps, const char *kind, ui
     p->payments_signed++;
   }
   buf_free(&out);
+  return rc;
 }
 
 /* proxy.{client,worker}RequestPayment for the link's last request: the latest signed payment (may
@@ -1287,7 +1389,9 @@ static void send_payments(struct proxy *p, const struct held_final *h) {
 /* Signs what is pending on every link and tells the peer (the tail of a burst). */
 static void payment_timer_cb(struct loop_timer *t) {
   struct proxy *p = t->data;
-  loop_timer_start(p->loop, &p->payment_timer, p->payment_interval_ms);
+  /* Interval 0 signs after every request; the timer then only sweeps leftovers once a second
+   * (re-arming it at 0 ms would spin the loop). */
+  loop_timer_start(p->loop, &p->payment_timer, p->payment_interval_ms ? p->payment_interval_ms : 1000);
   for (struct pclient *cl = p->clients; cl; cl = cl->next)
     if (cl->pay.pending && cl->c && cl->owner) {
       pay_flush(p, &cl->pay, "client_charge", TON_OP_CLIENT_CHARGE_SIGNED, cl->owner);
@@ -1352,7 +1456,8 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
   p->loop = loop;
   p->cfg = cfg;
   stats_init(&p->stats, "proxy");
-  p->web = (struct statsweb){.stats = &p->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = p};
+  p->web = (struct statsweb){.stats = &p->stats, .json_cb = json_extra, .html_cb = html_extra,
+                           .metrics_cb = metrics_extra, .arg = p};
   int rc = node_init(&p->node, cfg, "proxy", e);
   if (rc) {
     free(p);

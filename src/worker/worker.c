@@ -419,10 +419,18 @@ static void compare_cb(struct net_conn *c, void *arg, const struct net_answer *a
   struct wproxy *px = arg;
   struct tl_worker_compare_balance_with_proxy_result res;
   if (a->kind != NET_ANSWER_OK || tl_worker_compare_balance_with_proxy_result_decode(a->data, a->len, &res)) {
+    if (a->kind == NET_ANSWER_ERROR) log_warn("proxy_refused", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, a->message);
     if (a->kind != NET_ANSWER_CLOSED) proxy_fail(px, a->kind == NET_ANSWER_ERROR ? a->message : "bad balance answer");
     return;
   }
-  /* Without payments nothing is held locally yet, so any proxy value is acceptable. */
+  /* COCOON: the proxy's signed payout and committed total may not be below what we hold. */
+  struct err e = {0};
+  if (payments_check_status(&px->payout, &res.signed_payment, res.tokens_committed_to_db, TON_OP_WORKER_PAYOUT_SIGNED,
+                            px->w->owner, net_conn_peer_key(c), &e)) {
+    log_error("proxy_behind", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
+    proxy_fail(px, e.msg);
+    return;
+  }
   struct tl_worker_proxy_handshake_complete hc = {.is_disabled = !px->w->backend_ok};
   px->announced_disabled = hc.is_disabled;
   if (rpc_query(c, TL_ID_WORKER_PROXY_HANDSHAKE_COMPLETE, &hc, WORKER_HANDSHAKE_TIMEOUT_MS, handshake_done_cb, px))
@@ -446,7 +454,13 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
     return;
   }
   px->up.proto = (res.params.flags & TL_PROXY_PARAMS_F_PROTO) ? res.params.proto_version : 0;
-  struct tl_worker_compare_balance_with_proxy q = {0, 0, 0};
+  /* The payout we hold from this proxy (from disk after a restart) is what we tell it. */
+  struct err e = {0};
+  if (payments_held_bind(&px->payout, px->w->node.key_dir, net_conn_peer_key(c), TON_OP_WORKER_PAYOUT_SIGNED,
+                         px->w->owner, &e))
+    log_error("payment_load_failed", "proxy=%s:%d error=\"%s\"", px->up.host, px->up.port, e.msg);
+  /* No chain in local settlement: the held signed total stands for both of COCOON's values. */
+  struct tl_worker_compare_balance_with_proxy q = {0, px->payout.tokens, px->payout.tokens};
   if (rpc_query(c, TL_ID_WORKER_COMPARE_BALANCE_WITH_PROXY, &q, WORKER_HANDSHAKE_TIMEOUT_MS, compare_cb, px))
     proxy_fail(px, "cannot send handshake");
 }
@@ -617,8 +631,12 @@ static int json_extra(void *arg, struct buf *out) {
                      i ? "," : "", px->up.host, px->up.port, uplink_state_name(px->up.state), px->up.proto, px->up.connects, key,
                      px->up.c && px->up.state == UPLINK_READY ? net_conn_peer(px->up.c)->policy_name : "");
     if (!rc)
-      rc = buf_appendf(out, ",\"signed_payout_tokens\":%" PRId64 ",\"signed_payments\":%" PRIu64, px->payout.tokens,
-                       px->payout.received);
+      rc = buf_appendf(out,
+                       ",\"signed_payout_tokens\":%" PRId64 ",\"signed_payments\":%" PRIu64
+                       ",\"payment_saves\":%" PRIu64 ",\"payment_save_failures\":%" PRIu64 ",\"last_error\":\"",
+                       px->payout.tokens, px->payout.received, px->payout.saves, px->payout.save_failures);
+    if (!rc) rc = buf_append_json_str(out, px->up.last_error, strlen(px->up.last_error));
+    if (!rc) rc = buf_append_str(out, "\"");
     if (!rc && px->up.c && px->up.state == UPLINK_READY) rc = node_peer_json(net_conn_peer(px->up.c), out);
     if (!rc) rc = buf_append_str(out, "}");
   }
