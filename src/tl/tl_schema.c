@@ -726,6 +726,27 @@ static const struct field f_new_coefficient[] = {
 DESC(d_new_coefficient, TL_ID_WORKER_NEW_COEFFICIENT, "worker.newCoefficient",
      tl_worker_new_coefficient, f_new_coefficient);
 
+static const struct field f_cx_settle[] = {
+    FLD(tl_cocoonx_client_settle, op, FT_I32),
+    FLD(tl_cocoonx_client_settle, amount, FT_I64),
+    BOXED(tl_cocoonx_client_settle, signed_payment, p_signed_payment),
+};
+DESC(d_cx_settle, TL_ID_COCOONX_CLIENT_SETTLE, "cocoonx.clientSettle", tl_cocoonx_client_settle, f_cx_settle);
+static const struct field f_cx_account[] = {
+    FLD(tl_cocoonx_client_account, state, FT_I32),
+    FLD(tl_cocoonx_client_account, balance, FT_I64),
+    FLD(tl_cocoonx_client_account, stake, FT_I64),
+    FLD(tl_cocoonx_client_account, reserved, FT_I64),
+    FLD(tl_cocoonx_client_account, tokens_used, FT_I64),
+    FLD(tl_cocoonx_client_account, tokens_charged, FT_I64),
+    FLD(tl_cocoonx_client_account, unlock_at, FT_I64),
+    FLD(tl_cocoonx_client_account, moved, FT_I64),
+    BOXED(tl_cocoonx_client_account, signed_payment, p_signed_payment),
+    FLD(tl_cocoonx_client_account, db_tokens, FT_I64),
+};
+DESC(d_cx_account, TL_ID_COCOONX_CLIENT_ACCOUNT, "cocoonx.clientAccount", tl_cocoonx_client_account,
+     f_cx_account);
+
 /* ---- typed entry points ---- */
 
 #define TL_SCHEMA_DEFINE(x, T, D)                                                  \
@@ -800,6 +821,8 @@ TL_SCHEMA_DEFINE(worker_proxy_handshake_complete, tl_worker_proxy_handshake_comp
 TL_SCHEMA_DEFINE(worker_payment_status, tl_payment_status, d_worker_payment_status)
 TL_SCHEMA_DEFINE(worker_enabled_disabled, tl_worker_enabled_disabled, d_enabled_disabled)
 TL_SCHEMA_DEFINE(worker_new_coefficient, tl_worker_new_coefficient, d_new_coefficient)
+TL_SCHEMA_DEFINE(cocoonx_client_settle, tl_cocoonx_client_settle, d_cx_settle)
+TL_SCHEMA_DEFINE(cocoonx_client_account, tl_cocoonx_client_account, d_cx_account)
 
 /* A polymorphic value standing alone: id first, then the alternative's fields. */
 static void poly_write(struct tl_writer *w, const struct poly *p, const void *v) {
@@ -928,6 +951,8 @@ static const struct desc *const registry[] = {
     &d_worker_payment_status,
     &d_enabled_disabled,
     &d_new_coefficient,
+    &d_cx_settle,
+    &d_cx_account,
 };
 
 static const struct desc *find_desc(uint32_t id) {

@@ -89,6 +89,10 @@
 #define TL_ID_WORKER_PAYMENT_STATUS 0xa88bd701u
 #define TL_ID_WORKER_ENABLED_DISABLED 0xb3b71039u
 #define TL_ID_WORKER_NEW_COEFFICIENT 0x6af092b0u
+/* Extension (not in COCOON's schema; docs/protocol.md): client account operations against the
+ * proxy's settlement backend, ids = CRC32 of their lines like every TL id. */
+#define TL_ID_COCOONX_CLIENT_SETTLE 0x86e4fda9u
+#define TL_ID_COCOONX_CLIENT_ACCOUNT 0x7bc85bfau
 
 /* ---- flag bits ---- */
 #define TL_WORKER_PARAMS_F_LIMITS 1u   /* is_test, proxy_cnt, max_active_requests */
@@ -402,6 +406,29 @@ struct tl_worker_new_coefficient {
   int32_t new_coefficient;
 };
 
+/* cocoonx.clientSettle (function, extension): op 0 status, 1 top-up (amount nano-TON, 0: the
+ * stake), 2 withdraw, 3 charge (signed_payment: the proxy's signed charge the client holds),
+ * 4 close. */
+struct tl_cocoonx_client_settle {
+  int32_t op;
+  int64_t amount;
+  struct tl_signed_payment signed_payment;
+};
+
+/* cocoonx.clientAccount (extension): the client's account after the operation. */
+struct tl_cocoonx_client_account {
+  int32_t state; /* 0 running, 1 closing, 2 closed (the client contract's states) */
+  int64_t balance;
+  int64_t stake;
+  int64_t reserved;
+  int64_t tokens_used;
+  int64_t tokens_charged;
+  int64_t unlock_at; /* unix ms when a closing account may be refunded in full; 0 */
+  int64_t moved;     /* nano-TON credited (> 0) or refunded (< 0) by this operation */
+  struct tl_signed_payment signed_payment; /* the latest signed charge */
+  int64_t db_tokens;
+};
+
 /*
  * Per constructor `x` with struct T, TL_SCHEMA_DECLARE(x, T) declares:
  *   void tl_x_write(struct tl_writer *w, const struct T *v);   boxed: id, then the fields
@@ -473,6 +500,8 @@ TL_SCHEMA_DECLARE(worker_proxy_handshake_complete, tl_worker_proxy_handshake_com
 TL_SCHEMA_DECLARE(worker_payment_status, tl_payment_status)
 TL_SCHEMA_DECLARE(worker_enabled_disabled, tl_worker_enabled_disabled)
 TL_SCHEMA_DECLARE(worker_new_coefficient, tl_worker_new_coefficient)
+TL_SCHEMA_DECLARE(cocoonx_client_settle, tl_cocoonx_client_settle)
+TL_SCHEMA_DECLARE(cocoonx_client_account, tl_cocoonx_client_account)
 
 /* Polymorphic values standing alone (e.g. a payment stored by the ledger): writes v->id and
  * the matching fields; reads the id itself and fails on an id outside the type. */

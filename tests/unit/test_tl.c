@@ -252,6 +252,14 @@ static const struct {
     {TL_ID_WORKER_PROXY_HANDSHAKE_COMPLETE,
      "worker.proxyHandshakeComplete is_disabled:Bool = worker.HandshakeCompleted;"},
     {TL_ID_WORKER_UPDATE_PAYMENT_STATUS, "worker.updatePaymentStatus = worker.PaymentStatus;"},
+    /* Our extension constructors (docs/protocol.md), ids derived the same way. */
+    {TL_ID_COCOONX_CLIENT_SETTLE,
+     "cocoonx.clientSettle op:int amount:long signed_payment:proxy.SignedPayment = "
+     "cocoonx.ClientAccount;"},
+    {TL_ID_COCOONX_CLIENT_ACCOUNT,
+     "cocoonx.clientAccount state:int balance:long stake:long reserved:long tokens_used:long "
+     "tokens_charged:long unlock_at:long moved:long signed_payment:proxy.SignedPayment "
+     "db_tokens:long = cocoonx.ClientAccount;"},
     {TL_ID_BOOL_TRUE, "boolTrue = Bool;"},
     {TL_ID_BOOL_FALSE, "boolFalse = Bool;"},
 };
@@ -531,6 +539,8 @@ static struct tl_worker_extended_compare_balance_with_proxy_result s_ext_result 
 static struct tl_worker_proxy_handshake_complete s_handshake = {1};
 static struct tl_worker_enabled_disabled s_enabled = {1};
 static struct tl_worker_new_coefficient s_newcoef = {-1};
+static struct tl_cocoonx_client_settle s_cx_settle = {3, 1000, {TL_ID_PROXY_SIGNED_PAYMENT, B("boc")}};
+static struct tl_cocoonx_client_account s_cx_account = {1, 10, 20, 30, 40, 50, 60, -70, {TL_ID_PROXY_SIGNED_PAYMENT_EMPTY, {0}}, 80};
 
 static const struct {
   uint32_t id;
@@ -596,6 +606,8 @@ static const struct {
     {TL_ID_WORKER_PAYMENT_STATUS, &s_payment_status},
     {TL_ID_WORKER_ENABLED_DISABLED, &s_enabled},
     {TL_ID_WORKER_NEW_COEFFICIENT, &s_newcoef},
+    {TL_ID_COCOONX_CLIENT_SETTLE, &s_cx_settle},
+    {TL_ID_COCOONX_CLIENT_ACCOUNT, &s_cx_account},
 };
 
 static void encode_sample(size_t i, struct enc *e) {
