@@ -2,6 +2,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "client/client.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -56,7 +57,12 @@ struct cproxy {
   int64_t running;
   struct payments_held charge; /* best signed charge from this proxy */
   int64_t db_tokens;           /* the proxy's committed total, as last reported */
-  char sc_address[130];        /* proxy_sc_address from the handshake (a name for the proxy= parameter of /request/...) */
+  char sc_address[130];
+  /* The account at this proxy as last read (cocoonx.clientSettle, our extension): have_account
+   * 1 once read, -1 when the proxy does not speak the extension (a COCOON proxy). */
+  int have_account;
+  int status_inflight;
+  struct tl_cocoonx_client_account account;        /* proxy_sc_address from the handshake (a name for the proxy= parameter of /request/...) */
 };
 
 struct creq {
@@ -91,6 +97,7 @@ struct client {
   int64_t nreqs, max_reqs;
   const char *secret;
   const char *owner;
+  struct loop_timer account_timer; /* refreshes each ready proxy's account for /jsonstats */
 };
 
 static const struct net_conn_handler px_handler;
@@ -480,6 +487,188 @@ static void list_models(struct client *cl, struct http_request *req) {
   }
 }
 
+/* ---------------------------------------------------------------- account operations */
+
+#define CLIENT_SETTLE_TIMEOUT_MS 30000u
+#define CLIENT_ACCOUNT_REFRESH_MS 2000u
+
+static void proxy_fail(struct cproxy *px, const char *why);
+static const char *const settle_ops[] = {"status", "topup", "withdraw", "charge", "close"};
+
+/* An outstanding /request/... call; survives the app leaving. */
+struct csettle {
+  struct cproxy *px;
+  struct http_request *req; /* NULL once the app went away */
+  int op;
+};
+
+static void settle_abort_cb(struct http_request *req, void *arg) {
+  struct csettle *m = arg;
+  http_request_release(req);
+  m->req = NULL;
+}
+
+static const char *state_name(int32_t st) { return st == 0 ? "running" : st == 1 ? "closing" : st == 2 ? "closed" : "unknown"; }
+
+static int account_json(struct buf *b, const struct cproxy *px) {
+  const struct tl_cocoonx_client_account *a = &px->account;
+  return buf_appendf(b,
+                     "{\"state\":\"%s\",\"balance\":%" PRId64 ",\"stake\":%" PRId64 ",\"reserved\":%" PRId64
+                     ",\"tokens_used\":%" PRId64 ",\"charged_tokens\":%" PRId64 ",\"signed_total\":%" PRId64
+                     ",\"db_tokens\":%" PRId64 ",\"unlock_at_ms\":%" PRId64 "}",
+                     state_name(a->state), a->balance, a->stake, a->reserved, a->tokens_used, a->tokens_charged,
+                     px->charge.tokens, a->db_tokens, a->unlock_at);
+}
+
+/* The answer carries the latest signed charge too: keep it like any other (verified). */
+static int account_take(struct cproxy *px, struct net_conn *c, const struct tl_cocoonx_client_account *a) {
+  struct err e = {0};
+  if (payments_accept(&px->charge, &a->signed_payment, TON_OP_CLIENT_CHARGE_SIGNED, px->cl->owner, net_conn_peer_key(c),
+                      &e)) {
+    log_warn("payment_refused", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
+    proxy_fail(px, e.msg);
+    return -1;
+  }
+  px->account = *a;
+  px->account.signed_payment.data.p = NULL; /* borrowed from the answer: not kept */
+  px->account.signed_payment.data.n = 0;
+  px->have_account = 1;
+  return 0;
+}
+
+static void settle_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
+  struct csettle *m = arg;
+  struct http_request *req = m->req;
+  struct cproxy *px = m->px;
+  int op = m->op;
+  free(m);
+  if (op == 0) px->status_inflight = 0;
+  struct tl_cocoonx_client_account acc;
+  int ok = a->kind == NET_ANSWER_OK && tl_cocoonx_client_account_decode(a->data, a->len, &acc) == 0;
+  if (ok && account_take(px, c, &acc)) ok = 0;
+  if (op == 0 && !req) {
+    if (a->kind == NET_ANSWER_ERROR && !px->have_account && strstr(a->message, "unknown query")) px->have_account = -1;
+    return;
+  }
+  if (!req) return;
+  http_request_set_abort_cb(req, NULL, NULL);
+  if (!ok) {
+    const char *msg = a->kind == NET_ANSWER_ERROR ? a->message
+                      : a->kind == NET_ANSWER_OK  ? "malformed or refused account answer from the proxy"
+                                                  : "proxy did not answer the account operation";
+    int status = a->kind == NET_ANSWER_TIMEOUT ? 504 : a->kind == NET_ANSWER_ERROR ? 409 : 502;
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    int rc = buf_appendf(&b, "{\"ok\":false,\"op\":\"%s\",\"proxy\":\"%s:%d\",\"error\":\"", settle_ops[op], px->up.host,
+                         px->up.port);
+    if (!rc) rc = buf_append_json_str(&b, msg, strlen(msg));
+    if (!rc) rc = buf_append_str(&b, "\"}\n");
+    if (rc) respond_error(req, 500, "cannot build the answer");
+    else http_respond_ex(req, status, "application/json", cors, buf_ptr(&b), b.len);
+    buf_free(&b);
+    return;
+  }
+  struct buf b;
+  buf_init(&b, 1 << 16);
+  int rc = buf_appendf(&b, "{\"ok\":true,\"op\":\"%s\",\"proxy\":\"%s:%d\",\"moved\":%" PRId64 ",\"account\":",
+                       settle_ops[op], px->up.host, px->up.port, acc.moved);
+  if (!rc) rc = account_json(&b, px);
+  if (!rc) rc = buf_append_str(&b, "}\n");
+  if (rc) respond_error(req, 500, "cannot build the answer");
+  else http_respond_ex(req, 200, "application/json", cors, buf_ptr(&b), b.len);
+  buf_free(&b);
+}
+
+static int settle_send(struct cproxy *px, int op, int64_t amount, struct http_request *req) {
+  struct csettle *m = calloc(1, sizeof(*m));
+  if (!m) return ERR_NOMEM;
+  m->px = px;
+  m->req = req;
+  m->op = op;
+  struct tl_cocoonx_client_settle q;
+  memset(&q, 0, sizeof(q));
+  q.op = op;
+  q.amount = amount;
+  q.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT_EMPTY;
+  if (op == 3 && px->charge.boc.len) {
+    /* COCOON submits the latest signed charge it holds; so do we. */
+    q.signed_payment.id = TL_ID_PROXY_SIGNED_PAYMENT;
+    q.signed_payment.data.p = buf_ptr(&px->charge.boc);
+    q.signed_payment.data.n = px->charge.boc.len;
+  }
+  if (req) http_request_set_abort_cb(req, settle_abort_cb, m);
+  if (rpc_query(px->up.c, TL_ID_COCOONX_CLIENT_SETTLE, &q, CLIENT_SETTLE_TIMEOUT_MS, settle_cb, m)) {
+    if (req) http_request_set_abort_cb(req, NULL, NULL);
+    free(m);
+    return ERR_IO;
+  }
+  if (op == 0) px->status_inflight = 1;
+  return 0;
+}
+
+/* GET /request/{topup,withdraw,charge,close,status}?proxy=<proxy address or host:port>[&amount=N] */
+static void account_request(struct client *cl, struct http_request *req, const char *what) {
+  int op = -1;
+  for (int i = 0; i < (int)CC_ARRAY_LEN(settle_ops); i++)
+    if (!strcmp(what, settle_ops[i])) op = i;
+  if (op < 0) {
+    respond_error(req, 404, "unknown operation: use /request/topup, withdraw, charge, close or status");
+    return;
+  }
+  char name[160];
+  int n = http_request_query_param(req, "proxy", name, sizeof(name));
+  if (n < 0 && !(n == ERR_NOTFOUND && cl->nproxies == 1)) {
+    respond_error(req, 400, "proxy= names the proxy (its address from /jsonstats or host:port)");
+    return;
+  }
+  struct cproxy *px = NULL;
+  for (size_t i = 0; i < cl->nproxies && !px; i++) {
+    struct cproxy *c = &cl->proxies[i];
+    char hp[300];
+    snprintf(hp, sizeof(hp), "%s:%d", c->up.host, c->up.port);
+    if (n < 0 || !strcmp(name, hp) || (c->sc_address[0] && !strcmp(name, c->sc_address))) px = c;
+  }
+  if (!px) {
+    respond_error(req, 404, "no such proxy among this client's proxies");
+    return;
+  }
+  int64_t amount = 0;
+  char num[32];
+  int an = http_request_query_param(req, "amount", num, sizeof(num));
+  if (an >= 0) {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(num, &end, 10);
+    if (an == 0 || errno || !end || *end || v <= 0) {
+      respond_error(req, 400, "amount must be a positive number of nano-TON");
+      return;
+    }
+    amount = v;
+  } else if (an != ERR_NOTFOUND) {
+    respond_error(req, 400, "amount is too long");
+    return;
+  }
+  if (op != 1 && an >= 0) {
+    respond_error(req, 400, "amount applies to topup only (withdraw and close move what the rules allow)");
+    return;
+  }
+  if (px->up.state != UPLINK_READY || !px->up.c) {
+    respond_error(req, 503, "the proxy is not connected");
+    return;
+  }
+  if (settle_send(px, op, amount, req)) respond_error(req, 502, "cannot send the operation to the proxy");
+}
+
+static void account_timer_cb(struct loop_timer *t) {
+  struct client *cl = t->data;
+  loop_timer_start(cl->loop, &cl->account_timer, CLIENT_ACCOUNT_REFRESH_MS);
+  for (size_t i = 0; i < cl->nproxies; i++) {
+    struct cproxy *px = &cl->proxies[i];
+    if (px->up.state == UPLINK_READY && px->up.c && px->have_account >= 0 && !px->status_inflight)
+      (void)settle_send(px, 0, 0, NULL);
+  }
+}
+
 /* ---------------------------------------------------------------- HTTP entry */
 
 static void http_cb(struct http_request *req, void *arg) {
@@ -493,6 +682,10 @@ static void http_cb(struct http_request *req, void *arg) {
   if (statsweb_handle(&cl->web, req)) return;
   if (!strcmp(path, "/v1/models")) {
     list_models(cl, req);
+    return;
+  }
+  if (!strncmp(path, "/request/", 9)) {
+    account_request(cl, req, path + 9);
     return;
   }
   if (!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/v1/completions")) {
@@ -543,6 +736,7 @@ static void auth_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
   }
   px->db_tokens = s.tokens_committed_to_db;
   uplink_ready(&px->up);
+  if (px->have_account >= 0 && !px->status_inflight) (void)settle_send(px, 0, 0, NULL);
   px->cl->stats.conns_opened++;
   px->cl->stats.conns_active++;
   log_info("proxy_ready", "proxy=%s:%d proto=%d", px->up.host, px->up.port, px->up.proto);
@@ -680,8 +874,10 @@ static int json_extra(void *arg, struct buf *out) {
                      px->up.c && px->up.state == UPLINK_READY ? net_conn_peer(px->up.c)->policy_name : "");
     if (!rc) rc = buf_append_json_str(out, px->up.last_error, strlen(px->up.last_error));
     if (!rc)
-      rc = buf_appendf(out, "\",\"signed_charge_tokens\":%" PRId64 ",\"signed_payments\":%" PRIu64, px->charge.tokens,
-                       px->charge.received);
+      rc = buf_appendf(out, "\",\"proxy_address\":\"%s\",\"signed_charge_tokens\":%" PRId64 ",\"signed_payments\":%" PRIu64
+                            ",\"payment_saves\":%" PRIu64 ",\"payment_save_failures\":%" PRIu64 ",\"account\":",
+                       px->sc_address, px->charge.tokens, px->charge.received, px->charge.saves, px->charge.save_failures);
+    if (!rc) rc = px->have_account > 0 ? account_json(out, px) : buf_append_str(out, "null");
     if (!rc && px->up.c && px->up.state == UPLINK_READY) rc = node_peer_json(net_conn_peer(px->up.c), out);
     if (!rc) rc = buf_append_str(out, "}");
   }
@@ -735,6 +931,8 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
   struct http_server_config hc = {.host = hhost, .port = hport, .handler = http_cb, .arg = cl};
   if ((rc = http_server_new(loop, &hc, &cl->http, e))) goto fail;
   for (size_t i = 0; i < cl->nproxies; i++) uplink_connect(&cl->proxies[i].up);
+  loop_timer_init(&cl->account_timer, account_timer_cb, cl);
+  loop_timer_start(loop, &cl->account_timer, CLIENT_ACCOUNT_REFRESH_MS);
   char ready[256];
   snprintf(ready, sizeof(ready), "http_url=http://%s:%d\n", hhost, http_server_port(cl->http));
   log_info("listening", "http=%s:%d proxies=%zu", hhost, http_server_port(cl->http), cl->nproxies);
@@ -753,6 +951,7 @@ fail:
 
 void client_free(struct client *cl) {
   if (!cl) return;
+  if (cl->account_timer.cb) loop_timer_stop(cl->loop, &cl->account_timer);
   while (cl->reqs) creq_fail(cl->reqs, 503, "client is stopping");
   for (size_t i = 0; cl->proxies && i < cl->nproxies; i++) {
     if (cl->proxies[i].up.loop) uplink_stop(&cl->proxies[i].up);

@@ -25,6 +25,7 @@
 #include "http/http_server.h"
 #include "ledger/billing.h"
 #include "ledger/ledger.h"
+#include "ledger/settle.h"
 #include "loop/loop.h"
 #include "net/conn.h"
 #include "openai/openai_request.h"
@@ -66,6 +67,12 @@ const struct config_key proxy_config_schema[] = {
     {"local_client_credit", CONFIG_INT, 0, INT64_MAX / 4, "1000000000000000",
      "local settlement: nano-TON credited to a client account the first time it authorizes "
      "(COCOON fake-TON: 1e6 TON)", 0},
+    {"min_client_stake", CONFIG_INT, 0, INT64_MAX / 4, "1000000000",
+     "nano-TON a client keeps staked: withdrawals leave it, a top-up raises the stake to it "
+     "(COCOON root parameter; fake-TON: 1 TON)", 0},
+    {"client_delay_before_close", CONFIG_INT, 0, 4294967295LL, "300",
+     "seconds between a client's close request and the refund of its stake (COCOON root parameter; "
+     "fake-TON: 300)", 0},
     {"config_version", CONFIG_INT, 0, INT32_MAX, "1",
      "version of the root configuration this proxy runs (clients may require a minimum)", 0},
     {"max_requests", CONFIG_INT, 1, PROXY_MAX_REQUESTS, "10000", "requests in flight at most", 0},
@@ -157,8 +164,11 @@ struct proxy {
   uint8_t secret_hash[32];
   const char *owner;
   struct ledger *ledger;
+  struct settle *settle; /* settlement backend (local: the ledger) */
+  int64_t settle_ops, settle_refused;
   struct billing_prices prices;
   int64_t local_credit;
+  int64_t min_client_stake;
   /* Totals since start, for /jsonstats and the demo. */
   int64_t billed_requests, charged_total, earned_total, commission_total, committed_requests;
   int64_t usage_rejected;
@@ -386,6 +396,11 @@ static void route_query(struct pclient *cl, const struct tl_client_run_query *q,
   if (p->nreqs >= p->max_reqs) {
     p->stats.rejected++;
     client_send_error(cl, q->request_id, COCOON_ERR_NOTREADY, "proxy is at its request limit", NULL);
+    return;
+  }
+  if (!settle_can_run(p->settle, cl->owner)) {
+    p->stats.rejected++;
+    client_send_error(cl, q->request_id, COCOON_ERR_PAYMENT, "client account is closing; no new requests", NULL);
     return;
   }
   if (q->timeout <= 0 || !isfinite(q->timeout)) {
@@ -1039,7 +1054,8 @@ static int client_authorize(struct pclient *cl, int64_t qid, const uint8_t *data
   struct ledger_account acc;
   if (ledger_account_get(p->ledger, LEDGER_CLIENT, cl->owner, &acc) != 0 && p->local_credit > 0) {
     struct err e = {0};
-    if (ledger_record_transfer(p->ledger, LEDGER_CLIENT, cl->owner, p->local_credit, 0, 0, &e))
+    int64_t stake = p->local_credit < p->min_client_stake ? p->local_credit : p->min_client_stake;
+    if (ledger_record_transfer(p->ledger, LEDGER_CLIENT, cl->owner, p->local_credit, stake, 0, &e))
       log_error("ledger_credit_failed", "error=\"%s\"", e.msg);
     else
       log_info("client_credited", "conn=%" PRIu64 " nanoton=%" PRId64, net_conn_id(cl->c), p->local_credit);
@@ -1129,6 +1145,101 @@ out:
   return rc;
 }
 
+/* ---------------------------------------------------------------- client account operations */
+
+/* An accepted settlement operation: answered when the backend completes it. */
+struct settle_wait {
+  struct proxy *p;
+  uint64_t conn;
+  int64_t qid;
+};
+
+static void account_fill(struct pclient *cl, const struct settle_status *st, int64_t moved,
+                         struct tl_cocoonx_client_account *a) {
+  memset(a, 0, sizeof(*a));
+  a->state = (int32_t)st->state;
+  a->balance = st->balance;
+  a->stake = st->stake;
+  a->reserved = st->reserved;
+  a->tokens_used = st->tokens_used;
+  a->tokens_charged = st->tokens_charged;
+  a->unlock_at = st->unlock_at_ms;
+  a->moved = moved;
+  fill_signed(&a->signed_payment, &cl->pay);
+  a->db_tokens = cl->pay.signed_total + cl->pay.pending;
+}
+
+static void settle_done_cb_(void *arg, const struct settle_result *r) {
+  struct settle_wait *w = arg;
+  struct proxy *p = w->p;
+  for (struct pclient *cl = p->clients; cl; cl = cl->next) {
+    if (!cl->c || net_conn_id(cl->c) != w->conn) continue;
+    int rc;
+    if (r->rc) {
+      rc = net_conn_answer_error(cl->c, w->qid, COCOON_ERR_ERROR, r->error ? r->error : "settlement failed");
+    } else {
+      struct tl_cocoonx_client_account a;
+      account_fill(cl, &r->status, r->moved, &a);
+      rc = rpc_answer(cl->c, w->qid, TL_ID_COCOONX_CLIENT_ACCOUNT, &a);
+    }
+    if (rc) net_conn_close(cl->c, "cannot answer client query");
+    break;
+  }
+  if (!r->rc) log_info("client_settled", "conn=%" PRIu64 " moved=%" PRId64 " state=%s", w->conn, r->moved,
+                       settle_state_name(r->status.state));
+  free(w);
+}
+
+static const char *const settle_op_names[] = {"status", "topup", "withdraw", "charge", "close"};
+
+/* cocoonx.clientSettle: the client's /request/{topup,withdraw,charge,close} (and a status read),
+ * applied by the settlement backend to this client's account. */
+static int client_settle(struct pclient *cl, int64_t qid, const uint8_t *data, size_t len) {
+  struct proxy *p = cl->p;
+  struct tl_cocoonx_client_settle q;
+  if (tl_cocoonx_client_settle_decode(data, len, &q))
+    return net_conn_answer_error(cl->c, qid, COCOON_ERR_PROTOVIOLATION, "malformed cocoonx.clientSettle");
+  struct err e = {0};
+  int rc;
+  if (q.op == 0) {
+    struct settle_status st;
+    if ((rc = settle_status(p->settle, cl->owner, &st, &e)) != 0) return net_conn_answer_error(cl->c, qid, COCOON_ERR_ERROR, e.msg);
+    struct tl_cocoonx_client_account a;
+    account_fill(cl, &st, 0, &a);
+    return rpc_answer(cl->c, qid, TL_ID_COCOONX_CLIENT_ACCOUNT, &a);
+  }
+  if (q.op < 1 || q.op > 4) return net_conn_answer_error(cl->c, qid, COCOON_ERR_BAD_REQUEST, "unknown settlement operation");
+  struct settle_wait *w = calloc(1, sizeof(*w));
+  if (!w) return net_conn_answer_error(cl->c, qid, COCOON_ERR_ERROR, "proxy out of memory");
+  *w = (struct settle_wait){.p = p, .conn = net_conn_id(cl->c), .qid = qid};
+  switch (q.op) {
+  case 1:
+    if (q.amount < 0) rc = err_set(&e, ERR_INVALID, "negative top-up amount");
+    else rc = settle_topup(p->settle, cl->owner, q.amount, settle_done_cb_, w, &e);
+    break;
+  case 2: rc = settle_withdraw(p->settle, cl->owner, settle_done_cb_, w, &e); break;
+  case 3:
+    if (q.signed_payment.id == TL_ID_PROXY_SIGNED_PAYMENT && q.signed_payment.data.n)
+      rc = settle_charge(p->settle, cl->owner, q.signed_payment.data.p, q.signed_payment.data.n, settle_done_cb_, w, &e);
+    else if (cl->pay.boc.len)
+      /* COCOON's client submits the latest signed charge it holds; ours is the same message. */
+      rc = settle_charge(p->settle, cl->owner, buf_ptr(&cl->pay.boc), cl->pay.boc.len, settle_done_cb_, w, &e);
+    else
+      rc = err_set(&e, ERR_REFUSED, "no signed charge yet: nothing to charge");
+    break;
+  default: rc = settle_close(p->settle, cl->owner, settle_done_cb_, w, &e); break;
+  }
+  p->settle_ops++;
+  if (rc) {
+    free(w);
+    p->settle_refused++;
+    log_info("client_settle_refused", "conn=%" PRIu64 " op=%s reason=\"%s\"", net_conn_id(cl->c), settle_op_names[q.op],
+             e.msg);
+    return net_conn_answer_error(cl->c, qid, rc == ERR_AGAIN ? COCOON_ERR_NOTREADY : COCOON_ERR_ERROR, e.msg);
+  }
+  return 0;
+}
+
 static void client_query_cb(struct net_conn *c, int64_t qid, const uint8_t *data, size_t len) {
   struct pclient *cl = net_conn_user(c);
   uint32_t id = 0;
@@ -1151,6 +1262,7 @@ static void client_query_cb(struct net_conn *c, int64_t qid, const uint8_t *data
     break;
   case TL_ID_CLIENT_GET_WORKER_TYPES: rc = answer_worker_types(cl, qid, 0); break;
   case TL_ID_CLIENT_GET_WORKER_TYPES_V2: rc = answer_worker_types(cl, qid, 1); break;
+  case TL_ID_COCOONX_CLIENT_SETTLE: rc = client_settle(cl, qid, data, len); break;
   case TL_ID_CLIENT_UPDATE_PAYMENT_STATUS: {
     struct tl_payment_status a;
     memset(&a, 0, sizeof(a));
@@ -1200,9 +1312,10 @@ static int json_extra(void *arg, struct buf *out) {
                      "\"billing\":{\"requests\":%" PRId64 ",\"committed\":%" PRId64 ",\"pending\":%zu,"
                      "\"client_charged\":%" PRId64 ",\"worker_earned\":%" PRId64 ",\"proxy_commission\":%" PRId64
                      ",\"usage_rejected\":%" PRId64 ",\"answers_waiting_commit\":%" PRId64 ",\"payments_signed\":%" PRId64
-                     "},",
+                     ",\"settle_ops\":%" PRId64 ",\"settle_refused\":%" PRId64 "},",
                      p->billed_requests, p->committed_requests, ledger_pending(p->ledger), p->charged_total,
-                     p->earned_total, p->commission_total, p->usage_rejected, p->held_finals, p->payments_signed);
+                     p->earned_total, p->commission_total, p->usage_rejected, p->held_finals, p->payments_signed,
+                     p->settle_ops, p->settle_refused);
   /* Alarms come first in /jsonstats so that monitoring finds them without walking the lists. */
   if (!rc) rc = buf_appendf(out, "\"alarms\":{\"ledger_behind\":%" PRId64 ",\"ledger_behind_last\":\"", p->ledger_behind);
   if (!rc) rc = buf_append_json_str(out, p->ledger_behind_msg, strlen(p->ledger_behind_msg));
@@ -1413,6 +1526,10 @@ static void on_ledger_committed(void *arg, const struct ledger_batch *b) {
   for (size_t i = 0; i < b->n; i++) {
     const struct ledger_item *it = &b->items[i];
     if (b->rc >= 0 && it->type == LEDGER_OP_REQUEST && it->status == LEDGER_ITEM_OK) p->committed_requests++;
+    if (it->cookie & SETTLE_COOKIE_TAG) {
+      settle_local_committed(p->settle, it, b);
+      continue;
+    }
     struct held_final *h = (struct held_final *)(uintptr_t)it->cookie;
     if (!h) continue;
     p->held_finals--;
@@ -1478,6 +1595,11 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
   p->payment_interval_ms = (uint32_t)config_get_int(cfg, "payment_interval_ms");
   loop_timer_init(&p->payment_timer, payment_timer_cb, p);
   if ((rc = open_ledger(p, cfg, e))) goto fail;
+  p->min_client_stake = config_get_int(cfg, "min_client_stake");
+  struct settle_local_params sp = {.min_client_stake = p->min_client_stake,
+                                   .client_delay_close_ms = config_get_int(cfg, "client_delay_before_close") * 1000};
+  memcpy(sp.proxy_pubkey, ratls_identity_public_key(p->node.id), 32);
+  if ((rc = settle_local_new(p->ledger, &sp, &p->settle, e))) goto fail;
   p->owner = config_get_str(cfg, "owner_address");
   p->max_reqs = config_get_int(cfg, "max_requests");
   p->config_version = (int32_t)config_get_int(cfg, "config_version");
@@ -1549,6 +1671,7 @@ void proxy_free(struct proxy *p) {
     struct err e = {0};
     if (ledger_close(p->ledger, &e)) log_error("ledger_close_failed", "error=\"%s\"", e.msg);
   }
+  settle_free(p->settle); /* after the ledger delivered its last completions */
   node_cleanup(&p->node);
   free(p);
 }
