@@ -18,7 +18,8 @@ static void usage(void) {
           "       cocoon ledger show DB [--client ADDR | --worker ADDR] [--limit N] [--key-file FILE]\n"
           "FILE is the proxy's machine key: its PEM Ed25519 private key (key.pem from `cocoon keygen`)\n"
           "or a file holding the 32-byte seed as 64 hex digits. `verify` checks every row's MAC and the\n"
-          "billing invariants and exits 0 only when all hold; `show` with --key-file verifies first.\n");
+          "billing invariants (charges = earnings + commissions, each charge recomputed from its usage,\n"
+          "account totals, the commit chain, no client balance ever negative) and exits 0 only when all hold; `show` with --key-file verifies first.\n");
 }
 
 /* nano-TON as TON with 9 decimals. */
@@ -42,7 +43,8 @@ static int do_verify(const char *db, const char *key_file, size_t max_reports, i
     fprintf(stderr, "cocoon ledger: %s\n", e.msg);
     return 1;
   }
-  int rc = ledger_verify(db, seed, print_violation, NULL, max_reports, &st, &e);
+  /* A proxy's ledger also keeps every client within its credit; the CLI checks that too. */
+  int rc = ledger_verify_credit(db, seed, print_violation, NULL, max_reports, &st, &e);
   OPENSSL_cleanse(seed, sizeof(seed));
   if (rc == 0) {
     char a[32], b[32], c[32];

@@ -78,6 +78,20 @@ int billing_compute(const struct billing_prices *p, uint32_t coef, const struct 
 int billing_reservation(int64_t max_tokens, int64_t request_bytes, uint32_t max_coef,
                         int64_t price_per_token, int64_t *tokens_out, int64_t *nanoton_out,
                         struct err *e) {
+  return billing_reservation_mult(max_tokens, request_bytes, max_coef, BILLING_MULT_ONE, price_per_token,
+                                  tokens_out, nanoton_out, e);
+}
+
+uint32_t billing_prices_max_mult(const struct billing_prices *p) {
+  uint32_t m = BILLING_MULT_ONE;
+  const uint32_t v[4] = {p->prompt_mult, p->cached_mult, p->completion_mult, p->reasoning_mult};
+  for (int i = 0; i < 4; i++)
+    if (v[i] > m) m = v[i];
+  return m;
+}
+
+int billing_reservation_mult(int64_t max_tokens, int64_t request_bytes, uint32_t max_coef, uint32_t mult,
+                             int64_t price_per_token, int64_t *tokens_out, int64_t *nanoton_out, struct err *e) {
   int64_t n, tokens, amount;
   int rc;
   if (max_tokens < 0 || request_bytes < 0 || price_per_token < 0)
@@ -85,7 +99,7 @@ int billing_reservation(int64_t max_tokens, int64_t request_bytes, uint32_t max_
   if (__builtin_add_overflow(max_tokens, request_bytes, &n))
     return err_set(e, ERR_LIMIT, "reservation overflows (max_tokens %lld + %lld request bytes)",
                    (long long)max_tokens, (long long)request_bytes);
-  if ((rc = billing_adjust(n, max_coef, BILLING_MULT_ONE, &tokens, e)) != 0) return rc;
+  if ((rc = billing_adjust(n, max_coef, mult, &tokens, e)) != 0) return rc;
   if (__builtin_mul_overflow(tokens, price_per_token, &amount))
     return err_set(e, ERR_LIMIT, "reservation overflows (%lld tokens x %lld nano-TON)",
                    (long long)tokens, (long long)price_per_token);

@@ -64,6 +64,15 @@ CC_NODISCARD int billing_reservation(int64_t max_tokens, int64_t request_bytes, 
                                      int64_t price_per_token, int64_t *tokens_out,
                                      int64_t *nanoton_out, struct err *e);
 
+/* The same with every token priced at multiplier `mult` (billing_prices_max_mult): an upper
+ * bound of the charge of any usage within (max_tokens, request_bytes). COCOON reserves at 1.0x;
+ * with multipliers above 1.0x that reservation could be overrun. */
+CC_NODISCARD int billing_reservation_mult(int64_t max_tokens, int64_t request_bytes, uint32_t max_coef,
+                                          uint32_t mult, int64_t price_per_token, int64_t *tokens_out,
+                                          int64_t *nanoton_out, struct err *e);
+/* The highest of the four multipliers and 1.0x. */
+uint32_t billing_prices_max_mult(const struct billing_prices *p);
+
 /* Sanity of a worker's usage report: no negative count, cached <= prompt,
  * reasoning <= completion, every count <= BILLING_MAX_TOKENS; with max_tokens > 0,
  * completion <= max_tokens; with request_bytes > 0, prompt <= request_bytes +

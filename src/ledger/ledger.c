@@ -798,10 +798,10 @@ size_t ledger_pending(const struct ledger *l) { return l->pending; }
 
 /* ---------------------------------------------------------------- offline */
 
-int ledger_verify(const char *path, const uint8_t seed[LEDGER_KEY_SIZE], ledger_report_cb cb, void *arg,
+static int verify(const char *path, const uint8_t seed[LEDGER_KEY_SIZE], int credit, ledger_report_cb cb, void *arg,
                   size_t max_reports, struct ledger_verify_stats *stats, struct err *e) {
   struct ledger_mac m;
-  struct ledger_scan sc = {.cb = cb, .arg = arg, .max_reports = max_reports};
+  struct ledger_scan sc = {.cb = cb, .arg = arg, .max_reports = max_reports, .check_credit = credit};
   sqlite3 *db = NULL;
   int rc;
   struct stat sb;
@@ -817,6 +817,16 @@ out:
   ledger_scan_free(&sc);
   ledger_mac_free(&m);
   return rc;
+}
+
+int ledger_verify(const char *path, const uint8_t seed[LEDGER_KEY_SIZE], ledger_report_cb cb, void *arg,
+                  size_t max_reports, struct ledger_verify_stats *stats, struct err *e) {
+  return verify(path, seed, 0, cb, arg, max_reports, stats, e);
+}
+
+int ledger_verify_credit(const char *path, const uint8_t seed[LEDGER_KEY_SIZE], ledger_report_cb cb, void *arg,
+                         size_t max_reports, struct ledger_verify_stats *stats, struct err *e) {
+  return verify(path, seed, 1, cb, arg, max_reports, stats, e);
 }
 
 int ledger_key_load(const char *path, uint8_t seed[LEDGER_KEY_SIZE], struct err *e) {

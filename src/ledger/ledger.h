@@ -153,6 +153,13 @@ CC_NODISCARD int ledger_verify(const char *path, const uint8_t seed[LEDGER_KEY_S
                                ledger_report_cb cb, void *arg, size_t max_reports,
                                struct ledger_verify_stats *stats, struct err *e);
 
+/* ledger_verify plus the proxy's credit invariant: replaying each client's transfers and
+ * charges commit by commit, its balance never goes negative (no client spent beyond its credit).
+ * The ledger library itself records what it is given; the proxy's reservations guarantee this. */
+CC_NODISCARD int ledger_verify_credit(const char *path, const uint8_t seed[LEDGER_KEY_SIZE],
+                                      ledger_report_cb cb, void *arg, size_t max_reports,
+                                      struct ledger_verify_stats *stats, struct err *e);
+
 /* Reads the proxy's machine key: a PEM Ed25519 private key (as `cocoon keygen` writes), or a
  * file holding exactly 64 hex digits (optionally newline-terminated). Wipe seed after use. */
 CC_NODISCARD int ledger_key_load(const char *path, uint8_t seed[LEDGER_KEY_SIZE], struct err *e);

@@ -114,6 +114,7 @@ struct ledger_scan {
   ledger_report_cb cb; /* may be NULL */
   void *arg;
   size_t max_reports;
+  int check_credit; /* also replay each client's balance commit by commit (never negative) */
   struct ledger_verify_stats stats;
   int64_t mac_violations;
   char first[256];          /* first violation */

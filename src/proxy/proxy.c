@@ -265,7 +265,15 @@ static int req_bill(struct preq *r, const struct tl_tokens_used *t, int failed, 
   struct err e = {0};
   char hex[65];
   util_hex(r->client_id, 32, hex);
-  if (billing_usage_check(&u, r->max_tokens, r->request_bytes, &e)) {
+  struct billing_amounts est;
+  int bad = billing_usage_check(&u, r->max_tokens, r->request_bytes, &e);
+  if (!bad && billing_compute(&p->prices, r->coefficient, &u, &est, &e) == 0 &&
+      est.client_charge > r->reserved)
+    /* Prompt tokens beyond the request's bytes (the check's slack) or max_tokens <= 0: the
+     * client agreed to at most its reservation. */
+    bad = err_set(&e, ERR_PROTO, "usage costs %lld nano-TON, above the %lld reserved", (long long)est.client_charge,
+                  (long long)r->reserved);
+  if (bad) {
     /* A worker reporting impossible usage is not believed: the client pays nothing for it. */
     p->usage_rejected++;
     log_warn("usage_rejected", "req=%.16s reason=\"%s\"", hex, e.msg);
@@ -457,9 +465,12 @@ static void route_query(struct pclient *cl, const struct tl_client_run_query *q,
   /* COCOON's reservation: (max_tokens + request bytes) x max_coefficient, at the client price. */
   int64_t res_tokens = 0, res_nano = 0;
   struct err e = {0};
-  if (billing_reservation(q->max_tokens < 0 ? 0 : q->max_tokens, (int64_t)q->query.n,
-                          (uint32_t)(q->max_coefficient < 0 ? 0 : q->max_coefficient), p->prices.price_per_token,
-                          &res_tokens, &res_nano, &e) ||
+  /* At the highest multiplier (1.0x, like COCOON, unless one is higher): no usage the proxy
+   * accepts can cost more than this, so a client never spends beyond its credit. */
+  if (billing_reservation_mult(q->max_tokens < 0 ? 0 : q->max_tokens, (int64_t)q->query.n,
+                               (uint32_t)(q->max_coefficient < 0 ? 0 : q->max_coefficient),
+                               billing_prices_max_mult(&p->prices), p->prices.price_per_token, &res_tokens, &res_nano,
+                               &e) ||
       ledger_reserve(p->ledger, cl->owner, res_nano, &e)) {
     p->stats.rejected++;
     char msg[400];

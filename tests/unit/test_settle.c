@@ -168,8 +168,20 @@ static void test_local_rules(void **state) {
   settle_free(f.s);
   assert_int_equal(ledger_close(f.l, &e), 0);
   struct ledger_verify_stats vs;
-  assert_int_equal(ledger_verify(f.path, seed, NULL, NULL, 0, &vs, &e), 0);
+  assert_int_equal(ledger_verify_credit(f.path, seed, NULL, NULL, 0, &vs, &e), 0);
   assert_int_equal(vs.violations, 0);
+
+  /* A charge beyond the client's balance (the ledger records it; the proxy never would) is
+   * found by the credit check. */
+  assert_int_equal(ledger_open(f.path, seed, f.loop, &lo, &f.l, &e), 0);
+  struct ledger_request over = rq;
+  over.request_id = "aa02";
+  f.done = 0;
+  assert_int_equal(ledger_record_request(f.l, &over, 0, &am, &e), 0);
+  assert_int_equal(ledger_close(f.l, &e), 0);
+  assert_int_equal(ledger_verify(f.path, seed, NULL, NULL, 0, &vs, &e), 0);
+  assert_int_equal(ledger_verify_credit(f.path, seed, NULL, NULL, 0, &vs, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "beyond its credit"));
 
   buf_free(&b);
   const char *suffix[] = {"", "-wal", "-shm"};
