@@ -16,6 +16,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: cocoon ledger verify DB --key-file FILE [--max-reports N]\n"
           "       cocoon ledger show DB [--client ADDR | --worker ADDR] [--limit N] [--key-file FILE]\n"
+          "       cocoon ledger ids DB [--key-file FILE]   (every request id and its status, one a line)\n"
           "FILE is the proxy's machine key: its PEM Ed25519 private key (key.pem from `cocoon keygen`)\n"
           "or a file holding the 32-byte seed as 64 hex digits. `verify` checks every row's MAC and the\n"
           "billing invariants (charges = earnings + commissions, each charge recomputed from its usage,\n"
@@ -114,6 +115,31 @@ static int show_history(sqlite3 *db, const char *who, const char *addr, int64_t 
   return 0;
 }
 
+/* Every request id with its status: what a client's X-Cocoon-Request-Id headers are checked against. */
+static int do_ids(const char *path, const char *key_file) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  int rc = 1, r;
+  if (key_file && do_verify(path, key_file, 20, 1) != 0) return 1;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    fprintf(stderr, "cocoon ledger: %s: %s\n", path, db ? sqlite3_errmsg(db) : "cannot open");
+    goto out;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  if (sqlite3_prepare_v2(db, "SELECT request_id, status FROM requests ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "cocoon ledger: %s\n", sqlite3_errmsg(db));
+    goto out;
+  }
+  while ((r = sqlite3_step(st)) == SQLITE_ROW)
+    printf("%s %s\n", (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+  if (r != SQLITE_DONE) fprintf(stderr, "cocoon ledger: %s\n", sqlite3_errmsg(db));
+  else rc = 0;
+out:
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rc;
+}
+
 static int do_show(const char *path, const char *who, const char *addr, int64_t limit, const char *key_file) {
   sqlite3 *db = NULL;
   int rc = 1;
@@ -177,6 +203,7 @@ int ledger_cmd_main(int argc, char **argv) {
     return do_verify(db, key_file, (size_t)max_reports, 0);
   }
   if (strcmp(sub, "show") == 0) return do_show(db, who, addr, limit, key_file);
+  if (strcmp(sub, "ids") == 0 && !who) return do_ids(db, key_file);
   usage();
   return 2;
 }

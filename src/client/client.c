@@ -307,7 +307,10 @@ static int on_first(struct creq *r, const struct tl_query_answer_ex *a, int fina
   if (status < 100 || status > 599) status = 502;
   char ctype[128] = "application/json";
   char extra[1024];
-  size_t el = (size_t)snprintf(extra, sizeof(extra), "%s", cors);
+  /* The request's id as the proxy's ledger records it: the app's receipt for what it paid. */
+  char rid[65];
+  util_hex(r->id, 32, rid);
+  size_t el = (size_t)snprintf(extra, sizeof(extra), "%sX-Cocoon-Request-Id: %s\r\n", cors, rid);
   for (uint32_t i = 0; i < hr.n_headers; i++) {
     const struct tl_http_header *h = &hr.headers[i];
     int safe = h->value.n < 100;
