@@ -100,3 +100,13 @@ restart_proxy
 wait_until 20 bash -c "[ \$(curl -sf $PURL/jsonstats | grep -o '\"ledger_behind\":[0-9]*' | cut -d: -f2) -ge 1 ]" \
   || fail "lost ledger: no alarm"
 pass "deleted ledger: the worker holding a signed total is refused and the alarm shows"
+
+# 6. A held payment changed on disk is not trusted after a restart (verified like a received one).
+kill "$PID_client"; wait "$PID_client" 2>/dev/null || true
+f=$(ls "$WORK"/client-keys/held-*.boc | head -1)
+printf '\x01' | dd of="$f" bs=1 seek=40 conv=notrunc status=none
+rm -f "$WORK/client.ready"
+start_client client "$CADDR" --owner-address "$COWNER"
+tampered() { grep -q 'payment_load_failed.*does not verify' "$WORK/client.log"; }
+wait_until 20 tampered || fail "a tampered held payment was not reported"
+pass "a corrupted held payment file is refused: $(grep -o 'does not verify: [^"]*' "$WORK/client.log" | head -1)"
