@@ -796,6 +796,19 @@ int ledger_payment_get(struct ledger *l, const char *kind, const char *peer, int
 
 size_t ledger_pending(const struct ledger *l) { return l->pending; }
 
+size_t ledger_accounts_foreach(struct ledger *l, enum ledger_kind kind,
+                               void (*cb)(void *arg, const struct ledger_account *a), void *arg) {
+  size_t n = 0;
+  for (size_t i = 0; i < l->accts.cap; i++) {
+    const struct ledger_entry *en = l->accts.slots ? l->accts.slots[i] : NULL;
+    if (!en || en->kind != (uint8_t)kind) continue;
+    struct ledger_account a = en->acct;
+    cb(arg, &a);
+    n++;
+  }
+  return n;
+}
+
 /* ---------------------------------------------------------------- offline */
 
 static int verify(const char *path, const uint8_t seed[LEDGER_KEY_SIZE], int credit, ledger_report_cb cb, void *arg,

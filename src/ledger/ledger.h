@@ -129,6 +129,10 @@ CC_NODISCARD int ledger_account_get(struct ledger *l, enum ledger_kind kind, con
 /* Highest payment total recorded or queued for (kind, peer); ERR_NOTFOUND when none. */
 CC_NODISCARD int ledger_payment_get(struct ledger *l, const char *kind, const char *peer,
                                     int64_t *tokens_out);
+/* Calls cb for every account of `kind` (loop thread; cb may queue payments and transfers but must
+ * not create accounts). Returns the number visited. */
+size_t ledger_accounts_foreach(struct ledger *l, enum ledger_kind kind,
+                               void (*cb)(void *arg, const struct ledger_account *a), void *arg);
 /* Operations queued and not yet reported committed. */
 size_t ledger_pending(const struct ledger *l);
 

@@ -654,22 +654,50 @@ static int pay_sign(struct proxy *p, struct paystate *ps, const char *kind, uint
 
 /* What the ledger knows for a peer account: `have` = the highest of its signed mark and its
  * account's token total (a peer holding more than that proves the ledger lost rows). Renews the
- * link's signed message for the mark, or, when nothing is queued and no other link of this owner
- * has unsigned tokens, for the whole committed total (tokens committed but never signed before a
- * crash are signed here). */
+ * link's signed message for the mark, which the start-up catch-up brought up to every token
+ * committed before (catch_up_marks). */
 static void pay_handshake(struct proxy *p, struct paystate *ps, enum ledger_kind lk, const char *kind, uint32_t op,
-                          const char *owner, int others_pending, int64_t *have) {
+                          const char *owner, int64_t *have) {
   int64_t mark = 0;
   struct ledger_account acc;
   if (ledger_payment_get(p->ledger, kind, owner, &mark) != 0) mark = 0;
   int64_t tokens = ledger_account_get(p->ledger, lk, owner, &acc) == 0 ? acc.tokens : 0;
   *have = mark > tokens ? mark : tokens;
-  int64_t total = mark;
-  if (!others_pending && ledger_pending(p->ledger) == 0 && tokens > mark) total = tokens;
   ps->pending = 0;
   ps->signed_total = 0;
   buf_reset(&ps->boc);
-  if (total > 0) (void)pay_sign(p, ps, kind, op, owner, total, total > mark);
+  if (mark > 0) (void)pay_sign(p, ps, kind, op, owner, mark, 0);
+}
+
+/* At start-up everything in the ledger is committed. A proxy killed between a commit and the next
+ * signing left those tokens unsigned: sign them now, so every account's mark equals its committed
+ * total and is never below what a peer holds (signed totals only ever cover committed tokens). */
+struct catch_up {
+  struct proxy *p;
+  const char *kind;
+  uint32_t op;
+  int64_t n;
+};
+
+static void catch_up_cb(void *arg, const struct ledger_account *a) {
+  struct catch_up *cu = arg;
+  int64_t mark = 0;
+  if (ledger_payment_get(cu->p->ledger, cu->kind, a->owner, &mark) != 0) mark = 0;
+  if (a->tokens <= mark) return;
+  struct paystate ps;
+  memset(&ps, 0, sizeof(ps));
+  buf_init(&ps.boc, TON_PAYMENT_MAX_BOC * 2);
+  if (pay_sign(cu->p, &ps, cu->kind, cu->op, a->owner, a->tokens, 1) == 0 && ps.boc.len) cu->n++;
+  buf_free(&ps.boc);
+}
+
+static void catch_up_marks(struct proxy *p) {
+  struct catch_up cu = {.p = p, .kind = "client_charge", .op = TON_OP_CLIENT_CHARGE_SIGNED};
+  ledger_accounts_foreach(p->ledger, LEDGER_CLIENT, catch_up_cb, &cu);
+  cu.kind = "worker_payout";
+  cu.op = TON_OP_WORKER_PAYOUT_SIGNED;
+  ledger_accounts_foreach(p->ledger, LEDGER_WORKER, catch_up_cb, &cu);
+  if (cu.n) log_info("payments_caught_up", "accounts=%" PRId64, cu.n);
 }
 
 static void ledger_behind_alarm(struct proxy *p, const char *role, uint64_t conn, int64_t peer, int64_t have) {
@@ -830,11 +858,8 @@ static void worker_query_cb(struct net_conn *c, int64_t qid, const uint8_t *data
     }
     /* COCOON's DB-rollback check. COCOON aborts the whole proxy when a worker holds more than
      * its database; we refuse that worker with the reason and raise the alarm. */
-    int others = 0;
-    for (struct pworker *o = p->workers; o; o = o->next)
-      if (o != w && o->owner && !strcmp(o->owner, w->owner) && o->pay.pending) others = 1;
     int64_t have = 0;
-    pay_handshake(p, &w->pay, LEDGER_WORKER, "worker_payout", TON_OP_WORKER_PAYOUT_SIGNED, w->owner, others, &have);
+    pay_handshake(p, &w->pay, LEDGER_WORKER, "worker_payout", TON_OP_WORKER_PAYOUT_SIGNED, w->owner, &have);
     int64_t peer = q.tokens_committed_to_db > q.tokens_committed_to_blockchain ? q.tokens_committed_to_db
                                                                                 : q.tokens_committed_to_blockchain;
     if (peer > have) {
@@ -1073,11 +1098,8 @@ static int client_authorize(struct pclient *cl, int64_t qid, const uint8_t *data
   }
   cl->authorized = 1;
   /* The client compares this with the charge it holds (COCOON): a client holding more refuses us. */
-  int others = 0;
-  for (struct pclient *o = p->clients; o; o = o->next)
-    if (o != cl && o->owner && !strcmp(o->owner, cl->owner) && o->pay.pending) others = 1;
   int64_t have = 0;
-  pay_handshake(p, &cl->pay, LEDGER_CLIENT, "client_charge", TON_OP_CLIENT_CHARGE_SIGNED, cl->owner, others, &have);
+  pay_handshake(p, &cl->pay, LEDGER_CLIENT, "client_charge", TON_OP_CLIENT_CHARGE_SIGNED, cl->owner, &have);
   struct tl_client_authorization_with_proxy_success a;
   memset(&a, 0, sizeof(a));
   fill_signed(&a.signed_payment, &cl->pay);
@@ -1611,6 +1633,7 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
                                    .client_delay_close_ms = config_get_int(cfg, "client_delay_before_close") * 1000};
   memcpy(sp.proxy_pubkey, ratls_identity_public_key(p->node.id), 32);
   if ((rc = settle_local_new(p->ledger, &sp, &p->settle, e))) goto fail;
+  catch_up_marks(p);
   p->owner = config_get_str(cfg, "owner_address");
   p->max_reqs = config_get_int(cfg, "max_requests");
   p->config_version = (int32_t)config_get_int(cfg, "config_version");
