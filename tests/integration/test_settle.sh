@@ -41,10 +41,16 @@ for i in 1 2 3; do
   http POST "$URL/v1/chat/completions" "$BODY"
   [ "$HTTP_STATUS" = 200 ] || fail "request after topup: $HTTP_STATUS $HTTP_BODY"
 done
-# Balances reach /jsonstats (refreshed every 2 s).
-used_ok() { [ "$(jnum "$(curl -sf "$URL/jsonstats")" tokens_used)" -gt 0 ] 2>/dev/null; }
-wait_until 10 used_ok || fail "no balances in the client's /jsonstats: $(curl -sf "$URL/jsonstats")"
-J=$(curl -sf "$URL/jsonstats")
+# Balances reach /jsonstats (refreshed every 2 s); wait for a snapshot taken after the last
+# request, when the signed charge the client holds covers every token used.
+settled() {
+  J=$(curl -sf "$URL/jsonstats")
+  local u s
+  u=$(jnum "$J" tokens_used); s=$(jnum "$J" signed_charge_tokens)
+  [ -n "$u" ] && [ "$u" -gt 0 ] && [ "$u" = "$s" ]
+}
+wait_until 15 settled || fail "no settled balances in the client's /jsonstats: $(curl -sf "$URL/jsonstats")"
+settled
 bal=$(jnum "$J" balance); used=$(jnum "$J" tokens_used)
 [ "$bal" -lt 150000 ] || fail "requests were not charged: $J"
 [ $((150000 - bal)) = $((used * 2)) ] || fail "balance $bal does not match $used tokens at 2 nano-TON"
@@ -59,8 +65,6 @@ http GET "$URL/request/withdraw?proxy=$CADDR"
 pass "withdraw refunded $(( bal - 100000 )), the stake stays"
 
 # Charge commits the signed total once; a second charge of the same total is an old message.
-signed_ok() { [ "$(jnum "$(curl -sf "$URL/jsonstats")" signed_charge_tokens)" = "$used" ]; }
-wait_until 10 signed_ok || fail "client never held the signed total $used"
 http GET "$URL/request/charge?proxy=$CADDR"
 [ "$HTTP_STATUS" = 200 ] && [ "$(jnum "$HTTP_BODY" charged_tokens)" = "$used" ] || fail "charge: $HTTP_STATUS $HTTP_BODY"
 http GET "$URL/request/charge?proxy=$CADDR"
