@@ -70,8 +70,9 @@ kill "$PID_w1"; wait "$PID_w1" 2>/dev/null || true
 rm -f "$WORK/w1.ready"
 start_worker w1 "$PADDR" "$BACKEND_URL_b1" --owner-address "$WOWNER"
 WURL=$(ready_get "$WORK/w1.ready" http_url)
+reloaded() { [ "$(worker_tokens)" -ge "$new_w" ] 2>/dev/null && curl -sf "$WURL/jsonstats" | grep -q '"state":"ready"'; }
+wait_until 20 reloaded || fail "worker lost its held total across a restart: $(worker_tokens) < $new_w"
 wait_until 20 models_ok || fail "worker did not come back"
-[ "$(worker_tokens)" -ge "$new_w" ] || fail "worker lost its held total across a restart: $(worker_tokens) < $new_w"
 pass "worker reloaded its held total $(worker_tokens) after a restart"
 
 # 4. Roll the proxy's ledger back to the backup and restart it.
