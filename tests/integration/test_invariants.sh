@@ -15,7 +15,7 @@ SEED=${SEED:-$RANDOM}
 RANDOM=$SEED
 echo "seed=$SEED duration=${DURATION}s"
 
-start_backend b1 --chunks 5 --delay-ms 20
+start_backend b1 --chunks 8 --delay-ms 25
 start_backend b2 --chunks 3 --delay-ms 5
 start_proxy proxy --local-client-credit 40000 --min-client-stake 5000 --payment-interval-ms 200 \
   --prompt-multiplier 12000 --completion-multiplier 8000 --price-per-token 3 --worker-fee-per-token 2
@@ -43,7 +43,7 @@ load() {
     st=$(( RANDOM % 2 )); mt=$(( 5 + RANDOM % 200 )); mc=$(( 1000 + RANDOM % 1500 ))
     body="{\"model\":\"test-model\",\"stream\":$([ $st = 1 ] && echo true || echo false),\"max_tokens\":$mt,\"max_coefficient\":$mc,\"messages\":[{\"role\":\"user\",\"content\":\"load $tag $n\"}]}"
     if [ $(( RANDOM % 6 )) = 0 ]; then
-      # The app hangs up after 40 ms: mid-stream for b1's 100 ms answers.
+      # The app hangs up after 40 ms: mid-stream for b1's 200 ms answers.
       curl -s -N --max-time 0.04 -o /dev/null -H 'Content-Type: application/json' -d "$body" \
         "$url/v1/chat/completions" || true
       cancelled=$((cancelled + 1))
@@ -105,4 +105,5 @@ n_led=$(grep -o '[0-9]* requests' "$WORK/verify.out" | grep -o '^[0-9]*')
 n_xfer=$(grep -o '[0-9]* transfers' "$WORK/verify.out" | grep -o '^[0-9]*')
 [ "${n_xfer:-0}" -gt 3 ] || fail "no top-up or withdrawal reached the ledger ($n_xfer transfers)"
 "$COCOON" ledger show "$pkey/ledger.db" --key-file "$pkey/key.pem" | head -12
-pass "randomized run (seed $SEED): ledger verifies with $n_led requests and $n_xfer transfers"
+n_failed=$("$COCOON" ledger ids "$pkey/ledger.db" | grep -c ' failed$' || true)
+pass "randomized run (seed $SEED): ledger verifies with $n_led requests ($n_failed failed) and $n_xfer transfers"
