@@ -2,7 +2,7 @@
 # test_invariants: a randomized run of the whole network (3 clients with small credit, 3 workers
 # at different coefficients, multipliers != 1.0x) with concurrent streamed and non-streamed
 # requests, cancellations (the app disconnects mid-stream), top-ups and withdrawals, a worker
-# killed with SIGKILL and restarted, a backend that dies. Afterwards `cocoon ledger verify` holds:
+# killed with SIGKILL and restarted, a backend killed mid-stream and restarted. Afterwards `cocoon ledger verify` holds:
 # charges = earnings + commissions exactly, every request's charge recomputed from its stored
 # usage, account totals = their rows, the commit chain, and no client balance ever negative.
 # DURATION=<seconds> (default 20) sets the load time; SOAK=1 runs 300 s.
@@ -79,13 +79,17 @@ for u in "${URLS[@]}"; do
 done
 money & pids+=($!)
 
-# Failures: worker w2 killed and restarted at 1/3, backend b2 killed at 2/3 (w3's answers fail).
+# Failures: worker w2 killed and restarted at 1/3; backend b1 (behind w1 and w2) killed mid-stream
+# at 2/3 and restarted on its port a second later (answers in flight fail, workers recover).
 sleep $(( DURATION / 3 ))
 kill -9 "$PID_w2"; wait "$PID_w2" 2>/dev/null || true
 rm -f "$WORK/w2.ready"
 start_worker w2 "$PADDR" "$BACKEND_URL_b1" --owner-address "$(owner 12)" --coefficient 1500
 sleep $(( DURATION / 3 ))
-kill -9 "$PID_b2"; wait "$PID_b2" 2>/dev/null || true
+kill -9 "$PID_b1"; wait "$PID_b1" 2>/dev/null || true
+sleep 1
+B1PORT=${BACKEND_URL_b1##*:}
+start b1 "$BACKEND" --listen "127.0.0.1:$B1PORT" --chunks 8 --delay-ms 25
 wait "${pids[@]}" || true
 
 read -r ok refused cancelled other < <(cat "$WORK"/load.* | awk '{a+=$1;b+=$2;c+=$3;d+=$4} END {print a, b, c, d}')
