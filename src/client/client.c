@@ -62,6 +62,7 @@ struct cproxy {
    * 1 once read, -1 when the proxy does not speak the extension (a COCOON proxy). */
   int have_account;
   int status_inflight;
+  int pay_status_inflight; /* client.updatePaymentStatus sent, not answered */
   struct tl_cocoonx_client_account account;        /* proxy_sc_address from the handshake (a name for the proxy= parameter of /request/...) */
 };
 
@@ -98,6 +99,7 @@ struct client {
   const char *secret;
   const char *owner;
   struct loop_timer account_timer; /* refreshes each ready proxy's account for /jsonstats */
+  uint64_t account_ticks;
 };
 
 static const struct net_conn_handler px_handler;
@@ -662,9 +664,36 @@ static void account_request(struct client *cl, struct http_request *req, const c
   if (settle_send(px, op, amount, req)) respond_error(req, 502, "cannot send the operation to the proxy");
 }
 
+/* COCOON's client polls client.updatePaymentStatus every 10-20 s; a proxy below what we hold is
+ * dropped. */
+#define CLIENT_PAYMENT_STATUS_TICKS 7 /* x CLIENT_ACCOUNT_REFRESH_MS = 14 s */
+
+static void pay_status_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
+  struct cproxy *px = arg;
+  px->pay_status_inflight = 0;
+  struct tl_payment_status s;
+  if (a->kind != NET_ANSWER_OK || tl_client_payment_status_decode(a->data, a->len, &s)) return;
+  struct err e = {0};
+  if (payments_check_status(&px->charge, &s.signed_payment, s.db_tokens, TON_OP_CLIENT_CHARGE_SIGNED, px->cl->owner,
+                            net_conn_peer_key(c), &e)) {
+    log_error("proxy_behind", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
+    proxy_fail(px, e.msg);
+    return;
+  }
+  if (s.db_tokens > px->db_tokens) px->db_tokens = s.db_tokens;
+}
+
 static void account_timer_cb(struct loop_timer *t) {
   struct client *cl = t->data;
   loop_timer_start(cl->loop, &cl->account_timer, CLIENT_ACCOUNT_REFRESH_MS);
+  if (++cl->account_ticks % CLIENT_PAYMENT_STATUS_TICKS == 0) {
+    for (size_t i = 0; i < cl->nproxies; i++) {
+      struct cproxy *px = &cl->proxies[i];
+      if (px->up.state != UPLINK_READY || !px->up.c || px->pay_status_inflight) continue;
+      if (rpc_query(px->up.c, TL_ID_CLIENT_UPDATE_PAYMENT_STATUS, NULL, CLIENT_SETTLE_TIMEOUT_MS, pay_status_cb, px) == 0)
+        px->pay_status_inflight = 1;
+    }
+  }
   for (size_t i = 0; i < cl->nproxies; i++) {
     struct cproxy *px = &cl->proxies[i];
     if (px->up.state == UPLINK_READY && px->up.c && px->have_account >= 0 && !px->status_inflight)

@@ -61,6 +61,7 @@ struct wproxy {
   struct worker *w;
   struct payments_held payout; /* best signed payout from this proxy */
   int announced_disabled;      /* what the handshake told the proxy */
+  int status_inflight;         /* worker.updatePaymentStatus sent, not answered */
 };
 
 struct wreq {
@@ -104,6 +105,7 @@ struct worker {
   struct loop_timer health;
   struct buf health_body;
   uint64_t health_checks, health_failures;
+  struct loop_timer pay_status; /* COCOON's periodic worker.updatePaymentStatus */
 };
 
 static const struct net_conn_handler px_handler;
@@ -465,6 +467,33 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
     proxy_fail(px, "cannot send handshake");
 }
 
+/* COCOON polls every 10-20 s; a proxy whose status is below what we hold is dropped. */
+#define WORKER_PAYMENT_STATUS_MS 15000u
+
+static void pay_status_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
+  struct wproxy *px = arg;
+  px->status_inflight = 0;
+  struct tl_payment_status s;
+  if (a->kind != NET_ANSWER_OK || tl_worker_payment_status_decode(a->data, a->len, &s)) return;
+  struct err e = {0};
+  if (payments_check_status(&px->payout, &s.signed_payment, s.db_tokens, TON_OP_WORKER_PAYOUT_SIGNED, px->w->owner,
+                            net_conn_peer_key(c), &e)) {
+    log_error("proxy_behind", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
+    proxy_fail(px, e.msg);
+  }
+}
+
+static void pay_status_timer_cb(struct loop_timer *t) {
+  struct worker *w = t->data;
+  loop_timer_start(w->loop, &w->pay_status, WORKER_PAYMENT_STATUS_MS);
+  for (size_t i = 0; i < w->nproxies; i++) {
+    struct wproxy *px = &w->proxies[i];
+    if (px->up.state != UPLINK_READY || !px->up.c || px->status_inflight) continue;
+    if (rpc_query(px->up.c, TL_ID_WORKER_UPDATE_PAYMENT_STATUS, NULL, WORKER_HANDSHAKE_TIMEOUT_MS, pay_status_cb, px) == 0)
+      px->status_inflight = 1;
+  }
+}
+
 static void px_ready_cb(struct net_conn *c) {
   struct wproxy *px = net_conn_user(c);
   struct worker *w = px->w;
@@ -721,6 +750,8 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
   /* Check the backend right away so the first handshake reports the real state. */
   health_cb(&w->health);
   for (size_t i = 0; i < w->nproxies; i++) uplink_connect(&w->proxies[i].up);
+  loop_timer_init(&w->pay_status, pay_status_timer_cb, w);
+  loop_timer_start(loop, &w->pay_status, WORKER_PAYMENT_STATUS_MS);
   char ready[256];
   snprintf(ready, sizeof(ready), "http_url=http://%s:%d\n", hhost, http_server_port(w->http));
   log_info("listening", "http=%s:%d model=%s proxies=%zu", hhost, http_server_port(w->http), w->model, w->nproxies);
@@ -740,6 +771,7 @@ fail:
 void worker_free(struct worker *w) {
   if (!w) return;
   loop_timer_stop(w->loop, &w->health);
+  if (w->pay_status.cb) loop_timer_stop(w->loop, &w->pay_status);
   while (w->reqs) {
     http_client_cancel(w->reqs->hreq);
     req_free(w->reqs, 0);
