@@ -689,7 +689,7 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
   cl->loop = loop;
   cl->cfg = cfg;
   stats_init(&cl->stats, "client");
-  cl->web = (struct statsweb){.stats = &cl->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = cl};
+  cl->web = (struct statsweb){.stats = &cl->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = cl, .node = &cl->node};
   int rc = node_init(&cl->node, cfg, "client", e);
   if (rc) {
     free(cl);

@@ -652,7 +652,7 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
   w->loop = loop;
   w->cfg = cfg;
   stats_init(&w->stats, "worker");
-  w->web = (struct statsweb){.stats = &w->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = w};
+  w->web = (struct statsweb){.stats = &w->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = w, .node = &w->node};
   buf_init(&w->health_body, OPENAI_MAX_MODELS_BYTES);
   loop_timer_init(&w->health, health_cb, w);
   int rc = node_init(&w->node, cfg, "worker", e);
