@@ -681,6 +681,20 @@ static int html_extra(void *arg, struct buf *out) {
   return rc;
 }
 
+/* A newer registry: links to proxies whose image it no longer lists are dropped (and refused
+ * by the policy when they reconnect). */
+static void registry_changed_cb(void *arg) {
+  struct client *cl = arg;
+  char why[200];
+  for (size_t i = 0; i < cl->nproxies; i++) {
+    struct uplink *u = &cl->proxies[i].up;
+    if (!u->c || (u->state != UPLINK_HANDSHAKE && u->state != UPLINK_READY)) continue;
+    if (!node_peer_allowed(&cl->node, NODE_PEER_PROXY, net_conn_peer(u->c), NULL, 0, why, sizeof(why))) continue;
+    log_warn("proxy_dropped", "proxy=%s:%d reason=\"%s\"", u->host, u->port, why);
+    uplink_fail(u, why);
+  }
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 int client_new(struct loop *loop, const struct config *cfg, struct client **out, struct err *e) {
@@ -695,6 +709,7 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
     free(cl);
     return rc;
   }
+  node_on_registry_change(&cl->node, registry_changed_cb, cl);
   cl->secret = config_get_str(cfg, "secret");
   cl->owner = config_get_str(cfg, "owner_address");
   cl->max_reqs = config_get_int(cfg, "max_requests");

@@ -308,10 +308,40 @@ static int apply_registry(struct node *n, const struct registry *r, struct err *
 static void registry_changed_cb(void *arg, const struct registry *r) {
   struct node *n = arg;
   struct err e = {0};
-  if (apply_registry(n, r, &e)) log_error("registry_apply_failed", "version=%" PRIu64 " error=\"%s\"", r->version, e.msg);
-  else
-    log_info("registry_applied", "version=%" PRIu64 " proxy_images=%zu worker_images=%zu models=%zu", r->version,
-             r->n_hashes[REGISTRY_PROXY_IMAGE], r->n_hashes[REGISTRY_WORKER_IMAGE], r->n_hashes[REGISTRY_MODEL]);
+  if (apply_registry(n, r, &e)) {
+    log_error("registry_apply_failed", "version=%" PRIu64 " error=\"%s\"", r->version, e.msg);
+    return;
+  }
+  log_info("registry_applied", "version=%" PRIu64 " proxy_images=%zu worker_images=%zu models=%zu", r->version,
+           r->n_hashes[REGISTRY_PROXY_IMAGE], r->n_hashes[REGISTRY_WORKER_IMAGE], r->n_hashes[REGISTRY_MODEL]);
+  if (n->registry_cb) n->registry_cb(n->registry_arg);
+}
+
+void node_on_registry_change(struct node *n, void (*cb)(void *arg), void *arg) {
+  n->registry_cb = cb;
+  n->registry_arg = arg;
+}
+
+int node_peer_allowed(const struct node *n, enum node_peer_kind k, const struct ratls_result *peer, const char *model,
+                      size_t model_len, char *why, size_t whysz) {
+  if (!n->registry) return 0;
+  const struct registry *r = n->registry->cur;
+  enum registry_list l;
+  if (k == NODE_PEER_PROXY && !n->is_proxy) l = REGISTRY_PROXY_IMAGE;
+  else if (k == NODE_PEER_WORKER && n->is_proxy) l = REGISTRY_WORKER_IMAGE;
+  else return 0; /* the registry does not govern this kind of peer */
+  if (!peer || !peer->peer.attested) {
+    snprintf(why, whysz, "peer not attested, registry v%" PRIu64 " requires a listed image", r->version);
+    return ERR_REFUSED;
+  }
+  if (!registry_has_hash(r, l, peer->peer.image_hash)) {
+    char hex[2 * REGISTRY_HASH_LEN + 1];
+    util_hex(peer->peer.image_hash, REGISTRY_HASH_LEN, hex);
+    snprintf(why, whysz, "image hash %s no longer in registry v%" PRIu64 " %s images", hex, r->version,
+             l == REGISTRY_PROXY_IMAGE ? "proxy" : "worker");
+    return ERR_REFUSED;
+  }
+  return model ? node_registry_check_model(n, model, model_len, why, whysz) : 0;
 }
 
 /* Loads the registry named by the config (refusing a bad, unsigned or rolled-back one) and

@@ -90,6 +90,8 @@ struct node {
   struct attest_policy *kind_policy[NODE_PEER_KINDS];
   struct tls_ctx *kind_tls_server[NODE_PEER_KINDS];
   struct registry_watch *registry; /* NULL without a registry */
+  void (*registry_cb)(void *arg);  /* node_on_registry_change */
+  void *registry_arg;
 };
 
 /* The server context for listeners of peers of kind k (the proxy's worker and client ports). */
@@ -103,6 +105,15 @@ const struct registry *node_registry(const struct node *n);
  * full name). 0 when allowed or without a registry; ERR_REFUSED with why filled otherwise. */
 CC_NODISCARD int node_registry_check_model(const struct node *n, const char *model, size_t len, char *why,
                                            size_t whysz);
+
+/* Whether the registry in force still allows a connected peer of kind k: its image hash (proxies
+ * for clients and workers, workers for the proxy) and, when model is given, the worker's model.
+ * 0 when allowed or without a registry; ERR_REFUSED with why filled otherwise. */
+CC_NODISCARD int node_peer_allowed(const struct node *n, enum node_peer_kind k, const struct ratls_result *peer,
+                                   const char *model, size_t model_len, char *why, size_t whysz);
+/* cb(arg) runs on the loop thread after a newer registry is in force, so the role can close
+ * links node_peer_allowed no longer allows (new handshakes are checked by the policies). */
+void node_on_registry_change(struct node *n, void (*cb)(void *arg), void *arg);
 
 /* Appends ,"node":{own key, image hash, policies},"registry":{...} or null (for /jsonstats). */
 CC_NODISCARD int node_stats_json(const struct node *n, struct buf *out);

@@ -1115,6 +1115,19 @@ static void client_packet_cb(struct net_conn *c, const uint8_t *data, size_t len
   log_warn("unknown_packet", "conn=%" PRIu64 " id=%08x", net_conn_id(c), id);
 }
 
+/* A newer registry: workers whose image or model it no longer lists are disconnected. */
+static void registry_changed_cb(void *arg) {
+  struct proxy *p = arg;
+  char why[200];
+  for (struct pworker *w = p->workers; w; w = w->next) {
+    if (!node_peer_allowed(&p->node, NODE_PEER_WORKER, net_conn_peer(w->c), w->model, w->model ? strlen(w->model) : 0,
+                           why, sizeof(why)))
+      continue;
+    log_warn("worker_dropped", "conn=%" PRIu64 " reason=\"%s\"", net_conn_id(w->c), why);
+    net_conn_close(w->c, why); /* the close callback runs after this iteration */
+  }
+}
+
 /* ---------------------------------------------------------------- HTTP stats */
 
 static int json_extra(void *arg, struct buf *out) {
@@ -1364,6 +1377,7 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
     free(p);
     return rc;
   }
+  node_on_registry_change(&p->node, registry_changed_cb, p);
   if (strcmp(config_get_str(cfg, "settlement"), "local") != 0) {
     rc = err_set(e, ERR_INVALID, "settlement '%s' is not available yet (only 'local')",
                  config_get_str(cfg, "settlement"));

@@ -644,6 +644,20 @@ static void http_cb(struct http_request *req, void *arg) {
   http_respond(req, 404, "application/json", "{\"error\":{\"message\":\"not found\"}}\n", 35);
 }
 
+/* A newer registry: links to proxies whose image it no longer lists are dropped (and refused
+ * by the policy when they reconnect). */
+static void registry_changed_cb(void *arg) {
+  struct worker *w = arg;
+  char why[200];
+  for (size_t i = 0; i < w->nproxies; i++) {
+    struct uplink *u = &w->proxies[i].up;
+    if (!u->c || (u->state != UPLINK_HANDSHAKE && u->state != UPLINK_READY)) continue;
+    if (!node_peer_allowed(&w->node, NODE_PEER_PROXY, net_conn_peer(u->c), NULL, 0, why, sizeof(why))) continue;
+    log_warn("proxy_dropped", "proxy=%s:%d reason=\"%s\"", u->host, u->port, why);
+    uplink_fail(u, why);
+  }
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 int worker_new(struct loop *loop, const struct config *cfg, struct worker **out, struct err *e) {
@@ -661,6 +675,7 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
     free(w);
     return rc;
   }
+  node_on_registry_change(&w->node, registry_changed_cb, w);
   w->model = config_get_str(cfg, "model");
   w->base_len = openai_model_base_len(w->model);
   if (w->base_len == 0 || w->base_len > OPENAI_MAX_MODEL_NAME) {

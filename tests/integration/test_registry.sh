@@ -14,12 +14,12 @@ CHAT='{"model":"test-model","messages":[{"role":"user","content":"x"}]}'
 own_hash() { sed -n 's/.*ev=node_identity .*image_hash=\([0-9a-f]\{64\}\).*/\1/p' "$WORK/$1.log" | head -1; }
 log_has() { grep -q -- "$2" "$WORK/$1.log"; }
 jsonstats() { curl -sf "$(ready_get "$WORK/$1.ready" http_url)/jsonstats"; }
-# publish FILE [add options...]: edits a copy of FILE, signs it (the version goes up), then
-# renames it into place, so daemons never see a half-edited file.
+# publish FILE add|remove [options...]: edits a copy of FILE, signs it (the version goes up),
+# then renames it into place, so daemons never see a half-edited file.
 publish() {
-  local f=$1; shift
+  local f=$1 cmd=$2; shift 2
   cp "$f" "$WORK/edit"
-  "$COCOON" registry add "$WORK/edit" "$@" >/dev/null
+  "$COCOON" registry "$cmd" "$WORK/edit" "$@" >/dev/null
   "$COCOON" registry sign "$WORK/edit" --key "$OWNER_KEY" >/dev/null
   mv "$WORK/edit" "$f"
 }
@@ -55,7 +55,7 @@ CADDR=$(ready_get "$WORK/proxy.ready" client_addr)
 PH=$(own_hash proxy)
 [ -n "$PH" ] || fail "proxy logged no image hash"
 jsonstats proxy | grep -q '"registry":{"source":"file [^"]*","version":1,' || fail "proxy /jsonstats lacks registry v1: $(jsonstats proxy)"
-publish "$REG" --proxy-image "$PH"
+publish "$REG" add --proxy-image "$PH"
 wait_until 10 log_has proxy 'ev=registry_reloaded .*version=2' || fail "proxy did not reload v2"
 
 # 3. Worker `good`: the proxy refuses it (its image is not in v2) and says why.
@@ -67,7 +67,7 @@ wait_until 15 log_has proxy "image hash $GOODH not in registry v2 worker images 
 pass "worker $GOODH refused while not in the registry"
 
 # 4. v3 adds the worker's image: picked up without restart, the worker connects.
-publish "$REG" --worker-image "$GOODH"
+publish "$REG" add --worker-image "$GOODH"
 wait_until 10 log_has proxy 'ev=registry_reloaded .*version=3' || fail "proxy did not reload v3"
 good_in() { jsonstats proxy | grep -q "\"image_hash\":\"$GOODH\""; }
 wait_until 25 good_in || fail "worker not accepted after v3: $(jsonstats proxy)"
@@ -98,7 +98,7 @@ pass "worker with another measurement refused: image hash $BADH not in registry 
 # 7. A worker whose image is listed but whose model is not: refused at connectToProxy.
 start_worker wm "$PADDR" "$BACKEND_URL_b1" "${SIM[@]}" "${REGF[@]}" --model other-model
 WMH=$(own_hash wm)
-publish "$REG" --worker-image "$WMH"
+publish "$REG" add --worker-image "$WMH"
 wait_until 25 log_has proxy 'ev=worker_refused .*reason="model other-model (hash [0-9a-f]*...) not in registry v4' ||
   fail "worker with a model off the registry not refused"
 wait_until 10 log_has wm 'not in registry v4' || fail "the worker was not told why"
@@ -135,3 +135,14 @@ wait_until 15 log_has c2 "ev=attest_refused policy=sim .*image hash $PH not in r
   fail "client did not refuse the unlisted proxy"
 jsonstats c2 | grep -q '"state":"ready"' && fail "client became ready with an unlisted proxy"
 pass "client refuses a proxy not on its registry"
+
+# 11. Versions that drop entries disconnect peers already connected: v5 removes worker `good`'s
+#     image (the proxy drops it), v6 removes the proxy's image (the client drops the proxy).
+publish "$REG" remove --worker-image "$GOODH"
+wait_until 10 log_has proxy "ev=worker_dropped .*reason=\"image hash $GOODH no longer in registry v5 worker images\"" ||
+  fail "proxy kept a worker the registry no longer lists"
+good_in && fail "worker still listed by the proxy after v5"
+publish "$REG" remove --proxy-image "$PH"
+wait_until 10 log_has c1 "ev=proxy_dropped .*reason=\"image hash $PH no longer in registry v6 proxy images\"" ||
+  fail "client kept a proxy the registry no longer lists"
+pass "peers removed from the registry are disconnected without restart"
