@@ -154,14 +154,14 @@ static int parse_u64(const struct line *l, uint64_t min, uint64_t max, uint64_t 
   const char *s = l->val;
   size_t n = l->val_len;
   if (n > 20 || (n > 1 && s[0] == '0'))
-    return err_set(e, ERR_PARSE, "line %d: %.*s: '%.40s' is not a canonical decimal number", l->no,
-                   (int)l->key_len, l->key, s);
+    return err_set(e, ERR_PARSE, "line %d: %.*s: '%.*s' is not a canonical decimal number", l->no,
+                   (int)l->key_len, l->key, (int)CC_MIN(n, 40), s);
   uint64_t v = 0;
   for (size_t i = 0; i < n; i++) {
     if (s[i] < '0' || s[i] > '9' ||
         __builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
-      return err_set(e, ERR_PARSE, "line %d: %.*s: '%.40s' is not a decimal number below 2^64", l->no,
-                     (int)l->key_len, l->key, s);
+      return err_set(e, ERR_PARSE, "line %d: %.*s: '%.*s' is not a decimal number below 2^64", l->no,
+                     (int)l->key_len, l->key, (int)CC_MIN(n, 40), s);
   }
   if (v < min || v > max)
     return err_set(e, ERR_PARSE, "line %d: %.*s %" PRIu64 " is outside %" PRIu64 "..%" PRIu64, l->no,
@@ -273,8 +273,8 @@ int registry_parse(const uint8_t *p, size_t n, struct registry *r, struct err *e
       if (r->n_proxy_addrs >= REGISTRY_MAX_PROXIES)
         return err_set(e, ERR_LIMIT, "line %d: more than %d proxy_addr entries", l.no, REGISTRY_MAX_PROXIES);
       if (check_proxy_addr(l.val, l.val_len) != 0)
-        return err_set(e, ERR_PARSE, "line %d: proxy_addr '%.60s' is not 'host:port' or 'host:port host:port'", l.no,
-                       l.val);
+        return err_set(e, ERR_PARSE, "line %d: proxy_addr '%.*s' is not 'host:port' or 'host:port host:port'", l.no,
+                       (int)CC_MIN(l.val_len, 60), l.val);
       if (find_proxy(r, l.val, l.val_len)) return err_set(e, ERR_PARSE, "line %d: proxy_addr repeated", l.no);
       memcpy(r->proxy_addrs[r->n_proxy_addrs], l.val, l.val_len);
       r->proxy_addrs[r->n_proxy_addrs++][l.val_len] = 0;
