@@ -448,6 +448,7 @@ struct tls_ctx *node_tls_server(const struct node *n, enum node_peer_kind k) {
 }
 
 const struct registry *node_registry(const struct node *n) { return n->registry ? n->registry->cur : NULL; }
+uint64_t node_registry_version(const struct node *n) { return n->registry ? n->registry->cur->version : 0; }
 
 int node_registry_check_model(const struct node *n, const char *model, size_t len, char *why, size_t whysz) {
   if (!n->registry) return 0;

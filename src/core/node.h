@@ -100,6 +100,8 @@ struct tls_ctx *node_tls_server(const struct node *n, enum node_peer_kind k);
 /* The registry in force (NULL without one); borrowed until the next reload, on the loop
  * thread. Its params carry the prices and multipliers (struct registry_params). */
 const struct registry *node_registry(const struct node *n);
+/* The version of the registry in force; 0 without one. */
+uint64_t node_registry_version(const struct node *n);
 
 /* Whether the registry allows a worker announcing `model` (COCOON's model hash: SHA-256 of the
  * full name). 0 when allowed or without a registry; ERR_REFUSED with why filled otherwise. */

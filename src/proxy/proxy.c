@@ -68,7 +68,8 @@ const struct config_key proxy_config_schema[] = {
      "local settlement: nano-TON credited to a client account the first time it authorizes "
      "(COCOON fake-TON: 1e6 TON)", 0},
     {"config_version", CONFIG_INT, 0, INT32_MAX, "1",
-     "version of the root configuration this proxy runs (clients may require a minimum)", 0},
+     "version of the root configuration this proxy runs (clients may require a minimum); with a "
+     "registry, the registry's version", 0},
     {"max_requests", CONFIG_INT, 1, PROXY_MAX_REQUESTS, "10000", "requests in flight at most", 0},
     {"payment_interval_ms", CONFIG_INT, 0, 3600000, "1000",
      "a peer's signed payment total is renewed at most this often (0: after every request)", 0},
@@ -1115,10 +1116,17 @@ static void client_packet_cb(struct net_conn *c, const uint8_t *data, size_t len
   log_warn("unknown_packet", "conn=%" PRIu64 " id=%08x", net_conn_id(c), id);
 }
 
+/* With a registry, the root configuration version clients compare against is its version. */
+static void registry_version_apply(struct proxy *p) {
+  uint64_t v = node_registry_version(&p->node);
+  if (v) p->config_version = (int32_t)CC_MIN(v, (uint64_t)INT32_MAX);
+}
+
 /* A newer registry: workers whose image or model it no longer lists are disconnected. */
 static void registry_changed_cb(void *arg) {
   struct proxy *p = arg;
   char why[200];
+  registry_version_apply(p);
   for (struct pworker *w = p->workers; w; w = w->next) {
     if (!node_peer_allowed(&p->node, NODE_PEER_WORKER, net_conn_peer(w->c), w->model, w->model ? strlen(w->model) : 0,
                            why, sizeof(why)))
@@ -1396,6 +1404,7 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
   p->owner = config_get_str(cfg, "owner_address");
   p->max_reqs = config_get_int(cfg, "max_requests");
   p->config_version = (int32_t)config_get_int(cfg, "config_version");
+  registry_version_apply(p);
   const char *secret = config_get_str(cfg, "client_secret");
   SHA256((const uint8_t *)secret, strlen(secret), p->secret_hash);
   int wport, cport, hport;

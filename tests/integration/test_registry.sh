@@ -111,6 +111,7 @@ mv "$WORK/v9" "$REG"
 wait_until 10 log_has proxy 'ev=registry_rejected .*keeping_version=4 reason="registry version 9: bad signature' ||
   fail "badly signed update not rejected"
 jsonstats proxy | grep -q '"version":4,' || fail "proxy left version 4 after a bad update"
+jsonstats proxy | grep -q '"config_version":4,' || fail "proxy does not announce the registry version as config_version"
 cp "$WORK/v4" "$WORK/v2"
 sed -i -e 's/^version 4$/version 2/' -e '/^signature /d' "$WORK/v2"
 "$COCOON" registry sign "$WORK/v2" --key "$OWNER_KEY" >/dev/null
