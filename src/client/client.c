@@ -672,10 +672,14 @@ static int json_extra(void *arg, struct buf *out) {
 
 static int html_extra(void *arg, struct buf *out) {
   struct client *cl = arg;
-  int rc = buf_append_str(out, "<h2>Proxies</h2><table>\n");
+  int rc = buf_append_str(out, "<h2>Proxies</h2><table><tr><th>address</th><th>state</th><th>requests</th>"
+                               "<th>image hash</th><th>MRTD</th><th>policy</th></tr>\n");
   for (size_t i = 0; i < cl->nproxies && !rc; i++) {
-    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td><td>%" PRId64 " running</td></tr>\n", cl->proxies[i].up.host,
-                     cl->proxies[i].up.port, uplink_state_name(cl->proxies[i].up.state), cl->proxies[i].running);
+    struct uplink *u = &cl->proxies[i].up;
+    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td><td>%" PRId64 " running</td>", u->host, u->port,
+                     uplink_state_name(u->state), cl->proxies[i].running);
+    if (!rc) rc = node_peer_html(u->c && u->state == UPLINK_READY ? net_conn_peer(u->c) : NULL, out);
+    if (!rc) rc = buf_append_str(out, "</tr>\n");
   }
   if (!rc) rc = buf_append_str(out, "</table>\n");
   return rc;

@@ -628,11 +628,14 @@ static int json_extra(void *arg, struct buf *out) {
 
 static int html_extra(void *arg, struct buf *out) {
   struct worker *w = arg;
-  int rc = buf_appendf(out, "<h2>Worker</h2><p>model %s, coefficient %d, backend %s</p><h2>Proxies</h2><table>\n",
+  int rc = buf_appendf(out, "<h2>Worker</h2><p>model %s, coefficient %d, backend %s</p><h2>Proxies</h2><table>"
+                       "<tr><th>address</th><th>state</th><th>image hash</th><th>MRTD</th><th>policy</th></tr>\n",
                        w->base, w->coefficient, w->backend_ok ? "up" : "DOWN");
   for (size_t i = 0; i < w->nproxies && !rc; i++) {
-    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td></tr>\n", w->proxies[i].up.host, w->proxies[i].up.port,
-                     uplink_state_name(w->proxies[i].up.state));
+    struct uplink *u = &w->proxies[i].up;
+    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td>", u->host, u->port, uplink_state_name(u->state));
+    if (!rc) rc = node_peer_html(u->c && u->state == UPLINK_READY ? net_conn_peer(u->c) : NULL, out);
+    if (!rc) rc = buf_append_str(out, "</tr>\n");
   }
   if (!rc) rc = buf_append_str(out, "</table>\n");
   return rc;

@@ -147,3 +147,24 @@ publish "$REG" remove --proxy-image "$PH"
 wait_until 10 log_has c1 "ev=proxy_dropped .*reason=\"image hash $PH no longer in registry v6 proxy images\"" ||
   fail "client kept a proxy the registry no longer lists"
 pass "peers removed from the registry are disconnected without restart"
+
+# 12. Per-kind policies on the proxy: workers must present sim quotes, clients need none
+#     (--policy any --worker-policy sim); then --client-policy sim refuses the same client.
+start_proxy p3 --quote-provider sim --sim-platform-key "$PLATFORM" --policy any --worker-policy sim
+P3W=$(ready_get "$WORK/p3.ready" worker_addr)
+P3C=$(ready_get "$WORK/p3.ready" client_addr)
+log_has p3 'ev=peer_policies worker_policy=sim client_policy=any' || fail "p3 did not log its per-kind policies"
+start_worker w3 "$P3W" "$BACKEND_URL_b1" "${SIM[@]}"
+start_worker nq3 "$P3W" "$BACKEND_URL_b1" --policy sim --sim-platform-key "$PLATFORM"
+start_client c3 "$P3C"
+C3URL=$(ready_get "$WORK/c3.ready" http_url)
+c3_ok() { curl -sf "$C3URL/v1/models" | grep -q '"id":"test-model"'; }
+wait_until 20 c3_ok || fail "client without a quote not served under client_policy any: $(jsonstats c3)"
+http POST "$C3URL/v1/chat/completions" "$CHAT"
+[ "$HTTP_STATUS" = 200 ] || fail "per-kind: chat $HTTP_STATUS $HTTP_BODY"
+wait_until 10 log_has p3 'ev=attest_refused policy=sim .*no quote in the peer' || fail "worker without a quote accepted by worker_policy sim"
+jsonstats p3 | grep -q '"policy":"sim","attested":true' || fail "p3 /jsonstats does not show the worker accepted by sim"
+start_proxy p4 --quote-provider sim --sim-platform-key "$PLATFORM" --policy any --client-policy sim
+start_client c4 "$(ready_get "$WORK/p4.ready" client_addr)"
+wait_until 10 log_has p4 'ev=attest_refused policy=sim .*no quote in the peer' || fail "client without a quote accepted by client_policy sim"
+pass "per-kind policies: worker_policy sim with client_policy any, and client_policy sim refusing an unattested client"
