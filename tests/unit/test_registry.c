@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "attest/quote.h"
+#include "config/config.h"
+#include "core/node.h"
 #include "registry/registry.h"
 #include "registry/signer.h"
 #include "registry/source.h"
@@ -438,10 +441,132 @@ static void test_signer_file(void **state) {
   registry_signer_free(s);
 }
 
+/* ---------------------------------------------------------------- in a node */
+
+static const struct config_key node_schema[] = {NODE_CONFIG_KEYS, NODE_PROXY_CONFIG_KEYS, {NULL, 0, 0, 0, NULL, NULL, 0}};
+
+/* A config from "key=value" pairs (NULL-terminated). */
+static struct config *node_cfg(const char *const *kv) {
+  struct err e = {0};
+  struct config *c = config_new(node_schema, &e);
+  assert_non_null(c);
+  assert_int_equal(config_set_override(c, "log_level", "error", &e), 0);
+  for (size_t i = 0; kv[i]; i += 2)
+    if (config_set_override(c, kv[i], kv[i + 1], &e)) fail_msg("%s: %s", kv[i], e.msg);
+  return c;
+}
+
+static int node_try(const char *role, const char *const *kv, struct node *n, struct err *e) {
+  struct config *c = node_cfg(kv);
+  int rc = node_init(n, c, role, e);
+  config_free(c);
+  return rc;
+}
+
+static void test_node_registry(void **state) {
+  struct registry_signer *s = new_signer("node.key");
+  char owner[65], path[128], kd[128];
+  util_hex(registry_signer_pubkey(s), 32, owner);
+  snprintf(path, sizeof(path), "%s/node-registry", g_dir);
+  snprintf(kd, sizeof(kd), "%s/node-keys", g_dir);
+  struct registry *r = sample(s, 5);
+  uint8_t fake_image[32]; /* fake_tdx peers: SHA-256 of 448 zero bytes */
+  {
+    struct attest_td_report td;
+    memset(&td, 0, sizeof(td));
+    assert_int_equal(attest_image_hash(&td, fake_image), 0);
+  }
+  struct err e = {0};
+  assert_int_equal(registry_add_hash(r, REGISTRY_WORKER_IMAGE, fake_image, &e), 0);
+  assert_int_equal(registry_sign(r, s, &e), 0);
+  write_text(path, r);
+  struct node n;
+
+  /* Configuration errors, each named. */
+  const char *const only_owner[] = {"registry_owner", owner, NULL};
+  assert_int_equal(node_try("client", only_owner, &n, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "registry_owner is set but registry"));
+  const char *const no_owner[] = {"registry", path, "policy", "fake_tdx", NULL};
+  assert_int_equal(node_try("client", no_owner, &n, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "registry needs registry_owner"));
+  const char *const bad_owner[] = {"registry", path, "registry_owner", "xyz", "policy", "fake_tdx", NULL};
+  assert_int_equal(node_try("client", bad_owner, &n, &e), ERR_INVALID);
+  const char *const any_policy[] = {"registry", path, "registry_owner", owner, NULL};
+  assert_int_equal(node_try("client", any_policy, &n, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "policy is any"));
+  const char *const any_worker_policy[] = {"registry", path, "registry_owner", owner, "policy", "fake_tdx",
+                                           "worker_policy", "any", NULL};
+  assert_int_equal(node_try("proxy", any_worker_policy, &n, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "worker_policy is any"));
+  char other[65];
+  memset(other, '1', 64);
+  other[64] = 0;
+  const char *const wrong_owner[] = {"registry", path, "registry_owner", other, "policy", "fake_tdx", NULL};
+  assert_int_equal(node_try("client", wrong_owner, &n, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "is not the expected owner"));
+
+  /* A proxy on version 5: workers with the fake image are allowed, others not; models by hash. */
+  const char *const ok[] = {"registry", path, "registry_owner", owner, "policy", "fake_tdx", "key_dir", kd, NULL};
+  assert_int_equal(node_try("proxy", ok, &n, &e), 0);
+  assert_int_equal(node_registry_version(&n), 5);
+  assert_non_null(node_registry(&n));
+  assert_int_equal(node_registry(&n)->params.price_per_token, 2);
+  struct ratls_result peer;
+  memset(&peer, 0, sizeof(peer));
+  peer.peer.attested = 1;
+  memcpy(peer.peer.image_hash, fake_image, 32);
+  char why[200];
+  assert_int_equal(node_peer_allowed(&n, NODE_PEER_WORKER, &peer, "test-model", 10, why, sizeof(why)), 0);
+  assert_int_equal(node_peer_allowed(&n, NODE_PEER_WORKER, &peer, "other\"<model>", 13, why, sizeof(why)), ERR_REFUSED);
+  assert_non_null(strstr(why, "model other??model? (hash "));
+  assert_non_null(strstr(why, "not in registry v5 (1 models allowed)"));
+  assert_int_equal(node_peer_allowed(&n, NODE_PEER_CLIENT, &peer, NULL, 0, why, sizeof(why)), 0); /* not governed */
+  peer.peer.image_hash[0] ^= 1;
+  assert_int_equal(node_peer_allowed(&n, NODE_PEER_WORKER, &peer, NULL, 0, why, sizeof(why)), ERR_REFUSED);
+  assert_non_null(strstr(why, "no longer in registry v5 worker images"));
+  peer.peer.attested = 0;
+  assert_int_equal(node_peer_allowed(&n, NODE_PEER_WORKER, &peer, NULL, 0, why, sizeof(why)), ERR_REFUSED);
+  struct buf j;
+  buf_init(&j, 1 << 16);
+  assert_int_equal(node_stats_json(&n, &j), 0);
+  assert_int_equal(buf_append(&j, "", 1), 0);
+  assert_non_null(strstr((const char *)buf_ptr(&j), "\"worker_policy\":\"fake_tdx\",\"client_policy\":\"fake_tdx\""));
+  assert_non_null(strstr((const char *)buf_ptr(&j), "\"registry\":{\"source\":\"file "));
+  assert_non_null(strstr((const char *)buf_ptr(&j), "\"version\":5,"));
+  buf_free(&j);
+  node_cleanup(&n);
+
+  /* The floor in key_dir: version 4 is now a rollback. */
+  r = sample(s, 4);
+  assert_int_equal(registry_sign(r, s, &e), 0);
+  write_text(path, r);
+  assert_int_equal(node_try("proxy", ok, &n, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "refusing a rollback"));
+
+  /* The sim TEE measures registry_owner, not the registry file's path (a machine-local place). */
+  const char *const m1[] = {"registry", "/a", "registry_owner", owner, NULL};
+  const char *const m2[] = {"registry", "/b", "registry_owner", owner, NULL};
+  const char *const m3[] = {"registry", "/a", "registry_owner", other, NULL};
+  uint8_t h1[48], h2[48], h3[48];
+  struct config *c = node_cfg(m1);
+  assert_int_equal(node_config_measure(c, "proxy", h1), 0);
+  config_free(c);
+  c = node_cfg(m2);
+  assert_int_equal(node_config_measure(c, "proxy", h2), 0);
+  config_free(c);
+  c = node_cfg(m3);
+  assert_int_equal(node_config_measure(c, "proxy", h3), 0);
+  config_free(c);
+  assert_memory_equal(h1, h2, 48);
+  assert_memory_not_equal(h1, h3, 48);
+  registry_signer_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_and_sign), cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_edit),
       cmocka_unit_test(test_watch), cmocka_unit_test(test_signer_file),
+      cmocka_unit_test(test_node_registry),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
