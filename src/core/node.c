@@ -543,7 +543,9 @@ int node_stats_json(const struct node *n, struct buf *out) {
   char key[65] = "", ih[65] = "";
   if (n->id) util_hex(ratls_identity_public_key(n->id), 32, key);
   if (n->have_image_hash) util_hex(n->image_hash, 32, ih);
-  int rc = buf_appendf(out, ",\"node\":{\"public_key\":\"%s\",\"image_hash\":\"%s\",\"quote_provider\":\"%s\",\"policy\":\"%s\"",
+  int rc = buf_appendf(out,
+                       ",\"node\":{\"public_key\":\"%s\",\"image_hash\":\"%s\",\"quote_provider\":\"%s\","
+                       "\"policy\":\"%s\"",
                        key, ih, attest_provider_kind_name(attest_provider_kind(n->provider)),
                        n->policy ? attest_policy_kind_name(attest_policy_kind(n->policy)) : "");
   if (!rc && n->is_proxy)

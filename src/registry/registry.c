@@ -123,7 +123,8 @@ static int next_line(struct cursor *c, struct line *l, struct err *e) {
   size_t left = c->n - c->off;
   const uint8_t *nl = memchr(s, '\n', CC_MIN(left, (size_t)REGISTRY_MAX_LINE + 1));
   if (!nl) {
-    if (left > REGISTRY_MAX_LINE) return err_set(e, ERR_LIMIT, "line %d: longer than %d bytes", c->no, REGISTRY_MAX_LINE);
+    if (left > REGISTRY_MAX_LINE)
+      return err_set(e, ERR_LIMIT, "line %d: longer than %d bytes", c->no, REGISTRY_MAX_LINE);
     return err_set(e, ERR_PARSE, "line %d: the file must end with a newline", c->no);
   }
   size_t len = (size_t)(nl - s);
@@ -219,7 +220,8 @@ static int find_proxy(const struct registry *r, const char *s, size_t n) {
 
 int registry_parse(const uint8_t *p, size_t n, struct registry *r, struct err *e) {
   memset(r, 0, sizeof(*r));
-  if (n > REGISTRY_MAX_FILE) return err_set(e, ERR_LIMIT, "registry file of %zu bytes is larger than %zu", n, REGISTRY_MAX_FILE);
+  if (n > REGISTRY_MAX_FILE)
+    return err_set(e, ERR_LIMIT, "registry file of %zu bytes is larger than %zu", n, REGISTRY_MAX_FILE);
   if (n == 0) return err_set(e, ERR_PARSE, "registry file is empty");
   struct cursor c = {.p = p, .n = n};
   struct line l;
@@ -372,7 +374,8 @@ int registry_add_hash(struct registry *r, enum registry_list l, const uint8_t h[
   if ((unsigned)l >= REGISTRY_LISTS) return err_set(e, ERR_INVALID, "unknown registry list");
   if (registry_has_hash(r, l, h)) return err_set(e, ERR_INVALID, "%s is already in the registry", list_names[l]);
   size_t n = r->n_hashes[l];
-  if (n >= REGISTRY_MAX_HASHES) return err_set(e, ERR_LIMIT, "the registry holds at most %d %s entries", REGISTRY_MAX_HASHES, list_names[l]);
+  if (n >= REGISTRY_MAX_HASHES)
+    return err_set(e, ERR_LIMIT, "the registry holds at most %d %s entries", REGISTRY_MAX_HASHES, list_names[l]);
   size_t at = 0;
   while (at < n && memcmp(r->hashes[l][at], h, REGISTRY_HASH_LEN) < 0) at++;
   memmove(r->hashes[l][at + 1], r->hashes[l][at], (n - at) * REGISTRY_HASH_LEN);

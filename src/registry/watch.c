@@ -81,7 +81,8 @@ int registry_watch_open(struct registry_watch *w, struct registry_source *src, c
   if (rc < 0) goto fail;
   if (w->scratch->version < w->floor) {
     rc = err_set(e, ERR_REFUSED,
-                 "registry version %" PRIu64 " is older than version %" PRIu64 " accepted before (%s); refusing a rollback",
+                 "registry version %" PRIu64 " is older than version %" PRIu64
+                 " accepted before (%s); refusing a rollback",
                  w->scratch->version, w->floor, w->state_path);
     goto fail;
   }
