@@ -34,8 +34,9 @@
 
 const struct config_key client_config_schema[] = {
     NODE_CONFIG_KEYS,
-    {"proxy", CONFIG_LIST, 1, CLIENT_MAX_PROXIES, NULL,
-     "proxies to use, comma-separated host:port of their client ports", CONFIG_F_REQUIRED},
+    {"proxy", CONFIG_LIST, 0, CLIENT_MAX_PROXIES, NULL,
+     "proxies to use, comma-separated host:port of their client ports; empty: the registry's proxy_addr "
+     "entries", 0},
     {"http_listen", CONFIG_HOSTPORT, 0, 65535, "127.0.0.1:10000",
      "address of the OpenAI API (/v1/...) and /stats, /jsonstats, /metrics", 0},
     {"secret", CONFIG_STRING, 0, 1024, "",
@@ -717,18 +718,24 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
   cl->secret = config_get_str(cfg, "secret");
   cl->owner = config_get_str(cfg, "owner_address");
   cl->max_reqs = config_get_int(cfg, "max_requests");
-  cl->nproxies = config_get_list_len(cfg, "proxy");
+  size_t nproxies = CC_MIN(node_proxy_count(&cl->node, cfg), (size_t)CLIENT_MAX_PROXIES);
+  if (nproxies == 0) {
+    rc = err_set(e, ERR_INVALID, "proxy: no proxy given (and no registry with proxy_addr entries)");
+    goto fail;
+  }
+  cl->nproxies = nproxies;
   cl->proxies = calloc(cl->nproxies, sizeof(*cl->proxies));
   if (!cl->proxies) {
     rc = err_set(e, ERR_NOMEM, "out of memory");
     goto fail;
   }
   for (size_t i = 0; i < cl->nproxies; i++) {
+    char addr[UPLINK_MAX_HOST + 16];
     struct cproxy *px = &cl->proxies[i];
     px->cl = cl;
     payments_held_init(&px->charge);
-    if ((rc = uplink_init(&px->up, loop, &cl->node, config_get_list_item(cfg, "proxy", i), &px_handler, px, e)))
-      goto fail;
+    const char *a = node_proxy_addr(&cl->node, cfg, NODE_PEER_CLIENT, i, addr, sizeof(addr));
+    if ((rc = uplink_init(&px->up, loop, &cl->node, a, &px_handler, px, e))) goto fail;
   }
   int hport;
   const char *hhost = config_get_host(cfg, "http_listen", &hport);

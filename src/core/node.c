@@ -448,6 +448,26 @@ struct tls_ctx *node_tls_server(const struct node *n, enum node_peer_kind k) {
 }
 
 const struct registry *node_registry(const struct node *n) { return n->registry ? n->registry->cur : NULL; }
+size_t node_proxy_count(const struct node *n, const struct config *cfg) {
+  size_t k = config_get_list_len(cfg, "proxy");
+  return k || !n->registry ? k : n->registry->cur->n_proxy_addrs;
+}
+
+const char *node_proxy_addr(const struct node *n, const struct config *cfg, enum node_peer_kind me, size_t i,
+                            char *buf, size_t bufsz) {
+  if (config_get_list_len(cfg, "proxy")) {
+    if (i >= config_get_list_len(cfg, "proxy")) return NULL;
+    snprintf(buf, bufsz, "%s", config_get_list_item(cfg, "proxy", i));
+    return buf;
+  }
+  if (!n->registry || i >= n->registry->cur->n_proxy_addrs) return NULL;
+  const char *a = n->registry->cur->proxy_addrs[i];
+  const char *sp = strchr(a, ' '); /* "workers' clients'" */
+  if (me == NODE_PEER_CLIENT && sp) snprintf(buf, bufsz, "%s", sp + 1);
+  else snprintf(buf, bufsz, "%.*s", (int)(sp ? (size_t)(sp - a) : strlen(a)), a);
+  return buf;
+}
+
 uint64_t node_registry_version(const struct node *n) { return n->registry ? n->registry->cur->version : 0; }
 
 int node_registry_check_model(const struct node *n, const char *model, size_t len, char *why, size_t whysz) {

@@ -100,6 +100,13 @@ struct tls_ctx *node_tls_server(const struct node *n, enum node_peer_kind k);
 /* The registry in force (NULL without one); borrowed until the next reload, on the loop
  * thread. Its params carry the prices and multipliers (struct registry_params). */
 const struct registry *node_registry(const struct node *n);
+/* The proxies a client or worker connects to: the config's `proxy` list when set, else the
+ * registry's proxy_addr entries at start (their first address for workers, the second, when
+ * there is one, for clients). node_proxy_addr copies entry i into buf (NULL if out of range). */
+size_t node_proxy_count(const struct node *n, const struct config *cfg);
+const char *node_proxy_addr(const struct node *n, const struct config *cfg, enum node_peer_kind me, size_t i,
+                            char *buf, size_t bufsz);
+
 /* The version of the registry in force; 0 without one. */
 uint64_t node_registry_version(const struct node *n);
 

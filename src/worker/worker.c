@@ -34,8 +34,9 @@
 
 const struct config_key worker_config_schema[] = {
     NODE_CONFIG_KEYS,
-    {"proxy", CONFIG_LIST, 1, WORKER_MAX_PROXIES, NULL,
-     "proxies to serve, comma-separated host:port of their worker ports", CONFIG_F_REQUIRED},
+    {"proxy", CONFIG_LIST, 0, WORKER_MAX_PROXIES, NULL,
+     "proxies to serve, comma-separated host:port of their worker ports; empty: the registry's proxy_addr "
+     "entries", 0},
     {"backend", CONFIG_STRING, 1, 1024, "http://127.0.0.1:8000",
      "base URL of the OpenAI-compatible server that runs the model (vLLM, SGLang, llama.cpp)", 0},
     {"model", CONFIG_STRING, 1, 256, NULL,
@@ -701,18 +702,24 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
     err_set(e, rc, "cannot start the HTTP client");
     goto fail;
   }
-  w->nproxies = config_get_list_len(cfg, "proxy");
+  size_t nproxies = CC_MIN(node_proxy_count(&w->node, cfg), (size_t)WORKER_MAX_PROXIES);
+  if (nproxies == 0) {
+    rc = err_set(e, ERR_INVALID, "proxy: no proxy given (and no registry with proxy_addr entries)");
+    goto fail;
+  }
+  w->nproxies = nproxies;
   w->proxies = calloc(w->nproxies, sizeof(*w->proxies));
   if (!w->proxies) {
     rc = err_set(e, ERR_NOMEM, "out of memory");
     goto fail;
   }
   for (size_t i = 0; i < w->nproxies; i++) {
+    char addr[UPLINK_MAX_HOST + 16];
     struct wproxy *px = &w->proxies[i];
     px->w = w;
     payments_held_init(&px->payout);
-    if ((rc = uplink_init(&px->up, loop, &w->node, config_get_list_item(cfg, "proxy", i), &px_handler, px, e)))
-      goto fail;
+    const char *a = node_proxy_addr(&w->node, cfg, NODE_PEER_WORKER, i, addr, sizeof(addr));
+    if ((rc = uplink_init(&px->up, loop, &w->node, a, &px_handler, px, e))) goto fail;
   }
   int hport;
   const char *hhost = config_get_host(cfg, "http_listen", &hport);

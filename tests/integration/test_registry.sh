@@ -168,3 +168,23 @@ start_proxy p4 --quote-provider sim --sim-platform-key "$PLATFORM" --policy any 
 start_client c4 "$(ready_get "$WORK/p4.ready" client_addr)"
 wait_until 10 log_has p4 'ev=attest_refused policy=sim .*no quote in the peer' || fail "client without a quote accepted by client_policy sim"
 pass "per-kind policies: worker_policy sim with client_policy any, and client_policy sim refusing an unattested client"
+
+# 13. Proxy discovery: v7 lists the proxy again, with its workers' and clients' ports; a client
+#     and a worker started without --proxy connect to it through the registry.
+publish "$REG" add --proxy-image "$PH" --proxy-addr "$PADDR,$CADDR" --worker-image "$GOODH"
+wait_until 10 log_has proxy 'ev=registry_reloaded .*version=7' || fail "proxy did not reload v7"
+start c5 "$COCOON" client --http-listen 127.0.0.1:0 --key-dir "$WORK/c5-keys" --ready-file "$WORK/c5.ready" \
+  "${SIM[@]}" "${REGF[@]}"
+wait_ready "$WORK/c5.ready"
+C5URL=$(ready_get "$WORK/c5.ready" http_url)
+jsonstats c5 | grep -q "\"address\":\"$CADDR\"" || fail "client did not take the proxy's client port from the registry: $(jsonstats c5)"
+wait_until 25 good_in || fail "worker good not back after v7"
+c5_ok() { curl -sf "$C5URL/v1/models" | grep -q '"id":"test-model"'; }
+wait_until 20 c5_ok || fail "client on registry proxy addresses not served: $(jsonstats c5)"
+start w6 "$COCOON" worker --backend "$BACKEND_URL_b1" --model test-model --http-listen 127.0.0.1:0 \
+  --key-dir "$WORK/w6-keys" --ready-file "$WORK/w6.ready" "${SIM[@]}" "${REGF[@]}"
+wait_ready "$WORK/w6.ready"
+jsonstats w6 | grep -q "\"address\":\"$PADDR\"" || fail "worker did not take the proxy's worker port from the registry"
+if "$COCOON" client --http-listen 127.0.0.1:0 2>"$WORK/noproxy.log"; then fail "client started with no proxy"; fi
+grep -q "no proxy given" "$WORK/noproxy.log" || fail "no-proxy error: $(cat "$WORK/noproxy.log")"
+pass "clients and workers find the proxy through the registry's proxy_addr"
