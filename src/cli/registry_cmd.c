@@ -239,6 +239,10 @@ static int edit_cmd(int argc, char **argv, int remove) {
     return 2;
   }
   if (was_signed) {
+    if (r.version == UINT64_MAX) {
+      fprintf(stderr, PROG " %s: version %" PRIu64 " cannot grow further\n", cmd, r.version);
+      return 1;
+    }
     r.is_signed = 0;
     r.version++;
   }
@@ -267,7 +271,7 @@ static int sign_cmd(int argc, char **argv) {
   if (ver) {
     int64_t v = 0;
     if (util_parse_i64(ver, 1, INT64_MAX, &v) != 0) {
-      fprintf(stderr, PROG " sign: --version wants a positive integer\n");
+      fprintf(stderr, PROG " sign: --version wants an integer in 1..9223372036854775807\n");
       return 2;
     }
     if ((uint64_t)v < r.version) {
