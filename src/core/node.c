@@ -580,6 +580,13 @@ int node_stats_json(const struct node *n, struct buf *out) {
   return rc;
 }
 
+/* Copies s with the characters that mean something in HTML replaced by '_'. */
+static void html_plain(const char *s, char *out, size_t outsz) {
+  size_t k = 0;
+  for (size_t i = 0; s[i] && k + 1 < outsz; i++) out[k++] = strchr("<>&\"'", s[i]) ? '_' : s[i];
+  out[k] = 0;
+}
+
 int node_stats_html(const struct node *n, struct buf *out) {
   char ih[65] = "-";
   if (n->have_image_hash) util_hex(n->image_hash, 32, ih);
@@ -594,18 +601,14 @@ int node_stats_html(const struct node *n, struct buf *out) {
   if (!rc && !n->registry) return buf_append_str(out, "<p>none</p>\n");
   if (rc) return rc;
   const struct registry_watch *w = n->registry;
-  /* The last error may quote file contents: escape it. */
-  char err[sizeof(w->last_error)];
-  size_t k = 0;
-  for (size_t i = 0; w->last_error[i] && k + 1 < sizeof(err); i++) {
-    char ch = w->last_error[i];
-    err[k++] = (ch == '<' || ch == '>' || ch == '&' || ch == '"') ? '_' : ch;
-  }
-  err[k] = 0;
+  /* The last error may quote file contents, the source names a path: neutralize markup. */
+  char err[sizeof(w->last_error)], where[sizeof(w->src->where)];
+  html_plain(w->last_error, err, sizeof(err));
+  html_plain(w->src->where, where, sizeof(where));
   return buf_appendf(out,
                      "<p>version %" PRIu64 " from %s; %zu proxy images, %zu worker images, %zu models, %zu proxies; "
                      "%" PRIu64 " reloads, %" PRIu64 " rejected%s%s</p>\n",
-                     w->cur->version, "the configured source", w->cur->n_hashes[REGISTRY_PROXY_IMAGE],
+                     w->cur->version, where, w->cur->n_hashes[REGISTRY_PROXY_IMAGE],
                      w->cur->n_hashes[REGISTRY_WORKER_IMAGE], w->cur->n_hashes[REGISTRY_MODEL], w->cur->n_proxy_addrs,
                      w->reloads, w->rejected, err[0] ? "; last rejected: " : "", err);
 }

@@ -173,6 +173,8 @@ pass "per-kind policies: worker_policy sim with client_policy any, and client_po
 #     and a worker started without --proxy connect to it through the registry.
 publish "$REG" add --proxy-image "$PH" --proxy-addr "$PADDR,$CADDR" --worker-image "$GOODH"
 wait_until 10 log_has proxy 'ev=registry_reloaded .*version=7' || fail "proxy did not reload v7"
+curl -sf "$(ready_get "$WORK/proxy.ready" http_url)/stats" | grep -q "<h2>Registry</h2><p>version 7 from file $REG;" ||
+  fail "proxy /stats lacks the registry section"
 start c5 "$COCOON" client --http-listen 127.0.0.1:0 --key-dir "$WORK/c5-keys" --ready-file "$WORK/c5.ready" \
   "${SIM[@]}" "${REGF[@]}"
 wait_ready "$WORK/c5.ready"
