@@ -15,7 +15,8 @@
 
 static void usage(FILE *f) {
   fprintf(f, "usage: cocoon attest quote FILE [--time UNIX] [--collateral DIR] [--allow-tcb LIST]\n"
-             "       cocoon attest fetch-collateral --pccs URL --quote FILE --out DIR\n"
+             "       cocoon attest fetch-collateral --pccs URL (--quote FILE | --fmspc HEX\n"
+             "                                      [--ca platform|processor]) --out DIR\n"
              "  quote: parses a binary TDX DCAP quote (v4/v5), prints its measurements and COCOON\n"
              "  image hash, and verifies its signatures and PCK chain up to the pinned Intel SGX\n"
              "  Root CA (certificate dates at --time, default now). With --collateral (a directory\n"

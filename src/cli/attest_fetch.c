@@ -166,58 +166,15 @@ static char *crl_dp(X509 *cert) {
   return out;
 }
 
-int attest_fetch_main(int argc, char **argv) {
-  const char *base = NULL, *quote_path = NULL, *out = NULL;
-  for (int i = 2; i < argc; i++) {
-    if (strcmp(argv[i], "--pccs") == 0 && i + 1 < argc) base = argv[++i];
-    else if (strcmp(argv[i], "--quote") == 0 && i + 1 < argc) quote_path = argv[++i];
-    else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
-    else {
-      fprintf(stderr, "usage: cocoon attest fetch-collateral --pccs URL --quote FILE --out DIR\n");
-      return 2;
-    }
-  }
-  if (!base || !quote_path || !out) {
-    fprintf(stderr, "usage: cocoon attest fetch-collateral --pccs URL --quote FILE --out DIR\n");
-    return 2;
-  }
-  static uint8_t data[ATTEST_QUOTE_MAX];
-  FILE *f = fopen(quote_path, "rb");
-  if (!f) {
-    fprintf(stderr, "cocoon attest fetch-collateral: cannot open %s: %s\n", quote_path, strerror(errno));
-    return 1;
-  }
-  size_t len = fread(data, 1, sizeof(data), f);
-  fclose(f);
-  struct attest_quote q;
+/* Downloads the four documents for fmspc into out; root_dp is the root CRL's fallback URL. */
+static int fetch(const char *base, const uint8_t fm[ATTEST_FMSPC_LEN], const char *ca,
+                 const char *root_dp, const char *out) {
+  struct response r[4];
   struct err e = {0};
-  if (attest_quote_parse(data, len, &q, &e) != 0) {
-    fprintf(stderr, "cocoon attest fetch-collateral: %s\n", e.msg);
-    return 1;
-  }
-  X509 *certs[ATTEST_PCK_CHAIN_MAX] = {0};
-  char why[200];
-  int n = attest_pkix_read_pem(q.pck_chain_pem, q.pck_chain_len, certs, ATTEST_PCK_CHAIN_MAX, why,
-                               sizeof(why));
-  if (n < 2) {
-    fprintf(stderr, "cocoon attest fetch-collateral: PCK chain: %s\n", n < 0 ? why : "too short");
-    for (int i = 0; i < n; i++) X509_free(certs[i]);
-    return 1;
-  }
-  struct attest_pck_info pck;
   int rc = 1;
-  char *root_dp = NULL;
-  struct response r[5];
+  char fmspc[2 * ATTEST_FMSPC_LEN + 1], url[1024];
   memset(r, 0, sizeof(r));
-  if (attest_pck_info_from_cert(certs[0], &pck, &e) != 0) {
-    fprintf(stderr, "cocoon attest fetch-collateral: %s\n", e.msg);
-    goto done;
-  }
-  char cn[96], fmspc[13], url[1024];
-  attest_pkix_cn(certs[1], cn, sizeof(cn));
-  const char *ca = strstr(cn, "Processor") ? "processor" : "platform";
-  util_hex(pck.fmspc, ATTEST_FMSPC_LEN, fmspc);
-  root_dp = crl_dp(certs[n - 1]);
+  util_hex(fm, ATTEST_FMSPC_LEN, fmspc);
   if (mkdir(out, 0755) != 0 && errno != EEXIST) {
     fprintf(stderr, "cocoon attest fetch-collateral: cannot create %s: %s\n", out, strerror(errno));
     goto done;
@@ -228,7 +185,6 @@ int attest_fetch_main(int argc, char **argv) {
   snprintf(url, sizeof(url), "%.*s/tdx/certification/v4/tcb?fmspc=%s", (int)bl, base, fmspc);
   if (get(url, &r[0]) != 0) goto done;
   snprintf(url, sizeof(url), "%.*s/tdx/certification/v4/qe/identity", (int)bl, base);
-  r[1].want_header = "SGX-Enclave-Identity-Issuer-Chain";
   if (get(url, &r[1]) != 0) goto done;
   snprintf(url, sizeof(url), "%.*s/sgx/certification/v4/pckcrl?ca=%s&encoding=der", (int)bl, base, ca);
   if (get(url, &r[2]) != 0) goto done;
@@ -265,7 +221,79 @@ int attest_fetch_main(int argc, char **argv) {
   printf("fmspc: %s\npck_ca: %s\ncollateral: %s\n", fmspc, ca, out);
   rc = 0;
 done:
-  for (int i = 0; i < 5; i++) response_free(&r[i]);
+  for (int i = 0; i < 4; i++) response_free(&r[i]);
+  return rc;
+}
+
+static const char fetch_usage[] =
+    "usage: cocoon attest fetch-collateral --pccs URL (--quote FILE | --fmspc HEX [--ca "
+    "platform|processor]) --out DIR\n";
+
+int attest_fetch_main(int argc, char **argv) {
+  const char *base = NULL, *quote_path = NULL, *out = NULL, *fmspc_arg = NULL, *ca_arg = NULL;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--pccs") == 0 && i + 1 < argc) base = argv[++i];
+    else if (strcmp(argv[i], "--quote") == 0 && i + 1 < argc) quote_path = argv[++i];
+    else if (strcmp(argv[i], "--fmspc") == 0 && i + 1 < argc) fmspc_arg = argv[++i];
+    else if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc) ca_arg = argv[++i];
+    else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
+    else {
+      fputs(fetch_usage, stderr);
+      return 2;
+    }
+  }
+  if (!base || !out || !!quote_path == !!fmspc_arg) {
+    fputs(fetch_usage, stderr);
+    return 2;
+  }
+  if (fmspc_arg) {
+    uint8_t fm[ATTEST_FMSPC_LEN];
+    if (strlen(fmspc_arg) != 2 * ATTEST_FMSPC_LEN ||
+        util_unhex(fmspc_arg, strlen(fmspc_arg), fm, sizeof(fm)) != 0) {
+      fprintf(stderr, "cocoon attest fetch-collateral: --fmspc wants 12 hex digits\n");
+      return 2;
+    }
+    if (ca_arg && strcmp(ca_arg, "platform") != 0 && strcmp(ca_arg, "processor") != 0) {
+      fprintf(stderr, "cocoon attest fetch-collateral: --ca is platform or processor\n");
+      return 2;
+    }
+    return fetch(base, fm, ca_arg ? ca_arg : "platform", NULL, out);
+  }
+  static uint8_t data[ATTEST_QUOTE_MAX];
+  FILE *f = fopen(quote_path, "rb");
+  if (!f) {
+    fprintf(stderr, "cocoon attest fetch-collateral: cannot open %s: %s\n", quote_path, strerror(errno));
+    return 1;
+  }
+  size_t len = fread(data, 1, sizeof(data), f);
+  fclose(f);
+  struct attest_quote q;
+  struct err e = {0};
+  if (attest_quote_parse(data, len, &q, &e) != 0) {
+    fprintf(stderr, "cocoon attest fetch-collateral: %s\n", e.msg);
+    return 1;
+  }
+  X509 *certs[ATTEST_PCK_CHAIN_MAX] = {0};
+  char why[200];
+  int n = attest_pkix_read_pem(q.pck_chain_pem, q.pck_chain_len, certs, ATTEST_PCK_CHAIN_MAX, why,
+                               sizeof(why));
+  if (n < 2) {
+    fprintf(stderr, "cocoon attest fetch-collateral: PCK chain: %s\n", n < 0 ? why : "too short");
+    for (int i = 0; i < n; i++) X509_free(certs[i]);
+    return 1;
+  }
+  struct attest_pck_info pck;
+  int rc = 1;
+  char *root_dp = NULL;
+  if (attest_pck_info_from_cert(certs[0], &pck, &e) != 0) {
+    fprintf(stderr, "cocoon attest fetch-collateral: %s\n", e.msg);
+    goto done;
+  }
+  char cn[96];
+  attest_pkix_cn(certs[1], cn, sizeof(cn));
+  root_dp = crl_dp(certs[n - 1]);
+  rc = fetch(base, pck.fmspc, strstr(cn, "Processor") ? "processor" : "platform", root_dp, out);
+done:
   free(root_dp);
   for (int i = 0; i < n; i++) X509_free(certs[i]);
   return rc;
