@@ -152,10 +152,10 @@ const balance = async (bc, a) => (await bc.getContract(a)).balance;
 const PARAMS = { pricePerToken: 20n, workerFeePerToken: 19n, minClientStake: toNano('1'), minProxyStake: toNano('2'),
   clientDelayBeforeClose: 300, proxyDelayBeforeClose: 600 };
 
-async function network({ topUp = toNano('10'), params = PARAMS } = {}) {
+// key: the proxy key ({pub, sign}); default a fixed test seed.
+async function network({ topUp = toNano('10'), params = PARAMS, key = keyFromSeed(Buffer.alloc(32, 0x42)) } = {}) {
   const bc = await Blockchain.create();
   bc.now = 1_800_000_000;
-  const key = keyFromSeed(Buffer.alloc(32, 0x42));
   const proxyOwner = await bc.treasury('proxy-owner');
   const clientOwner = await bc.treasury('client-owner');
   const workerOwner = await bc.treasury('worker-owner');
