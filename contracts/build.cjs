@@ -2,37 +2,67 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // require('./build.cjs') gives:
-//   compile(name)            -> Promise<{ code: Cell, codeBoc64, codeHashHex }>   (cached per process)
+//   compile(name)            -> Promise<{ code: Cell, codeBoc64, codeHashHex }>   (cached in build/)
 //   compileAll()             -> Promise<{ root, proxy, client, worker }>
 //   paramsCell(p, codes?)    -> Cell   (the params cell; codes {proxy, worker, client} are optional refs)
 //   rootData(cfg) / proxyData(cfg) / clientData(cfg) / workerData(cfg) -> Cell (initial data)
 //   contract(name, cfg)      -> Promise<{ code, data, address, stateInit }>
 // `node build.cjs [OUTDIR]` compiles every contract and writes OUTDIR/<name>.boc (default build/).
 'use strict';
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
-const { runTolkCompiler } = require('@ton/tolk-js');
 const { Cell, beginCell, Dictionary, contractAddress, Address } = require('@ton/core');
 
 const DIR = __dirname;
 const NAMES = ['root', 'proxy', 'client', 'worker'];
 const cache = new Map();
 
+// Compiled code is cached in build/ (ignored by git), keyed by the compiler version and every
+// source file, so that test processes do not each spend seconds in the compiler.
+function cacheFile() {
+  const h = crypto.createHash('sha256');
+  h.update(require('@ton/tolk-js/package.json').version);
+  for (const f of fs.readdirSync(DIR).filter((x) => x.endsWith('.tolk')).sort()) {
+    h.update(f).update(fs.readFileSync(path.join(DIR, f)));
+  }
+  return path.join(DIR, 'build', `code-${h.digest('hex').slice(0, 16)}.json`);
+}
+
+async function compileFresh(name) {
+  const { runTolkCompiler } = require('@ton/tolk-js');  // loaded only on a cache miss
+  const r = await runTolkCompiler({
+    entrypointFileName: `${name}.tolk`,
+    fsReadCallback: (p) => fs.readFileSync(path.join(DIR, p), 'utf8'),
+    optimizationLevel: 2,
+  });
+  if (r.status !== 'ok') throw new Error(`tolk: ${name}.tolk: ${r.message}`);
+  return { codeBoc64: r.codeBoc64, codeHashHex: r.codeHashHex };
+}
+
+async function compileAllRaw() {
+  const file = cacheFile();
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    const out = {};
+    for (const n of NAMES) out[n] = await compileFresh(n);
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify(out));
+      fs.renameSync(tmp, file);
+    } catch { /* a read-only tree: no cache */ }
+    return out;
+  }
+}
+
 async function compile(name) {
   if (!NAMES.includes(name)) throw new Error(`unknown contract ${name}`);
-  if (!cache.has(name)) {
-    cache.set(name, (async () => {
-      const r = await runTolkCompiler({
-        entrypointFileName: `${name}.tolk`,
-        fsReadCallback: (p) => fs.readFileSync(path.join(DIR, p), 'utf8'),
-        optimizationLevel: 2,
-      });
-      if (r.status !== 'ok') throw new Error(`tolk: ${name}.tolk: ${r.message}`);
-      const code = Cell.fromBase64(r.codeBoc64);
-      return { code, codeBoc64: r.codeBoc64, codeHashHex: r.codeHashHex };
-    })());
-  }
-  return cache.get(name);
+  if (!cache.has('all')) cache.set('all', compileAllRaw());
+  const r = (await cache.get('all'))[name];
+  const code = Cell.fromBase64(r.codeBoc64);
+  return { code, codeBoc64: r.codeBoc64, codeHashHex: r.codeHashHex };
 }
 
 async function compileAll() {
