@@ -71,7 +71,8 @@ async function compileAll() {
   return out;
 }
 
-const addr = (a) => (typeof a === 'string' ? Address.parse(a) : a);
+// Strings or Address objects (possibly from another copy of @ton/core: go through the text form).
+const addr = (a) => Address.parse(a.toString());
 
 // Defaults follow COCOON's fake-TON config where it gives one (price 2, worker fee 1, delays
 // 600/300 s, stakes 1 TON); multipliers are 10000 (1.0x).
@@ -167,8 +168,15 @@ async function contract(name, cfg, workchain = 0) {
   return { code, data, init, address: contractAddress(workchain, init) };
 }
 
+// The same as plain data, for callers with their own copy of @ton/core: base64 BoCs and a raw address.
+async function contractBocs(name, cfg, workchain = 0) {
+  const c = await contract(name, cfg, workchain);
+  return { codeBoc64: c.code.toBoc().toString('base64'), dataBoc64: c.data.toBoc().toString('base64'),
+    address: c.address.toRawString() };
+}
+
 module.exports = { compile, compileAll, paramsCell, clientData, workerData, proxyData, rootData, contract,
-  PARAM_DEFAULTS, NAMES };
+  contractBocs, PARAM_DEFAULTS, NAMES };
 
 if (require.main === module) {
   (async () => {
