@@ -197,6 +197,23 @@ describe('client contract', () => {
     h.expectRefused(r, n.client.address, ERR.closed);
   });
 
+  it('still takes the proxy\'s charges during the close delay, before the forced refund', async () => {
+    let r = await n.send(n.clientOwner, n.client.address, toNano('0.2'),
+      h.body(OP.clientRequestRefund, 31, (b) => b.storeAddress(n.clientOwner.address)));
+    h.expectOk(r);
+    r = await n.send(n.stranger, n.client.address, toNano('0.5'),
+      h.payment(n.key, OP.clientChargeSigned, 25000000, n.client.address));
+    h.expectOk(r);
+    const c = await h.clientData(n.bc, n.client.address);
+    assert.equal(c.state, 1);
+    assert.equal(c.balance, toNano('1') - 25000000n * 20n);
+    n.bc.now += 300;
+    r = await n.send(n.clientOwner, n.client.address, toNano('0.2'),
+      h.body(OP.clientRequestRefund, 32, (b) => b.storeAddress(n.clientOwner.address)));
+    h.expectOk(r);
+    assert.equal(h.txOn(r, n.proxy.address).outs.find((o) => o.op === OP.payout).value, toNano('0.5'));
+  });
+
   it('a forced refund never takes more than the proxy stake', async () => {
     // stake 5 TON on a 10 TON deposit, proxy stake 2 TON
     let r = await n.send(n.clientOwner, n.client.address, toNano('0.2'),

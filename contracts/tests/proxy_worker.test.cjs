@@ -57,6 +57,19 @@ describe('worker contract', () => {
     assert.equal((await h.proxyData(n.bc, n.proxy.address)).balance, 3000n);
   });
 
+  it('the proxy refuses a payout larger than its pool; the worker contract gets the TON back', async () => {
+    // the pool holds 0.01 TON + the 2 TON stake + 10 TON of deposits; 10^9 tokens at 19 nanoTON is 19 TON
+    const before = await h.balance(n.bc, n.worker.address);
+    const r = await n.send(n.stranger, n.worker.address, toNano('0.5'),
+      h.payment(n.key, OP.workerPayoutSigned, 10n ** 9n, n.worker.address));
+    h.expectRefused(r, n.proxy.address, ERR.lowSmcBalance);
+    // COCOON's behaviour: the worker's total has moved on; the proxy daemon must sign only what
+    // its pool can pay. The refused value bounces back to the worker contract.
+    assert.equal((await h.workerData(n.bc, n.worker.address)).tokens, 10n ** 9n);
+    assert.ok(h.txsOn(r, n.worker.address).length === 2);
+    assert.ok(await h.balance(n.bc, n.worker.address) > before);
+  });
+
   it('closes on the last payout', async () => {
     let r = await n.send(n.stranger, n.worker.address, toNano('0.5'),
       h.payment(n.key, OP.workerLastPayoutSigned, 500, n.worker.address));
