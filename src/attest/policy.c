@@ -39,7 +39,11 @@ struct attest_policy {
   uint32_t ttl_s;
   int64_t (*clock_cb)(void *arg);
   void *clock_arg;
-  pthread_mutex_t lock; /* cache and stats */
+  pthread_mutex_t lock; /* cache, stats and the registry list */
+  int have_registry;
+  char registry_label[64];
+  size_t n_registry;
+  uint8_t registry[ATTEST_ALLOWLIST_MAX][ATTEST_IMAGE_HASH_LEN];
   struct cache_entry *cache;
   size_t cache_max;
   struct attest_policy_stats stats;
@@ -225,6 +229,34 @@ static int in_list(const uint8_t *list, size_t n, size_t width, const uint8_t *v
   return 0;
 }
 
+int attest_policy_set_registry(struct attest_policy *p, const uint8_t (*hashes)[ATTEST_IMAGE_HASH_LEN], size_t n,
+                               const char *label, struct err *e) {
+  if (p->kind == ATTEST_POLICY_ANY)
+    return err_set(e, ERR_INVALID, "policy any checks no quote, so it cannot enforce the registry's image hashes");
+  if (n > ATTEST_ALLOWLIST_MAX)
+    return err_set(e, ERR_LIMIT, "registry list of %zu image hashes is longer than %d", n, ATTEST_ALLOWLIST_MAX);
+  pthread_mutex_lock(&p->lock);
+  p->have_registry = 1;
+  snprintf(p->registry_label, sizeof(p->registry_label), "%s", label ? label : "registry");
+  if (n) memcpy(p->registry, hashes, n * ATTEST_IMAGE_HASH_LEN);
+  p->n_registry = n;
+  pthread_mutex_unlock(&p->lock);
+  return 0;
+}
+
+/* 0 when ih passes the registry list (or none is set); else fills e. */
+static int registry_check(struct attest_policy *p, const uint8_t ih[ATTEST_IMAGE_HASH_LEN], struct err *e) {
+  int rc = 0;
+  pthread_mutex_lock(&p->lock);
+  if (p->have_registry && !in_list(&p->registry[0][0], p->n_registry, ATTEST_IMAGE_HASH_LEN, ih)) {
+    char hex[2 * ATTEST_IMAGE_HASH_LEN + 1];
+    util_hex(ih, ATTEST_IMAGE_HASH_LEN, hex);
+    rc = err_set(e, ERR_REFUSED, "image hash %s not in %s (%zu allowed)", hex, p->registry_label, p->n_registry);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return rc;
+}
+
 static int check(struct attest_policy *p, const uint8_t *quote, size_t quote_len, const uint8_t pubkey[32],
                  struct ratls_peer *peer, struct err *e) {
   if (p->kind == ATTEST_POLICY_ANY) return 0;
@@ -262,6 +294,7 @@ static int check(struct attest_policy *p, const uint8_t *quote, size_t quote_len
     util_hex(td.mrtd, ATTEST_MR_LEN, hex);
     return err_set(e, ERR_REFUSED, "MRTD %s not in allowlist (%zu allowed)", hex, p->n_mrtds);
   }
+  if ((rc = registry_check(p, ih, e)) != 0) return rc;
   if (peer) {
     peer->attested = 1;
     memcpy(peer->image_hash, ih, sizeof(ih));
