@@ -33,9 +33,9 @@ test: build-asan build node-deps
 # The threaded parts (the ledger's writer thread, the engine's thread pool) under ThreadSanitizer.
 test-tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOCOON_TSAN=ON >/dev/null
-	@ninja -C $(TSAN_BUILD) -j $(JOBS) test_ledger test_model test_loop
+	@ninja -C $(TSAN_BUILD) -j $(JOBS) test_ledger test_model test_sched test_loop
 	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure \
-	  -R 'unit/(test_ledger|test_model|test_loop)$$' 
+	  -R 'unit/(test_ledger|test_model|test_sched|test_loop)$$' 
 
 # The demo needs only the binary and the test backend.
 demo-build: deps
