@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 TSAN_BUILD ?= build-tsan
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test test-tsan demo demo-build serve bench fuzz fuzz-short clean node-deps
+.PHONY: all deps build build-asan test test-tsan demo demo-build serve bench bench-batch fuzz fuzz-short clean node-deps
 
 all: build
 
@@ -49,11 +49,17 @@ node-deps: deps
 	@if [ ! -d tests/engine/node_modules ]; then echo "npm ci in tests/engine"; \
 	  (cd tests/engine && npm ci --omit=optional --no-audit --no-fund >/dev/null) || exit 1; fi
 
+# The built-in engine on a tiny generated model, or on yours: `MODEL=path/to/model.gguf make demo`.
 demo: demo-build
-	@$(BUILD)/cocoon demo
+	@$(BUILD)/cocoon demo $(if $(MODEL),--model "$(MODEL)")
 
 serve: demo-build
-	@$(BUILD)/cocoon demo --serve
+	@$(BUILD)/cocoon demo --serve $(if $(MODEL),--model "$(MODEL)")
+
+# Continuous batching: decode tok/s of 8 concurrent sequences vs one (BATCH_PRESET=tiny for a quick run).
+bench-batch: demo-build
+	@ninja -C $(BUILD) -j $(JOBS) cocoon-bench-batch
+	@bench/batch.sh $(BUILD)
 
 bench: build
 	@scripts/install-deps.sh wrk
