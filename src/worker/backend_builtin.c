@@ -182,6 +182,20 @@ void builtin_free(struct builtin *b) {
 }
 
 const char *builtin_model_name(const struct builtin *b) { return b->name; }
+
+int builtin_stats_json(struct builtin *b, struct buf *out) {
+  struct sched_stats st;
+  sched_get_stats(b->s, &st);
+  int rc = buf_append_str(out, ",\"engine\":{\"describe\":\"");
+  if (!rc) rc = buf_append_json_str(out, b->desc, strlen(b->desc));
+  if (!rc)
+    rc = buf_appendf(out,
+                     "\",\"steps\":%" PRIu64 ",\"tokens_prompt\":%" PRIu64 ",\"tokens_generated\":%" PRIu64
+                     ",\"sequences_done\":%" PRIu64 ",\"running\":%u,\"waiting\":%u,\"max_batch_seqs\":%u}",
+                     st.steps, st.tokens_prompt, st.tokens_generated, st.seqs_done, st.running, st.waiting,
+                     st.max_batch_seen);
+  return rc;
+}
 const char *builtin_describe(const struct builtin *b) { return b->desc; }
 
 /* ---------------------------------------------------------------- requests */

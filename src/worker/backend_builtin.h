@@ -33,6 +33,10 @@ const char *builtin_model_name(const struct builtin *b);
 /* One line for logs and /jsonstats: architecture, shape, chat template. */
 const char *builtin_describe(const struct builtin *b);
 
+struct buf;
+/* Appends `,"engine":{...}` (model, scheduler counters) to a /jsonstats object. */
+CC_NODISCARD int builtin_stats_json(struct builtin *b, struct buf *out);
+
 /* What a request reports, always on the loop thread and never from inside builtin_start.
  * on_start comes once, before any data; on_data returns 0, or nonzero when the caller gave
  * the request up (nothing more is called then and the request frees itself); on_done comes

@@ -702,6 +702,7 @@ static int json_extra(void *arg, struct buf *out) {
     if (!rc) rc = buf_append_str(out, "}");
   }
   if (!rc) rc = buf_append_str(out, "]");
+  if (!rc && w->engine) rc = builtin_stats_json(w->engine, out);
   return rc;
 }
 

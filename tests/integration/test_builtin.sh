@@ -18,6 +18,7 @@ start_client client "$CADDR"
 URL=$(ready_get "$WORK/client.ready" http_url)
 WURL=$(ready_get "$WORK/w1.ready" http_url)
 NAME="cocoon-test_qwen3_tiny"
+CPIDS=()
 
 models_ok() { curl -sf "$URL/v1/models" | grep -q "\"id\":\"$NAME\""; }
 wait_until 20 models_ok || fail "model $NAME never listed by the client: $(curl -s "$URL/v1/models")"
@@ -127,6 +128,24 @@ if [ -n "$STOP" ] && [ "$STOP" != '""' ]; then
   [ "$SCT2" -le "$CT" ] || fail "stop: $SCT2 tokens"
   pass "stop string $STOP ends the text before it (finish_reason stop, $SCT2 tokens)"
 fi
+
+# Concurrent streamed requests share forward passes (continuous batching) and each gets its own
+# exact usage.
+for i in 1 2 3 4; do
+  curl -sS -N --max-time 60 -H 'Content-Type: application/json' -o "$WORK/conc.$i" \
+    --data-binary "{\"model\":\"$NAME\",\"prompt\":\"story $i\",\"max_tokens\":300,\"stream\":true,\"seed\":$i}" \
+    "$URL/v1/completions" &
+  CPIDS+=($!)
+done
+for p in "${CPIDS[@]}"; do wait "$p" || fail "concurrent request failed"; done
+for i in 1 2 3 4; do
+  grep -q '^data: \[DONE\]' "$WORK/conc.$i" || fail "concurrent $i: $(head -c 300 "$WORK/conc.$i")"
+  u=$(py_sse '[e for e in S if e.get("usage")][-1]["usage"]["completion_tokens"]' <"$WORK/conc.$i")
+  [ "$u" -ge 1 ] && [ "$u" -le 300 ] || fail "concurrent $i: usage $u"
+done
+MB=$(curl -sf "$WURL/jsonstats" | py_json 'J["engine"]["max_batch_seqs"]')
+[ "$MB" -ge 2 ] || fail "the engine never ran two sequences in one step (max $MB)"
+pass "4 concurrent streamed requests, up to $MB sequences in one forward pass"
 
 # Bad requests get a clear 400.
 http POST "$URL/v1/chat/completions" "{\"model\":\"$NAME\",\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}"
