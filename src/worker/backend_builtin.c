@@ -52,6 +52,7 @@ struct builtin_req {
   /* a refused request, answered from the deferred start */
   int status;
   char errmsg[300];
+  struct loop_timer deadline;
   int started; /* on_start was called */
   int cancelled;
   /* prepared by req_begin, submitted by the deferred start */
@@ -59,6 +60,7 @@ struct builtin_req {
   uint32_t max_tokens;
   uint64_t seed;
   struct sample_params sp;
+  uint32_t timeout_ms;
 };
 
 struct builtin {
@@ -169,7 +171,20 @@ static void req_destroy(struct builtin_req *r);
 void builtin_free(struct builtin *b) {
   if (!b) return;
   sched_free(b->s); /* joins the engine thread: no notify after this */
-  while (b->reqs) req_destroy(b->reqs);
+  b->s = NULL;
+  while (b->reqs) {
+    struct builtin_req *r = b->reqs;
+    if (r->started) {
+      req_destroy(r);
+      continue;
+    }
+    /* Its deferred start is still queued on the loop (which runs it even when freed): detach
+     * it so that call only frees it. */
+    b->reqs = r->next;
+    if (b->reqs) b->reqs->prev = NULL;
+    r->b = NULL;
+    r->cancelled = 1;
+  }
   if (b->efd >= 0) {
     if (b->io.active) loop_io_del(b->loop, &b->io);
     close(b->efd);
@@ -201,15 +216,18 @@ const char *builtin_describe(const struct builtin *b) { return b->desc; }
 /* ---------------------------------------------------------------- requests */
 
 static void req_destroy(struct builtin_req *r) {
-  struct builtin *b = r->b;
+  struct builtin *b = r->b; /* NULL once the backend is gone */
   for (uint32_t i = 0; i < r->n; i++) {
-    if (r->ch[i].seq) sched_cancel(b->s, r->ch[i].seq);
+    if (r->ch[i].seq && b && b->s) sched_cancel(b->s, r->ch[i].seq);
     textout_free(r->ch[i].out);
     buf_free(&r->ch[i].text);
   }
-  if (r->prev) r->prev->next = r->next;
-  else if (b->reqs == r) b->reqs = r->next;
-  if (r->next) r->next->prev = r->prev;
+  if (b) {
+    loop_timer_stop(b->loop, &r->deadline);
+    if (r->prev) r->prev->next = r->next;
+    else if (b->reqs == r) b->reqs = r->next;
+    if (r->next) r->next->prev = r->prev;
+  }
   free(r->model);
   free(r->ids);
   free(r);
@@ -217,8 +235,8 @@ static void req_destroy(struct builtin_req *r) {
 
 void builtin_cancel(struct builtin_req *r) {
   if (!r) return;
-  /* The deferred start may still hold the pointer: it frees a cancelled request. */
-  if (!r->started && !r->cancelled) {
+  /* The deferred start still holds the pointer: it frees a cancelled request. */
+  if (!r->started) {
     r->cancelled = 1;
     return;
   }
@@ -739,6 +757,12 @@ out:
   json_decref(root);
 }
 
+static void deadline_cb(struct loop_timer *t) {
+  struct builtin_req *r = t->data;
+  r->cbs.on_done(r->arg, ERR_TIMEOUT, "the engine did not finish before the request's timeout", 0, 0);
+  req_destroy(r);
+}
+
 /* Runs after builtin_start has returned, so callbacks never reenter the caller. */
 static void deferred_start(void *arg) {
   struct builtin_req *r = arg;
@@ -768,13 +792,14 @@ static void deferred_start(void *arg) {
   free(r->ids);
   r->ids = NULL;
   r->started = 1;
+  if (r->timeout_ms) loop_timer_start(r->b->loop, &r->deadline, r->timeout_ms);
   r->cbs.on_start(r->arg, 200, r->stream ? "text/event-stream" : "application/json");
   if (r->stream)
     for (uint32_t i = 0; i < r->n; i++)
       if (send_chunk(r, i, "", 0, NULL, r->ep == OPENAI_EP_CHAT)) return;
 }
 
-int builtin_start(struct builtin *b, enum openai_endpoint ep, const char *body, size_t len,
+int builtin_start(struct builtin *b, enum openai_endpoint ep, const char *body, size_t len, uint32_t timeout_ms,
                   const struct builtin_cbs *cbs, void *arg, struct builtin_req **out) {
   *out = NULL;
   struct builtin_req *r = calloc(1, sizeof(*r));
@@ -783,6 +808,7 @@ int builtin_start(struct builtin *b, enum openai_endpoint ep, const char *body, 
   r->cbs = *cbs;
   r->arg = arg;
   r->ep = ep;
+  loop_timer_init(&r->deadline, deadline_cb, r);
   r->created = (int64_t)util_wall_time();
   uint8_t rnd[12];
   util_random(rnd, sizeof(rnd));
@@ -792,6 +818,7 @@ int builtin_start(struct builtin *b, enum openai_endpoint ep, const char *body, 
   r->next = b->reqs;
   if (b->reqs) b->reqs->prev = r;
   b->reqs = r;
+  r->timeout_ms = timeout_ms;
   req_begin(r, body, len);
   if (loop_defer(b->loop, deferred_start, r)) {
     req_destroy(r);

@@ -48,9 +48,11 @@ struct builtin_cbs {
   void (*on_done)(void *arg, int result, const char *errmsg, int64_t prompt_tokens, int64_t completion_tokens);
 };
 
-/* Starts a validated request (body borrowed: the worker's rewritten JSON). ERR_NOMEM only. */
+/* Starts a validated request (body borrowed: the worker's rewritten JSON). After timeout_ms
+ * (0: none) it ends with on_done(ERR_TIMEOUT) and its sequences stop. ERR_NOMEM only. */
 CC_NODISCARD int builtin_start(struct builtin *b, enum openai_endpoint ep, const char *body, size_t len,
-                               const struct builtin_cbs *cbs, void *arg, struct builtin_req **out);
+                               uint32_t timeout_ms, const struct builtin_cbs *cbs, void *arg,
+                               struct builtin_req **out);
 /* Stops a request; no callback comes after this. NULL-safe. */
 void builtin_cancel(struct builtin_req *r);
 

@@ -418,8 +418,10 @@ static void run_query(struct wproxy *px, const struct tl_proxy_run_query *q) {
   r->start_wall = util_wall_time();
   r->started_us = util_mono_us();
   openai_usage_init(&r->usage, 0);
+  double t = q->timeout > 0 ? q->timeout * 0.95 : 120;
+  uint32_t timeout_ms = (uint32_t)(t * 1000 > 4e9 ? 4e9 : t * 1000);
   if (w->engine) {
-    rc = builtin_start(w->engine, vr.endpoint, vr.body, vr.body_len, &builtin_cbs, r, &r->breq);
+    rc = builtin_start(w->engine, vr.endpoint, vr.body, vr.body_len, timeout_ms, &builtin_cbs, r, &r->breq);
     openai_worker_req_free(&vr);
     if (rc) {
       openai_usage_free(&r->usage);
@@ -433,14 +435,13 @@ static void run_query(struct wproxy *px, const struct tl_proxy_run_query *q) {
   snprintf(url, sizeof(url), "%s%s", w->backend, path);
   static const char *const headers[] = {"Content-Type: application/json", "Accept: application/json, text/event-stream",
                                         NULL};
-  double t = q->timeout > 0 ? q->timeout * 0.95 : 120;
   struct http_client_opts o = {
       .method = "POST",
       .url = url,
       .headers = headers,
       .body = vr.body,
       .body_len = vr.body_len,
-      .timeout_ms = (uint32_t)(t * 1000 > 4e9 ? 4e9 : t * 1000),
+      .timeout_ms = timeout_ms,
       .on_start = backend_start_cb,
       .on_data = backend_data_cb,
       .on_done = backend_done_cb,
