@@ -14,6 +14,7 @@ struct seq {
   int32_t *prompt;
   uint32_t n_prompt, n_fed; /* prompt tokens evaluated so far */
   uint32_t max_tokens, n_gen;
+  uint32_t ctx_cap; /* positions the sequence may use: prompt + max_tokens, at most n_ctx */
   int32_t last; /* the last sampled token, fed at the next step */
   int ignore_eog;
   int cancelled;
@@ -21,6 +22,8 @@ struct seq {
   struct sampler *smp;
   struct kv_cache *kv;
   int logits_row; /* this step's row of logits, -1 when none */
+  int grow_failed;  /* the cache could not grow this step (grow_err) */
+  struct err grow_err;
   struct seq *next; /* pending list */
 };
 
@@ -94,8 +97,11 @@ static void push_error(struct sched *s, const struct seq *q, const struct err *e
 /* Allocates what a sequence needs to run (on the engine thread, without the lock). */
 static int seq_prepare(struct sched *s, struct seq *q, struct err *e) {
   uint64_t need = (uint64_t)q->n_prompt + q->max_tokens;
-  uint32_t n_ctx = need < s->o.n_ctx ? (uint32_t)need : s->o.n_ctx;
-  int rc = model_kv_new(s->m, n_ctx, &q->kv, e);
+  q->ctx_cap = need < s->o.n_ctx ? (uint32_t)need : s->o.n_ctx;
+  /* The cache starts at the prompt plus a little and grows while generating (kv_reserve), so
+   * a request that may run to the whole context does not hold it from the start. */
+  uint64_t first = (uint64_t)q->n_prompt + SCHED_KV_STEP;
+  int rc = model_kv_new(s->m, first < q->ctx_cap ? (uint32_t)first : q->ctx_cap, &q->kv, e);
   if (rc == 0) rc = sampler_new(&q->sp, s->m->hp.n_vocab, &q->smp, e);
   return rc;
 }
@@ -148,6 +154,10 @@ static void step(struct sched *s) {
     if (!q) continue;
     q->logits_row = -1;
     if (!q->kv || !q->smp || q->n_fed < q->n_prompt) continue;
+    if (kv_reserve(q->kv, q->kv->n_pos + 1, q->ctx_cap, &q->grow_err) != 0) {
+      q->grow_failed = 1;
+      continue;
+    }
     s->b_tok[n] = q->last;
     s->b_kv[n] = q->kv;
     s->b_want[n] = 1;
@@ -160,6 +170,10 @@ static void step(struct sched *s) {
     if (!q || !q->kv || !q->smp || q->n_fed >= q->n_prompt) continue;
     uint32_t c = q->n_prompt - q->n_fed;
     if (c > budget - n) c = budget - n;
+    if (kv_reserve(q->kv, q->kv->n_pos + c, q->ctx_cap, &q->grow_err) != 0) {
+      q->grow_failed = 1;
+      continue;
+    }
     for (uint32_t k = 0; k < c; k++) {
       s->b_tok[n + k] = q->prompt[q->n_fed + k];
       s->b_kv[n + k] = q->kv;
@@ -189,6 +203,13 @@ static void step(struct sched *s) {
       if (s->slots[i] == q) s->slots[i] = NULL;
     seq_free(q);
   }
+  for (uint32_t i = 0; i < S; i++) {
+    struct seq *q = s->slots[i];
+    if (!q || !q->grow_failed) continue;
+    if (!q->cancelled) push_error(s, q, &q->grow_err);
+    s->slots[i] = NULL;
+    seq_free(q);
+  }
   if (n > 0) {
     s->st.steps++;
     if (n_in > s->st.max_batch_seen) s->st.max_batch_seen = n_in;
@@ -208,7 +229,7 @@ static void step(struct sched *s) {
       push_simple(s, q, SCHED_EV_TOKEN, tok, GENERATE_FINISH_LENGTH);
       enum generate_finish fin = GENERATE_FINISH_LENGTH;
       if (!q->ignore_eog && model_is_eog(s->m, tok)) fin = GENERATE_FINISH_EOG, done = 1;
-      else if (q->n_gen >= q->max_tokens || q->kv->n_pos >= q->kv->n_ctx) done = 1;
+      else if (q->n_gen >= q->max_tokens || q->kv->n_pos >= q->ctx_cap) done = 1;
       if (done) {
         push_simple(s, q, SCHED_EV_DONE, tok, fin);
         s->st.seqs_done++;

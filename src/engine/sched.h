@@ -16,6 +16,7 @@
 #define SCHED_MAX_PENDING 4096u     /* sequences waiting for a slot */
 #define SCHED_MAX_PROMPT (1u << 20) /* prompt tokens of one sequence */
 #define SCHED_EVENTS_PER_SEQ 256u   /* undrained events per slot before the engine waits */
+#define SCHED_KV_STEP 256u          /* positions a cache starts with beyond the prompt */
 
 struct threadpool;
 

@@ -46,12 +46,12 @@ static void unload(struct loaded *l) {
 
 /* Greedy reference: one sequence at a time through generate_run. */
 struct collect {
-  int32_t ids[256];
+  int32_t ids[1024];
   uint32_t n;
 };
 static int collect_cb(void *arg, int32_t tok, const float *logits, uint32_t n_vocab) {
   struct collect *c = arg;
-  if (c->n < 256) c->ids[c->n++] = tok;
+  if (c->n < 1024) c->ids[c->n++] = tok;
   return 0;
 }
 
@@ -151,7 +151,7 @@ static void drain(struct sched *s, uint64_t *ids, struct collect *got, int *done
       assert_true(i < n_seq);
       if (ev[k].kind == SCHED_EV_TOKEN) {
         assert_false(done[i]);
-        if (got[i].n < 256) got[i].ids[got[i].n++] = ev[k].token;
+        if (got[i].n < 1024) got[i].ids[got[i].n++] = ev[k].token;
       } else {
         assert_int_equal(ev[k].kind, SCHED_EV_DONE);
         assert_int_equal(ev[k].n_generated, got[i].n);
@@ -204,6 +204,35 @@ static void test_sched_greedy_matches(void **state) {
   assert_true(st.max_batch_seen == 2); /* two slots were used together */
   sched_free(s);
   threadpool_free(pool);
+  unload(&l);
+}
+
+/* A long generation grows its cache step by step (kv_reserve) and still matches the reference. */
+static void test_sched_kv_growth(void **state) {
+  (void)state;
+  struct loaded l;
+  load(&l, "llama", QUANT_F32);
+  struct err e = {0};
+  struct sched *s = NULL;
+  struct sched_opts o = {.max_seqs = 2, .n_ctx = 1024, .max_batch = 16, .pool = NULL};
+  assert_int_equal(sched_new(l.m, &o, noop_notify, NULL, &s, &e), 0);
+  int32_t prompt[3] = {4, 8, 15};
+  uint64_t ids[2];
+  static struct collect got[2], ref;
+  int done[2] = {0, 0};
+  memset(got, 0, sizeof(got));
+  struct sched_seq_params p = {.prompt = prompt, .n_prompt = 3, .max_tokens = 700, .ignore_eog = 1};
+  sample_params_default(&p.sample);
+  assert_int_equal(sched_submit(s, &p, &ids[0], &e), 0);
+  p.max_tokens = 5000; /* more than the context: ends at 1024 positions */
+  assert_int_equal(sched_submit(s, &p, &ids[1], &e), 0);
+  drain(s, ids, got, done, 2);
+  reference(l.m, prompt, 3, 700, &ref);
+  assert_int_equal(got[0].n, 700);
+  assert_memory_equal(got[0].ids, ref.ids, 700 * sizeof(int32_t));
+  assert_int_equal(got[1].n, 1024 - 3 + 1); /* the last token needs no position */
+  assert_memory_equal(got[1].ids, ref.ids, 700 * sizeof(int32_t));
+  sched_free(s);
   unload(&l);
 }
 
@@ -274,6 +303,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_forward_batch_matches_single),
       cmocka_unit_test(test_sched_greedy_matches),
+      cmocka_unit_test(test_sched_kv_growth),
       cmocka_unit_test(test_sched_cancel_and_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
