@@ -86,7 +86,9 @@ CTEXT=$(echo "$HTTP_BODY" | py_json 'json.dumps(J["choices"][0]["message"]["cont
 [ "$(echo "$HTTP_BODY" | py_json 'J["choices"][0]["message"]["role"]')" = assistant ] || fail "chat role: $HTTP_BODY"
 RENDERED=$(printf '<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n' | "$COCOON" tokenize --model "$MODEL" | grep -c .)
 [ "$CPT" = "$RENDERED" ] || fail "chat: prompt_tokens $CPT, the rendered ChatML prompt has $RENDERED tokens"
-pass "chat: prompt_tokens $CPT = tokens of the ChatML rendering, $CCT completion tokens"
+GEN_CHAT=$("$COCOON" generate --model "$MODEL" --chat --prompt "hi there" --max-tokens 20 --ids | grep -c .)
+[ "$CCT" = "$GEN_CHAT" ] || fail "chat: $CCT completion tokens, cocoon generate --chat gives $GEN_CHAT"
+pass "chat: prompt_tokens $CPT = tokens of the ChatML rendering, $CCT completion tokens = cocoon generate --chat's"
 
 http POST "$URL/v1/chat/completions" "$CHAT,\"stream\":true}"
 [ "$HTTP_STATUS" = 200 ] || fail "stream chat: status $HTTP_STATUS"
