@@ -874,7 +874,8 @@ static void stop_cb(void *obj) { worker_free(obj); }
 int worker_main(int argc, char **argv) {
   static const struct daemon_role role = {
       .name = "worker",
-      .summary = "Connects to proxies and serves their requests with an OpenAI-compatible backend.",
+      .summary = "Connects to proxies and serves their requests with an OpenAI-compatible backend or the "
+                 "built-in engine (--model FILE.gguf).",
       .schema = worker_config_schema,
       .start_cb = start_cb,
       .stop_cb = stop_cb,
