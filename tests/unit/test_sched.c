@@ -214,24 +214,24 @@ static void test_sched_kv_growth(void **state) {
   load(&l, "llama", QUANT_F32);
   struct err e = {0};
   struct sched *s = NULL;
-  struct sched_opts o = {.max_seqs = 2, .n_ctx = 1024, .max_batch = 16, .pool = NULL};
+  struct sched_opts o = {.max_seqs = 2, .n_ctx = 600, .max_batch = 16, .pool = NULL};
   assert_int_equal(sched_new(l.m, &o, noop_notify, NULL, &s, &e), 0);
   int32_t prompt[3] = {4, 8, 15};
   uint64_t ids[2];
   static struct collect got[2], ref;
   int done[2] = {0, 0};
   memset(got, 0, sizeof(got));
-  struct sched_seq_params p = {.prompt = prompt, .n_prompt = 3, .max_tokens = 700, .ignore_eog = 1};
+  struct sched_seq_params p = {.prompt = prompt, .n_prompt = 3, .max_tokens = 400, .ignore_eog = 1};
   sample_params_default(&p.sample);
   assert_int_equal(sched_submit(s, &p, &ids[0], &e), 0);
-  p.max_tokens = 5000; /* more than the context: ends at 1024 positions */
+  p.max_tokens = 5000; /* more than the context: ends at 600 positions */
   assert_int_equal(sched_submit(s, &p, &ids[1], &e), 0);
   drain(s, ids, got, done, 2);
-  reference(l.m, prompt, 3, 700, &ref);
-  assert_int_equal(got[0].n, 700);
-  assert_memory_equal(got[0].ids, ref.ids, 700 * sizeof(int32_t));
-  assert_int_equal(got[1].n, 1024 - 3 + 1); /* the last token needs no position */
-  assert_memory_equal(got[1].ids, ref.ids, 700 * sizeof(int32_t));
+  reference(l.m, prompt, 3, 400, &ref);
+  assert_int_equal(got[0].n, 400);
+  assert_memory_equal(got[0].ids, ref.ids, 400 * sizeof(int32_t));
+  assert_int_equal(got[1].n, 600 - 3 + 1); /* the last token needs no position */
+  assert_memory_equal(got[1].ids, ref.ids, 400 * sizeof(int32_t));
   sched_free(s);
   unload(&l);
 }
