@@ -38,6 +38,9 @@ int chat_template_detect(const struct gguf *g, struct chat_template *out, struct
   }
   if (has_tmpl && str_has(tmpl, "<|start_header_id|>")) {
     out->format = CHAT_FORMAT_LLAMA3;
+    /* Llama 3.1+ always opens with a system turn carrying two dates (the template's default
+     * date_string, which servers keep unless a caller overrides it). */
+    out->llama31_dates = str_has(tmpl, "Cutting Knowledge Date");
     return 0;
   }
   /* No template, or one of another family: fall back on the vocabulary's markers. */
@@ -97,7 +100,23 @@ int chat_render(const struct chat_template *t, const struct chat_msg *msgs, size
     if (t->thinking && enable_thinking == 0) PUTS("<think>\n\n</think>\n\n");
   } else if (t->format == CHAT_FORMAT_LLAMA3) {
     PUTS("<|begin_of_text|>");
-    for (size_t i = 0; i < n; i++) {
+    size_t first = 0;
+    if (t->llama31_dates) {
+      const char *c = "";
+      size_t len = 0;
+      if (msgs[0].role_len == 6 && memcmp(msgs[0].role, "system", 6) == 0) {
+        c = msgs[0].content;
+        len = msgs[0].content_len;
+        while (len && is_space(c[0])) c++, len--;
+        while (len && is_space(c[len - 1])) len--;
+        first = 1;
+      }
+      PUTS("<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+           "Today Date: 26 Jul 2024\n\n");
+      PUT(c, len);
+      PUTS("<|eot_id|>");
+    }
+    for (size_t i = first; i < n; i++) {
       /* The template trims each message's content. */
       const char *c = msgs[i].content;
       size_t len = msgs[i].content_len;

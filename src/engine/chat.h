@@ -20,6 +20,7 @@ struct chat_template {
   enum chat_format format;
   int thinking;                /* ChatML with Qwen3's <think> switch (enable_thinking) */
   const char *default_system;  /* system turn added when the request has none, or NULL */
+  int llama31_dates;           /* Llama-3.1's system header with its knowledge and "today" dates */
 };
 
 /* Picks the family from tokenizer.chat_template (its marker tokens), else from the vocabulary's

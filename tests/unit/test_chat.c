@@ -82,12 +82,12 @@ static void test_render(void **state) {
   (void)state;
   struct chat_msg conv[] = {MSG("system", "Be brief."), MSG("user", "  Hi!\n"), MSG("assistant", "Hello."),
                             MSG("user", "2+2?")};
-  struct chat_template chatml = {CHAT_FORMAT_CHATML, 0, NULL};
+  struct chat_template chatml = {CHAT_FORMAT_CHATML, 0, NULL, 0};
   render_eq(&chatml, conv, 4, -1,
             "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n  Hi!\n<|im_end|>\n"
             "<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n");
   /* Qwen3: thinking on by default (nothing added), off adds the empty block. */
-  struct chat_template qwen3 = {CHAT_FORMAT_CHATML, 1, NULL};
+  struct chat_template qwen3 = {CHAT_FORMAT_CHATML, 1, NULL, 0};
   render_eq(&qwen3, conv + 3, 1, -1, "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n");
   render_eq(&qwen3, conv + 3, 1, 1, "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n");
   render_eq(&qwen3, conv + 3, 1, 0,
@@ -95,15 +95,27 @@ static void test_render(void **state) {
   /* The switch means nothing to a template without it. */
   render_eq(&chatml, conv + 3, 1, 0, "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n");
   /* Qwen2.5's default system turn, only when the conversation has none. */
-  struct chat_template q25 = {CHAT_FORMAT_CHATML, 0, "You are Qwen."};
+  struct chat_template q25 = {CHAT_FORMAT_CHATML, 0, "You are Qwen.", 0};
   render_eq(&q25, conv + 3, 1, -1,
             "<|im_start|>system\nYou are Qwen.<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n");
   render_eq(&q25, conv, 1, -1, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>assistant\n");
   /* Llama-3 trims each content. */
-  struct chat_template l3 = {CHAT_FORMAT_LLAMA3, 0, NULL};
+  struct chat_template l3 = {CHAT_FORMAT_LLAMA3, 0, NULL, 0};
   render_eq(&l3, conv, 2, -1,
             "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
             "<|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  /* Llama-3.1: the system turn with its dates always comes first, holding the system message. */
+  struct chat_template l31 = {CHAT_FORMAT_LLAMA3, 0, NULL, 1};
+  render_eq(&l31, conv, 2, -1,
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+            "Today Date: 26 Jul 2024\n\nBe brief.<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  render_eq(&l31, conv + 3, 1, -1,
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+            "Today Date: 26 Jul 2024\n\n<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\n2+2?<|eot_id|>"
             "<|start_header_id|>assistant<|end_header_id|>\n\n");
   /* Refusals. */
   struct buf out;
