@@ -285,6 +285,104 @@ function reencodeCase(name, bocHex) {
   out({ kind: 'reencode', name, input: bocHex, hash: hex(c.hash()), depth: c.depth(), boc: bocs(c) });
 }
 
+// ---- messages (src/ton/message.c, wallet_transfer.c, cocoon_msg.c) ----
+const { internal, external, storeMessage, storeMessageRelaxed, comment, SendMode } = require('@ton/core');
+const { keyPairFromSeed, sign } = require('@ton/crypto');
+const u64 = () => randUint(rnd() < 0.3 ? 1 + int(16) : 64);
+const coinsv = () => (rnd() < 0.15 ? 0n : randUint(1 + int(63)));
+const maybeAddr = () => (rnd() < 0.2 ? null : randAddr());
+const rawOrNull = (a) => (a ? a.toRawString() : null);
+
+// A body of random size, so both inline and ref placement of bodies happen.
+function randBody() {
+  if (rnd() < 0.15) return { spec: null, cell: Cell.EMPTY };
+  const { spec, root } = genDag(1 + int(3), 0.5);
+  return { spec, cell: root };
+}
+function randInit() {
+  if (rnd() < 0.6) return { spec: null, init: undefined };
+  const c = smallCell(), d = smallCell();
+  return { spec: { code: c.spec, data: d.spec }, init: { code: c.root, data: d.root } };
+}
+
+const OWNER_OPS = {
+  top_up: [0xf172e6c2, 'coins'], register: [0xc45f9f3b, 'nonce'], change_secret: [0xa9357034, 'secret'],
+  change_secret_top_up: [0x8473b408, 'coins', 'secret'], increase_stake: [0x6a1f6a60, 'coins'],
+  withdraw: [0xda068e78], request_refund: [0xfafa6cc1], proxy_payout: [0x7610e6eb],
+  proxy_increase_stake: [0x9713f187, 'coins'], owner_proxy_close: [0xb51d5a01],
+};
+function cocoonMsgCase(name, which) {
+  const [op, ...fields] = OWNER_OPS[which];
+  const qid = u64(), coins = coinsv(), nonce = u64(), secret = bytes(32), excess = maybeAddr();
+  const b = beginCell().storeUint(op, 32).storeUint(qid, 64);
+  if (fields.includes('coins')) b.storeCoins(coins);
+  if (fields.includes('nonce')) b.storeUint(nonce, 64);
+  if (fields.includes('secret')) b.storeBuffer(secret);
+  b.storeAddress(excess);
+  const c = b.endCell();
+  out({ kind: 'cocoon_msg', name, op, qid: qid.toString(16), coins: coins.toString(16), nonce: nonce.toString(16),
+        secret: hex(secret), excess: rawOrNull(excess), hash: hex(c.hash()), boc: hex(c.toBoc()) });
+}
+function saveStateCase(name) {
+  const qid = u64(), seqno = int(2 ** 32) - 2 ** 31, h = bytes(32);
+  const c = beginCell().storeUint(0x9a1247c0, 32).storeUint(qid, 64).storeUint(0x53109c0f, 32)
+    .storeInt(seqno, 32).storeBuffer(h).endCell();
+  out({ kind: 'cocoon_save', name, qid: qid.toString(16), seqno, unique_hash: hex(h), hash: hex(c.hash()), boc: hex(c.toBoc()) });
+}
+const SIGNED_OPS = [[0xbb63ff93, true], [0xefd711e1, true], [0xa040ad28, true], [0xf5f26a36, true],
+                    [0x636a4391, false], [0xe511abc7, false]];
+function signedCase(name, k) {
+  const [op, withTokens] = SIGNED_OPS[k];
+  const qid = u64(), tokens = u64(), target = randAddr(), excess = maybeAddr(), seed = bytes(32);
+  const pb = beginCell().storeUint(op, 32).storeUint(qid, 64);
+  if (withTokens) pb.storeUint(tokens, 64);
+  const payload = pb.storeAddress(target).endCell();
+  const sig = sign(payload.hash(), keyPairFromSeed(seed).secretKey);
+  const c = beginCell().storeUint(op, 32).storeUint(qid, 64).storeAddress(excess).storeBuffer(sig)
+    .storeRef(payload).endCell();
+  out({ kind: 'cocoon_signed', name, op, qid: qid.toString(16), tokens: tokens.toString(16), target: target.toRawString(),
+        excess: rawOrNull(excess), seed: hex(seed), hash: hex(c.hash()), boc: hex(c.toBoc()) });
+}
+function randOut() {
+  const dest = randAddr(), value = coinsv(), bounce = rnd() < 0.5, body = randBody(), init = randInit();
+  const m = internal({ to: dest, value, bounce, body: body.cell, init: init.init });
+  return { rec: { dest: dest.toRawString(), value: value.toString(16), bounce, body: body.spec, init: init.spec }, m };
+}
+function intMsgCase(name) {
+  const { rec, m } = randOut();
+  const force = rnd() < 0.3;
+  const c = beginCell().store(storeMessageRelaxed(m, { forceRef: force })).endCell();
+  out({ kind: 'intmsg', name, ...rec, force_ref: force, hash: hex(c.hash()), boc: hex(c.toBoc()) });
+}
+function extMsgCase(name) {
+  const dest = randAddr(), body = randBody(), init = randInit(), force = rnd() < 0.3;
+  const c = beginCell().store(storeMessage(external({ to: dest, body: body.cell, init: init.init }), { forceRef: force })).endCell();
+  out({ kind: 'extmsg', name, dest: dest.toRawString(), body: body.spec, init: init.spec, force_ref: force, hash: hex(c.hash()), boc: hex(c.toBoc()) });
+}
+function commentCase(name) {
+  const n = pick([0, 1, 50, 122, 123, 124, 200, 249, 250, 251, 400]);
+  const text = Array.from({ length: n }, () => pick('abcdefghijklmnopqrstuvwxyz0123456789 .,:')).join('');
+  const c = comment(text);
+  out({ kind: 'comment', name, text, hash: hex(c.hash()) });
+}
+// A wallet transfer signed by @ton/ton's createTransfer, and the external message around it.
+function walletTxCase(name, ver) {
+  const seed = bytes(32), kp = keyPairFromSeed(seed), wc = rnd() < 0.8 ? 0 : -1, testnet = rnd() < 0.3;
+  const w = ver === 'v4r2' ? WalletContractV4.create({ workchain: wc, publicKey: kp.publicKey })
+    : WalletContractV5R1.create({ workchain: wc, publicKey: kp.publicKey,
+        walletId: { networkGlobalId: testnet ? -3 : -239, context: { workchain: wc, walletVersion: 'v5r1', subwalletNumber: 0 } } });
+  const n = ver === 'v4r2' ? int(5) : pick([0, 1, 2, 3, 4, 7]);
+  const outs = Array.from({ length: n }, randOut);
+  const seqno = rnd() < 0.3 ? 0 : int(1000000), validUntil = 1700000000 + int(100000000);
+  const mode = pick([0, 1, 2, 3, 64, 128 + 32, 1 + 2]);
+  const body = w.createTransfer({ seqno, secretKey: kp.secretKey, messages: outs.map((o) => o.m), sendMode: mode, timeout: validUntil });
+  const withInit = seqno === 0;
+  const ext = beginCell().store(storeMessage(external({ to: w.address, init: withInit ? w.init : undefined, body }))).endCell();
+  out({ kind: 'wallet_tx', name, ver, wc, testnet, seed: hex(seed), seqno, valid_until: validUntil, mode, with_init: withInit,
+        msgs: outs.map((o) => o.rec), msg_hashes: outs.map((o) => hex(beginCell().store(storeMessageRelaxed(o.m)).endCell().hash())),
+        body_hash: hex(body.hash()), ext_hash: hex(ext.hash()), ext_boc: hex(ext.toBoc()) });
+}
+
 // ---- the case list ----
 out({ kind: 'meta', seed, core: require('@ton/core/package.json').version, ton: require('@ton/ton/package.json').version });
 cellCase('empty', 1, 0);
@@ -307,3 +405,13 @@ for (let i = 0; i < 3; i++) walletCase(`wallet_v5r1_rand${i}`, 'v5r1', 0, false)
   reencodeCase('v4r2_code', hex(v4.toBoc({ idx: true, crc32: true })));
   reencodeCase('v5r1_code', hex(v5.toBoc({ idx: false, crc32: false })));
 }
+// Messages: every owner op, save-state, every signed op, internal/external messages, comments,
+// and wallet transfers of both versions.
+for (let i = 0; i < 3; i++) for (const k of Object.keys(OWNER_OPS)) cocoonMsgCase(`cocoon_${k}_${i}`, k);
+for (let i = 0; i < 5; i++) saveStateCase(`save_state${i}`);
+for (let i = 0; i < 3; i++) for (let k = 0; k < SIGNED_OPS.length; k++) signedCase(`signed_${k}_${i}`, k);
+for (let i = 0; i < 30; i++) intMsgCase(`intmsg${i}`);
+for (let i = 0; i < 20; i++) extMsgCase(`extmsg${i}`);
+for (let i = 0; i < 10; i++) commentCase(`comment${i}`);
+for (let i = 0; i < 30; i++) walletTxCase(`wallet_tx_v4r2_${i}`, 'v4r2');
+for (let i = 0; i < 30; i++) walletTxCase(`wallet_tx_v5r1_${i}`, 'v5r1');
