@@ -383,6 +383,61 @@ function walletTxCase(name, ver) {
         body_hash: hex(body.hash()), ext_hash: hex(ext.hash()), ext_boc: hex(ext.toBoc()) });
 }
 
+// ---- the root contract's data cell (src/chain/root.c) ----
+const { Dictionary } = require('@ton/core');
+// Hash-set values: the parser ignores them, so vary them (empty, a bit, a few bits).
+const markerValue = { serialize: (v, b) => { if (v.n) b.storeUint(v.x, v.n); }, parse: () => null };
+function rootSummary(r) {
+  const h = (xs) => xs.map(hex).sort().join(',');
+  const code = (c) => (c ? hex(c.hash()) : '-');
+  return [`v=${r.version}`, `seq=${r.lastSeqno}`, `owner=${r.owner ? r.owner.toRawString() : 'none'}`,
+    `sv=${r.p.sv}`, `pv=${r.p.pv}`, `uid=${r.p.uid}`, `test=${r.p.test ? 1 : 0}`, `price=${r.p.price}`, `fee=${r.p.fee}`,
+    `mult=${r.p.mult.join(',')}`, `delay=${r.p.delay.join(',')}`, `stake=${r.p.stake.join(',')}`,
+    `code=${r.p.code.map(code).join(',')}`, `ph=${h(r.ph)}`, `wh=${h(r.wh)}`, `mh=${h(r.mh)}`,
+    `px=${r.px.slice().sort((a, b) => a[0] - b[0]).map(([s, a]) => `${s}@${a}`).join(',')}`].join(';');
+}
+function rootDataCase(name) {
+  const sv = int(4);
+  const p = { sv, pv: int(2 ** 32), uid: int(2 ** 32), test: rnd() < 0.5, price: coinsv(), fee: coinsv(),
+    mult: [sv >= 3 ? int(2 ** 32) : 0, sv >= 2 ? int(2 ** 32) : 0, sv >= 3 ? int(2 ** 32) : 0, sv >= 2 ? int(2 ** 32) : 0],
+    delay: [int(2 ** 32), int(2 ** 32)], stake: sv >= 1 ? [coinsv(), coinsv()] : [0n, 0n],
+    code: [0, 1, 2].map(() => (rnd() < 0.5 ? smallCell().root : null)) };
+  const pb = beginCell().storeUint(sv, 8).storeUint(p.pv, 32).storeUint(p.uid, 32).storeBit(p.test)
+    .storeCoins(p.price).storeCoins(p.fee);
+  if (sv >= 3) pb.storeUint(p.mult[0], 32);
+  if (sv >= 2) pb.storeUint(p.mult[1], 32);
+  if (sv >= 3) pb.storeUint(p.mult[2], 32);
+  if (sv >= 2) pb.storeUint(p.mult[3], 32);
+  pb.storeUint(p.delay[0], 32).storeUint(p.delay[1], 32);
+  if (sv >= 1) pb.storeCoins(p.stake[0]).storeCoins(p.stake[1]);
+  for (const c of p.code) pb.storeMaybeRef(c);
+  const hashes = () => Array.from({ length: pick([0, 1, 2, 3, 5, 17, 40]) }, () => bytes(32));
+  const ph = hashes(), wh = hashes(), mh = hashes();
+  const mkSet = (xs) => {
+    const d = Dictionary.empty(Dictionary.Keys.BigUint(256), markerValue);
+    const n = pick([0, 0, 1, 8]);
+    for (const x of xs) d.set(BigInt('0x' + hex(x)), { n, x: n ? int(2 ** n) : 0 });
+    return d;
+  };
+  const pxVal = { serialize: (v, b) => b.storeUint(0, 1).storeUint(v.length, 7).storeBuffer(Buffer.from(v)), parse: () => null };
+  const px = [];
+  const pd = Dictionary.empty(Dictionary.Keys.Uint(32), pxVal);
+  const npx = pick([0, 1, 2, 6]);
+  for (let i = 0; i < npx; i++) {
+    const seq = rnd() < 0.5 ? i + 1 : int(2 ** 32);
+    if (px.some(([s]) => s === seq)) continue;
+    const a = `10.${int(256)}.${int(256)}.${int(256)}:${1 + int(65535)}` + (rnd() < 0.3 ? ` 192.168.0.${int(256)}:${1 + int(65535)}` : '');
+    px.push([seq, a]);
+    pd.set(seq, a);
+  }
+  const owner = rnd() < 0.9 ? randAddr() : null;
+  const version = int(2 ** 32), lastSeqno = int(2 ** 32);
+  const data = beginCell().storeAddress(owner)
+    .storeRef(beginCell().storeDict(mkSet(ph)).storeDict(pd).storeUint(lastSeqno, 32).storeDict(mkSet(wh)).storeDict(mkSet(mh)))
+    .storeRef(pb.endCell()).storeUint(version, 32).endCell();
+  out({ kind: 'root_data', name, boc: hex(data.toBoc()), summary: rootSummary({ version, lastSeqno, owner, p, ph, wh, mh, px }) });
+}
+
 // ---- the case list ----
 out({ kind: 'meta', seed, core: require('@ton/core/package.json').version, ton: require('@ton/ton/package.json').version });
 cellCase('empty', 1, 0);
@@ -415,3 +470,4 @@ for (let i = 0; i < 20; i++) extMsgCase(`extmsg${i}`);
 for (let i = 0; i < 10; i++) commentCase(`comment${i}`);
 for (let i = 0; i < 30; i++) walletTxCase(`wallet_tx_v4r2_${i}`, 'v4r2');
 for (let i = 0; i < 30; i++) walletTxCase(`wallet_tx_v5r1_${i}`, 'v5r1');
+for (let i = 0; i < 30; i++) rootDataCase(`root_data${i}`);
