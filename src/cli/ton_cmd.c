@@ -2,6 +2,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "cli/ton_cmd.h"
 
+#include "cli/ton_chain_cmd.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -34,6 +36,7 @@ static void usage(FILE *f) {
           "  boc FILE      print the cell tree of a BoC (binary, hex or base64 file; - for stdin)\n"
           "  parse-address ADDR\n"
           "      workchain, hash, flags and every form of a raw or friendly address\n");
+  ton_chain_cmd_usage(f);
 }
 
 /* ---- small helpers ---- */
@@ -1196,6 +1199,8 @@ int ton_cmd_main(int argc, char **argv) {
   if (!strcmp(sub, "boc")) return cmd_boc(argc - 1, argv + 1);
   if (!strcmp(sub, "parse-address")) return cmd_parse_address(argc - 1, argv + 1);
   if (!strcmp(sub, "selftest-oracle")) return cmd_selftest_oracle(argc - 1, argv + 1);
+  int rc = ton_chain_cmd_main(argc - 1, argv + 1);
+  if (rc >= 0) return rc;
   fprintf(stderr, "cocoon ton: unknown command '%s'\n", sub);
   usage(stderr);
   return 2;
