@@ -146,7 +146,7 @@ static void deliver(struct tc_req *r, int rc, const char *msg, json_t *result);
 static void on_done(struct http_client_req *hr, int result, const char *errmsg, void *arg) {
   struct tc_req *r = arg;
   struct err e = {0};
-  json_t *root = NULL;
+  json_t *root = NULL, *result_json = NULL;
   (void)hr;
   r->hr = NULL;
   /* Off the list while its callback runs: the callback may cancel or free other work of t
@@ -160,25 +160,8 @@ static void on_done(struct http_client_req *hr, int result, const char *errmsg, 
     err_set(&e, ERR_LIMIT, "toncenter: answer larger than %zu bytes", TONCENTER_MAX_RESPONSE);
     goto fail;
   }
-  json_error_t je;
-  root = json_loadb((const char *)buf_ptr(&r->resp), r->resp.len, JSON_REJECT_DUPLICATES, &je);
-  if (!root || !json_is_object(root)) {
-    err_set(&e, ERR_PROTO, "toncenter: HTTP %d with a non-JSON answer", r->status);
-    goto fail;
-  }
-  json_t *ok = json_object_get(root, "ok");
-  if (!json_is_true(ok)) {
-    const char *m = json_string_value(json_object_get(root, "error"));
-    if (!m) m = json_string_value(json_object_get(root, "result"));
-    err_set(&e, json_is_false(ok) ? ERR_REFUSED : ERR_PROTO, "toncenter: HTTP %d: %.180s", r->status,
-            m ? m : "ok is not true");
-    goto fail;
-  }
-  if (r->status != 200) {
-    err_set(&e, ERR_PROTO, "toncenter: HTTP %d with ok:true", r->status);
-    goto fail;
-  }
-  deliver(r, 0, "", json_object_get(root, "result"));
+  if (toncenter_envelope((const char *)buf_ptr(&r->resp), r->resp.len, r->status, &root, &result_json, &e)) goto fail;
+  deliver(r, 0, "", result_json);
   json_decref(root);
   req_destroy(r);
   return;
@@ -302,6 +285,25 @@ int toncenter_get_transactions(struct toncenter *t, const struct ton_addr *a, un
 
 /* ---- answers ---- */
 
+int toncenter_envelope(const char *body, size_t len, int http_status, json_t **root, json_t **result, struct err *e) {
+  json_error_t je;
+  *result = NULL;
+  *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+  if (!*root || !json_is_object(*root))
+    return err_set(e, ERR_PROTO, "toncenter: HTTP %d with a non-JSON answer", http_status);
+  json_t *ok = json_object_get(*root, "ok");
+  if (!json_is_true(ok)) {
+    const char *m = json_string_value(json_object_get(*root, "error"));
+    if (!m) m = json_string_value(json_object_get(*root, "result"));
+    return err_set(e, json_is_false(ok) ? ERR_REFUSED : ERR_PROTO, "toncenter: HTTP %d: %.180s", http_status,
+                   m ? m : "ok is not true");
+  }
+  if (http_status != 200) return err_set(e, ERR_PROTO, "toncenter: HTTP %d with ok:true", http_status);
+  *result = json_object_get(*root, "result");
+  if (!*result) return err_set(e, ERR_PROTO, "toncenter: an answer without a result");
+  return 0;
+}
+
 static int json_u64(json_t *v, uint64_t *out) {
   if (json_is_integer(v) && json_integer_value(v) >= 0) {
     *out = (uint64_t)json_integer_value(v);
@@ -343,7 +345,7 @@ static int b64_cell(json_t *v, struct ton_cell **out, struct err *e) {
   return rc ? err_set(e, ERR_PROTO, "toncenter: %s", be.msg) : 0;
 }
 
-static int parse_account(json_t *r, struct toncenter_account *a, struct err *e) {
+int toncenter_account_from_json(json_t *r, struct toncenter_account *a, struct err *e) {
   memset(a, 0, sizeof(*a));
   const char *st = json_string_value(json_object_get(r, "state"));
   if (!json_is_object(r) || !st || json_u64(json_object_get(r, "balance"), &a->balance))
@@ -394,6 +396,36 @@ static int parse_tx(json_t *j, struct toncenter_tx *tx, struct err *e) {
   return 0;
 }
 
+void toncenter_account_clear(struct toncenter_account *a) {
+  ton_cell_unref(a->code);
+  ton_cell_unref(a->data);
+  a->code = a->data = NULL;
+}
+
+int toncenter_txs_from_json(json_t *result, struct toncenter_tx **out, size_t *nout, struct err *e) {
+  size_t n = 0, total = json_array_size(result);
+  struct toncenter_tx *txs = NULL;
+  int rc = 0;
+  *out = NULL;
+  *nout = 0;
+  if (!json_is_array(result)) return err_set(e, ERR_PROTO, "toncenter: getTransactions: not an array");
+  if (total > TONCENTER_MAX_TXS)
+    return err_set(e, ERR_PROTO, "toncenter: getTransactions: more than %d transactions", TONCENTER_MAX_TXS);
+  if (total && !(txs = calloc(total, sizeof(*txs)))) return err_set(e, ERR_NOMEM, "toncenter: out of memory");
+  while (!rc && n < total) {
+    rc = parse_tx(json_array_get(result, n), &txs[n], e);
+    n++; /* parse_tx leaves nothing owned on failure, but count the entry so it is released */
+  }
+  *out = txs;
+  *nout = rc ? n : total;
+  return rc;
+}
+
+void toncenter_txs_free(struct toncenter_tx *txs, size_t n) {
+  for (size_t i = 0; txs && i < n; i++) ton_cell_unref(txs[i].in_body);
+  free(txs);
+}
+
 static void deliver(struct tc_req *r, int rc, const char *msg, json_t *result) {
   struct err e = {0};
   switch (r->kind) {
@@ -411,25 +443,17 @@ static void deliver(struct tc_req *r, int rc, const char *msg, json_t *result) {
     }
     case REQ_ACCOUNT: {
       struct toncenter_account a = {0};
-      if (!rc) rc = parse_account(result, &a, &e);
+      if (!rc) rc = toncenter_account_from_json(result, &a, &e);
       r->cb.account(rc, rc ? (e.msg[0] ? e.msg : msg) : "", rc ? NULL : &a, r->arg);
-      ton_cell_unref(a.code);
-      ton_cell_unref(a.data);
+      toncenter_account_clear(&a);
       return;
     }
     case REQ_TXS: {
       size_t n = 0;
       struct toncenter_tx *txs = NULL;
-      if (!rc && !json_is_array(result)) rc = err_set(&e, ERR_PROTO, "toncenter: getTransactions: not an array");
-      if (!rc && json_array_size(result) > TONCENTER_MAX_TXS)
-        rc = err_set(&e, ERR_PROTO, "toncenter: getTransactions: more than %d transactions", TONCENTER_MAX_TXS);
-      if (!rc && json_array_size(result) &&
-          !(txs = calloc(json_array_size(result), sizeof(*txs))))
-        rc = err_set(&e, ERR_NOMEM, "toncenter: out of memory");
-      for (; !rc && n < json_array_size(result); n++) rc = parse_tx(json_array_get(result, n), &txs[n], &e);
+      if (!rc) rc = toncenter_txs_from_json(result, &txs, &n, &e);
       r->cb.txs(rc, rc ? (e.msg[0] ? e.msg : msg) : "", rc ? NULL : txs, rc ? 0 : n, r->arg);
-      for (size_t i = 0; txs && i < n; i++) ton_cell_unref(txs[i].in_body);
-      free(txs);
+      toncenter_txs_free(txs, n);
       return;
     }
   }

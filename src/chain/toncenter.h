@@ -4,6 +4,7 @@
 #ifndef COCOON_CHAIN_TONCENTER_H
 #define COCOON_CHAIN_TONCENTER_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -104,6 +105,18 @@ CC_NODISCARD int toncenter_send_external(struct toncenter *t, const struct ton_a
                                          struct toncenter_send **out, struct err *e);
 /* Stops watching; its callback does not run. Not from inside its own callback. */
 void toncenter_send_cancel(struct toncenter_send *s);
+
+/* The parsers behind the callbacks, for answers obtained elsewhere (and fuzzing). They take
+ * the `result` of an answer (borrowed). toncenter_account_clear and toncenter_txs_free release
+ * what they fill, also after a failure. */
+CC_NODISCARD int toncenter_account_from_json(json_t *result, struct toncenter_account *out, struct err *e);
+void toncenter_account_clear(struct toncenter_account *a);
+CC_NODISCARD int toncenter_txs_from_json(json_t *result, struct toncenter_tx **txs, size_t *n, struct err *e);
+void toncenter_txs_free(struct toncenter_tx *txs, size_t n);
+/* The envelope {"ok":true,"result":R} or {"ok":false,"error":...}: *result borrows from *root
+ * (caller json_decref's *root, also after a failure). http_status only goes into messages. */
+CC_NODISCARD int toncenter_envelope(const char *body, size_t len, int http_status, json_t **root, json_t **result,
+                                    struct err *e);
 
 /* The body of an external-in message cell (inline or in a ref) as a cell; for body_hash above.
  * Caller unrefs *out. */

@@ -13,6 +13,7 @@
 #include "base/buf.h"
 #include "chain/b64.h"
 #include "chain/root.h"
+#include "chain/toncenter.h"
 #include "chain/tvm_stack.h"
 #include "ton/boc.h"
 #include "ton/cocoon_msg.h"
@@ -332,6 +333,84 @@ static void test_cocoon_msgs(void **st) {
   ton_cell_unref(c);
 }
 
+static void test_toncenter_answers(void **st) {
+  (void)st;
+  struct ton_builder b;
+  struct ton_cell *c = NULL;
+  ton_builder_init(&b);
+  assert_int_equal(ton_builder_store_uint(&b, 0xabcdef, 24), 0);
+  assert_int_equal(ton_builder_end(&b, &c, NULL), 0);
+  char *cb64 = cell_b64(c);
+  char hash_b64[45] = "q83vq83vq83vq83vq83vq83vq83vq83vq83vq83vq80=";
+  char json[2048];
+  json_t *root, *result;
+  struct err e = {0};
+  /* getAddressInformation of an active account */
+  snprintf(json, sizeof(json),
+           "{\"ok\":true,\"result\":{\"balance\":\"2494597599\",\"code\":\"%s\",\"data\":\"%s\","
+           "\"last_transaction_id\":{\"lt\":\"7000000\",\"hash\":\"%s\"},\"sync_utime\":1795624146,"
+           "\"state\":\"active\"}}",
+           cb64, cb64, hash_b64);
+  assert_int_equal(toncenter_envelope(json, strlen(json), 200, &root, &result, &e), 0);
+  struct toncenter_account a;
+  assert_int_equal(toncenter_account_from_json(result, &a, &e), 0);
+  assert_int_equal(a.balance, 2494597599ull);
+  assert_int_equal(a.state, TONCENTER_ACTIVE);
+  assert_non_null(a.code);
+  assert_memory_equal(a.data->hash, c->hash, 32);
+  assert_int_equal(a.last_lt, 7000000);
+  assert_int_equal(a.last_hash[0], 0xab);
+  assert_int_equal(a.sync_utime, 1795624146u);
+  toncenter_account_clear(&a);
+  json_decref(root);
+  /* A state toncenter does not have is refused; so is a non-JSON body and ok:false. */
+  snprintf(json, sizeof(json), "{\"ok\":true,\"result\":{\"balance\":\"1\",\"state\":\"zombie\"}}");
+  assert_int_equal(toncenter_envelope(json, strlen(json), 200, &root, &result, &e), 0);
+  assert_int_equal(toncenter_account_from_json(result, &a, &e), ERR_PROTO);
+  assert_non_null(strstr(e.msg, "zombie"));
+  toncenter_account_clear(&a);
+  json_decref(root);
+  assert_int_equal(toncenter_envelope("<html>", 6, 502, &root, &result, &e), ERR_PROTO);
+  assert_non_null(strstr(e.msg, "HTTP 502"));
+  json_decref(root);
+  snprintf(json, sizeof(json), "{\"ok\":false,\"error\":\"Ratelimit exceed\",\"code\":429}");
+  assert_int_equal(toncenter_envelope(json, strlen(json), 429, &root, &result, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "HTTP 429: Ratelimit exceed"));
+  json_decref(root);
+  /* getTransactions: an external in-message (no source) with its body hash and body. */
+  snprintf(json, sizeof(json),
+           "{\"ok\":true,\"result\":[{\"utime\":5,\"transaction_id\":{\"lt\":\"9\",\"hash\":\"%s\"},"
+           "\"fee\":\"2091736\",\"in_msg\":{\"source\":\"\",\"value\":\"0\",\"body_hash\":\"%s\","
+           "\"msg_data\":{\"body\":\"%s\"}},\"out_msgs\":[{},{}]},"
+           "{\"utime\":4,\"transaction_id\":{\"lt\":\"8\",\"hash\":\"%s\"},\"fee\":\"1\","
+           "\"in_msg\":{\"source\":\"EQCrq6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq8Uk\",\"value\":\"5\","
+           "\"body_hash\":\"%s\"},\"out_msgs\":[]}]}",
+           hash_b64, hash_b64, cb64, hash_b64, hash_b64);
+  assert_int_equal(toncenter_envelope(json, strlen(json), 200, &root, &result, &e), 0);
+  struct toncenter_tx *txs = NULL;
+  size_t n = 0;
+  assert_int_equal(toncenter_txs_from_json(result, &txs, &n, &e), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(txs[0].lt, 9);
+  assert_int_equal(txs[0].fee, 2091736);
+  assert_true(txs[0].has_in_msg && txs[0].in_external);
+  assert_int_equal(txs[0].n_out, 2);
+  assert_memory_equal(txs[0].in_body->hash, c->hash, 32);
+  assert_false(txs[1].in_external);
+  assert_int_equal(txs[1].in_value, 5);
+  assert_null(txs[1].in_body);
+  toncenter_txs_free(txs, n);
+  json_decref(root);
+  /* A transaction without an id is refused. */
+  snprintf(json, sizeof(json), "{\"ok\":true,\"result\":[{\"utime\":5}]}");
+  assert_int_equal(toncenter_envelope(json, strlen(json), 200, &root, &result, &e), 0);
+  assert_int_equal(toncenter_txs_from_json(result, &txs, &n, &e), ERR_PROTO);
+  toncenter_txs_free(txs, n);
+  json_decref(root);
+  free(cb64);
+  ton_cell_unref(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_b64),
@@ -341,6 +420,7 @@ int main(void) {
       cmocka_unit_test(test_dict_malformed),
       cmocka_unit_test(test_wallet_transfer_refusals),
       cmocka_unit_test(test_cocoon_msgs),
+      cmocka_unit_test(test_toncenter_answers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
