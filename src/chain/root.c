@@ -3,8 +3,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "chain/root.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/util.h"
 
 #include "ton/dict.h"
 
@@ -158,7 +161,13 @@ int chain_root_from_get_cocoon_data(const struct chain_tvm_stack *s, struct chai
   return 0;
 }
 
-int chain_root_has_hash(const uint8_t (*list)[32], size_t n, const uint8_t hash[32]) {
+int chain_root_has_hash(const struct chain_root *r, enum chain_root_list which, const uint8_t hash[32]) {
+  const uint8_t(*list)[32] = which == CHAIN_ROOT_PROXY_HASHES    ? r->proxy_hashes
+                             : which == CHAIN_ROOT_WORKER_HASHES ? r->worker_hashes
+                                                                 : r->model_hashes;
+  size_t n = which == CHAIN_ROOT_PROXY_HASHES    ? r->n_proxy_hashes
+             : which == CHAIN_ROOT_WORKER_HASHES ? r->n_worker_hashes
+                                                 : r->n_model_hashes;
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -170,4 +179,45 @@ int chain_root_has_hash(const uint8_t (*list)[32], size_t n, const uint8_t hash[
       hi = mid;
   }
   return 0;
+}
+
+static int summary_hashes(struct buf *b, const char *tag, const uint8_t (*v)[32], size_t n) {
+  int rc = buf_appendf(b, ";%s=", tag);
+  for (size_t i = 0; !rc && i < n; i++) {
+    char h[65];
+    util_hex(v[i], 32, h);
+    rc = buf_appendf(b, "%s%s", i ? "," : "", h);
+  }
+  return rc;
+}
+
+int chain_root_summary(const struct chain_root *r, struct buf *b) {
+  const struct chain_root_params *p = &r->params;
+  char owner[TON_ADDR_RAW_MAX] = "none", code[3][65];
+  if (r->has_owner) ton_addr_to_raw(&r->owner, owner, sizeof(owner));
+  const int has[3] = {p->has_proxy_code, p->has_worker_code, p->has_client_code};
+  const uint8_t *hash[3] = {p->proxy_code_hash, p->worker_code_hash, p->client_code_hash};
+  for (int i = 0; i < 3; i++) {
+    if (has[i])
+      util_hex(hash[i], 32, code[i]);
+    else
+      snprintf(code[i], sizeof(code[i]), "-");
+  }
+  int rc = buf_appendf(b,
+                       "v=%u;seq=%u;owner=%s;sv=%u;pv=%u;uid=%u;test=%d;price=%llu;fee=%llu;mult=%u,%u,%u,%u;"
+                       "delay=%u,%u;stake=%llu,%llu;code=%s,%s,%s",
+                       r->version, r->last_proxy_seqno, owner, p->struct_version, p->params_version, p->unique_id,
+                       p->is_test, (unsigned long long)p->price_per_token, (unsigned long long)p->worker_fee_per_token,
+                       p->prompt_mult, p->cached_mult, p->completion_mult, p->reasoning_mult,
+                       p->proxy_delay_before_close, p->client_delay_before_close,
+                       (unsigned long long)p->min_proxy_stake, (unsigned long long)p->min_client_stake, code[0],
+                       code[1], code[2]);
+  if (!rc) rc = summary_hashes(b, "ph", r->proxy_hashes, r->n_proxy_hashes);
+  if (!rc) rc = summary_hashes(b, "wh", r->worker_hashes, r->n_worker_hashes);
+  if (!rc) rc = summary_hashes(b, "mh", r->model_hashes, r->n_model_hashes);
+  if (!rc) rc = buf_append_str(b, ";px=");
+  for (size_t i = 0; !rc && i < r->n_proxies; i++)
+    rc = buf_appendf(b, "%s%u@%s", i ? "," : "", r->proxies[i].seqno, r->proxies[i].addr);
+  if (!rc) rc = buf_append(b, "", 1);
+  return rc;
 }

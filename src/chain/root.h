@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "chain/tvm_stack.h"
 #include "ton/address.h"
@@ -68,7 +69,12 @@ CC_NODISCARD int chain_root_parse_data(const struct ton_cell *data, struct chain
 CC_NODISCARD int chain_root_from_get_cocoon_data(const struct chain_tvm_stack *s, struct chain_root *out,
                                                  struct err *e);
 
-/* 1 when hash is in the list (the lists are sorted). */
-int chain_root_has_hash(const uint8_t (*list)[32], size_t n, const uint8_t hash[32]);
+/* Appends a one-line, NUL-terminated summary of every field (the format tests/ton/gen.cjs
+ * writes for the oracle): v=..;seq=..;owner=..;sv=..;...;ph=h1,h2;wh=..;mh=..;px=seqno@addr,... */
+CC_NODISCARD int chain_root_summary(const struct chain_root *r, struct buf *out);
+
+enum chain_root_list { CHAIN_ROOT_PROXY_HASHES, CHAIN_ROOT_WORKER_HASHES, CHAIN_ROOT_MODEL_HASHES };
+/* 1 when hash is in that allowlist (binary search; the lists are sorted). */
+int chain_root_has_hash(const struct chain_root *r, enum chain_root_list which, const uint8_t hash[32]);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "base/util.h"
+#include "chain/root.h"
 #include "chain/toncenter.h"
 #include "chain/wallet_key.h"
 #include "http/http_client.h"
@@ -34,6 +35,8 @@ void ton_chain_cmd_usage(void *file) {
           "  balance --endpoint URL ADDR            state and balance of an account\n"
           "  get-method --endpoint URL ADDR METHOD  run a get method, print the stack\n"
           "  send-boc --endpoint URL FILE           submit a binary BoC as it is\n"
+          "  root-info --endpoint URL ADDR [--summary]\n"
+          "      the root contract's state: owner, version, params, allowlists, proxies\n"
           "  Chain commands take --api-key-file FILE or $TONCENTER_API_KEY, and --timeout SECONDS.\n");
 }
 
@@ -41,7 +44,7 @@ struct opts {
   const char *endpoint, *key_file, *wallet, *to, *comment, *boc_out, *out, *api_key_file;
   const char *pos[3];
   int npos;
-  int testnet, bounce;
+  int testnet, bounce, summary;
   uint64_t amount;
   int has_amount;
   uint32_t ttl, timeout_s;
@@ -57,6 +60,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     int64_t x;
     if (!strcmp(a, "--testnet")) o->testnet = 1;
+    else if (!strcmp(a, "--summary")) o->summary = 1;
     else if (!strcmp(a, "--bounce")) o->bounce = 1;
     else if (!v && !strncmp(a, "--", 2)) {
       fprintf(stderr, "cocoon ton %s: %s needs a value\n", argv[0], a);
@@ -314,6 +318,82 @@ static int cmd_send_boc(const struct opts *o) {
   return run_close(&r);
 }
 
+/* ---- root-info ---- */
+
+static void print_hashes(const char *what, const uint8_t (*v)[32], size_t n) {
+  printf("%s: %zu\n", what, n);
+  for (size_t i = 0; i < n; i++) {
+    char hex[65];
+    util_hex(v[i], 32, hex);
+    printf("  %s\n", hex);
+  }
+}
+
+static void root_cb(int rc, const char *errmsg, const struct toncenter_account *a, void *arg) {
+  struct run *r = arg;
+  struct err e = {0};
+  if (rc) {
+    fail_run(r, "getAddressInformation", errmsg);
+    return;
+  }
+  if (a->state != TONCENTER_ACTIVE || !a->data) {
+    fail_run(r, "root", "the root contract is not deployed (account not active)");
+    return;
+  }
+  struct chain_root *root = calloc(1, sizeof(*root));
+  if (!root || chain_root_parse_data(a->data, root, &e)) {
+    fail_run(r, "root", root ? e.msg : "out of memory");
+    free(root);
+    return;
+  }
+  if (r->o->summary) {
+    struct buf b;
+    buf_init(&b, 0);
+    if (chain_root_summary(root, &b) == 0) printf("%s\n", (const char *)buf_ptr(&b));
+    buf_free(&b);
+  } else {
+    const struct chain_root_params *p = &root->params;
+    char owner[TON_ADDR_RAW_MAX] = "none";
+    if (root->has_owner) ton_addr_to_raw(&root->owner, owner, sizeof(owner));
+    printf("owner: %s\nversion: %u\nparams_version: %u\nstruct_version: %u\nunique_id: %u\nis_test: %d\n"
+           "price_per_token: %llu\nworker_fee_per_token: %llu\n"
+           "multipliers: prompt %u cached %u completion %u reasoning %u\n"
+           "delays: proxy %u client %u\nmin_stake: proxy %llu client %llu\nlast_proxy_seqno: %u\n",
+           owner, root->version, p->params_version, p->struct_version, p->unique_id, p->is_test,
+           (unsigned long long)p->price_per_token, (unsigned long long)p->worker_fee_per_token, p->prompt_mult,
+           p->cached_mult, p->completion_mult, p->reasoning_mult, p->proxy_delay_before_close,
+           p->client_delay_before_close, (unsigned long long)p->min_proxy_stake,
+           (unsigned long long)p->min_client_stake, root->last_proxy_seqno);
+    const struct chain_root *cr = root;
+    print_hashes("proxy_hashes", cr->proxy_hashes, cr->n_proxy_hashes);
+    print_hashes("worker_hashes", cr->worker_hashes, cr->n_worker_hashes);
+    print_hashes("model_hashes", cr->model_hashes, cr->n_model_hashes);
+    printf("proxies: %zu\n", root->n_proxies);
+    for (size_t i = 0; i < root->n_proxies; i++) printf("  %u %s\n", root->proxies[i].seqno, root->proxies[i].addr);
+  }
+  free(root);
+  loop_stop(r->loop);
+}
+
+static int cmd_root_info(const struct opts *o) {
+  struct run r;
+  struct ton_addr a;
+  struct err e = {0};
+  if (o->npos != 1) {
+    fprintf(stderr, "usage: cocoon ton root-info --endpoint URL ADDR [--summary]\n");
+    return 2;
+  }
+  int rc = parse_addr_arg(o->pos[0], &a);
+  if (rc || (rc = run_open(&r, o))) return rc ? rc : run_close(&r);
+  if (toncenter_get_account(r.tc, &a, root_cb, &r, &e)) {
+    fprintf(stderr, "cocoon ton: %s\n", e.msg);
+    r.rc = 1;
+  } else {
+    loop_run(r.loop);
+  }
+  return run_close(&r);
+}
+
 /* ---- wallets ---- */
 
 static int load_wallet(const struct opts *o, struct ton_wallet *w, struct ton_addr *a, uint8_t seed[32]) {
@@ -538,7 +618,8 @@ static int cmd_wallet_send(const struct opts *o) {
 }
 
 int ton_chain_cmd_main(int argc, char **argv) {
-  static const char *const names[] = {"wallet-key", "wallet-info", "wallet-send", "balance", "get-method", "send-boc"};
+  static const char *const names[] = {"wallet-key", "wallet-info", "wallet-send", "balance", "get-method", "send-boc",
+                                      "root-info"};
   int which = -1;
   for (int i = 0; i < (int)CC_ARRAY_LEN(names); i++)
     if (!strcmp(argv[0], names[i])) which = i;
@@ -552,7 +633,8 @@ int ton_chain_cmd_main(int argc, char **argv) {
     case 2: rc = cmd_wallet_send(&o); break;
     case 3: rc = cmd_balance(&o); break;
     case 4: rc = cmd_get_method(&o); break;
-    default: rc = cmd_send_boc(&o); break;
+    case 5: rc = cmd_send_boc(&o); break;
+    default: rc = cmd_root_info(&o); break;
   }
   OPENSSL_cleanse(o.api_key, sizeof(o.api_key));
   return rc;

@@ -1049,48 +1049,6 @@ out:
   ton_cell_unref(ext);
 }
 
-static int summary_hashes(struct buf *b, const char *tag, const uint8_t (*v)[32], size_t n) {
-  int rc = buf_appendf(b, ";%s=", tag);
-  for (size_t i = 0; !rc && i < n; i++) {
-    char h[65];
-    util_hex(v[i], 32, h);
-    rc = buf_appendf(b, "%s%s", i ? "," : "", h);
-  }
-  return rc;
-}
-
-/* The same one-line summary of a root state that gen.cjs writes. */
-static int root_summary(const struct chain_root *r, struct buf *b) {
-  const struct chain_root_params *p = &r->params;
-  char owner[TON_ADDR_RAW_MAX] = "none", code[3][65];
-  if (r->has_owner) ton_addr_to_raw(&r->owner, owner, sizeof(owner));
-  const int has[3] = {p->has_proxy_code, p->has_worker_code, p->has_client_code};
-  const uint8_t *hash[3] = {p->proxy_code_hash, p->worker_code_hash, p->client_code_hash};
-  for (int i = 0; i < 3; i++) {
-    if (has[i])
-      util_hex(hash[i], 32, code[i]);
-    else
-      snprintf(code[i], sizeof(code[i]), "-");
-  }
-  int rc = buf_appendf(b,
-                       "v=%u;seq=%u;owner=%s;sv=%u;pv=%u;uid=%u;test=%d;price=%llu;fee=%llu;mult=%u,%u,%u,%u;"
-                       "delay=%u,%u;stake=%llu,%llu;code=%s,%s,%s",
-                       r->version, r->last_proxy_seqno, owner, p->struct_version, p->params_version, p->unique_id,
-                       p->is_test, (unsigned long long)p->price_per_token, (unsigned long long)p->worker_fee_per_token,
-                       p->prompt_mult, p->cached_mult, p->completion_mult, p->reasoning_mult,
-                       p->proxy_delay_before_close, p->client_delay_before_close,
-                       (unsigned long long)p->min_proxy_stake, (unsigned long long)p->min_client_stake, code[0],
-                       code[1], code[2]);
-  if (!rc) rc = summary_hashes(b, "ph", r->proxy_hashes, r->n_proxy_hashes);
-  if (!rc) rc = summary_hashes(b, "wh", r->worker_hashes, r->n_worker_hashes);
-  if (!rc) rc = summary_hashes(b, "mh", r->model_hashes, r->n_model_hashes);
-  if (!rc) rc = buf_append_str(b, ";px=");
-  for (size_t i = 0; !rc && i < r->n_proxies; i++)
-    rc = buf_appendf(b, "%s%u@%s", i ? "," : "", r->proxies[i].seqno, r->proxies[i].addr);
-  if (!rc) rc = buf_append(b, "", 1);
-  return rc;
-}
-
 static void case_root_data(struct oracle *o, json_t *j) {
   const char *in = jstr(j, "boc");
   uint8_t *p = NULL;
@@ -1104,10 +1062,24 @@ static void case_root_data(struct oracle *o, json_t *j) {
   if (!r || !in || unhex_alloc(in, strlen(in), &p, &n) || ton_boc_parse_one(p, n, &c, &e) ||
       chain_root_parse_data(c, r, &e)) {
     fail(o, "parse root data", "parsed", e.msg);
-  } else if (root_summary(r, &b)) {
+  } else if (chain_root_summary(r, &b)) {
     fail(o, "summary", "written", "out of memory");
   } else {
     check_str(o, "root state", jstr(j, "summary"), (const char *)buf_ptr(&b));
+    /* Every listed hash is found, and a hash one bit away is not. */
+    const struct chain_root *cr = r;
+    const uint8_t(*lists[3])[32] = {cr->proxy_hashes, cr->worker_hashes, cr->model_hashes};
+    const size_t counts[3] = {r->n_proxy_hashes, r->n_worker_hashes, r->n_model_hashes};
+    for (int l = 0; l < 3; l++)
+      for (size_t i = 0; i < counts[l]; i++) {
+        uint8_t h[32];
+        memcpy(h, lists[l][i], 32);
+        o->checks++;
+        if (!chain_root_has_hash(r, (enum chain_root_list)l, h)) fail(o, "allowlist lookup", "found", "missing");
+        h[31] ^= 1;
+        o->checks++;
+        if (chain_root_has_hash(r, (enum chain_root_list)l, h)) fail(o, "allowlist lookup", "absent", "found");
+      }
   }
   buf_free(&b);
   free(r);

@@ -148,4 +148,32 @@ set -e
 sleep 3
 "$COCOON" ton balance --endpoint "$LATE" "$ADDR" | grep -q '^state: uninitialized' || fail "an expired deploy was applied"
 pass "an expired message is reported: $(cat "$WORK/late.txt")"
+# 6. The root contract's state read from the chain: a root data cell made by @ton/core (the
+# oracle generator's root_data cases) is deployed under empty code, and `cocoon ton root-info`
+# must give the same summary of every field.
+ORACLE=$(cd "$(dirname "$0")/../ton" && pwd)
+if [ ! -d "$ORACLE/node_modules/@ton/ton" ]; then
+  (cd "$ORACLE" && npm ci --no-audit --no-fund) || fail "npm ci failed in $ORACLE"
+fi
+(cd "$ORACLE" && node gen.cjs 11) >"$WORK/cases.jsonl" || fail "oracle generator"
+grep '"kind":"root_data"' "$WORK/cases.jsonl" | sed -n 1,3p >"$WORK/roots.jsonl"
+[ "$(wc -l <"$WORK/roots.jsonl")" = 3 ] || fail "no root_data cases from the generator"
+n=0
+while read -r line; do
+  n=$((n + 1))
+  echo "$line" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);
+    process.stdout.write(JSON.stringify({code:"te6cckEBAQEAAgAAAEysuc0=",data:Buffer.from(j.boc,"hex").toString("base64"),amount:"1000000000"})+"\n");
+    require("fs").writeFileSync(process.argv[1], j.summary+"\n");})' "$WORK/root$n.want" >"$WORK/root$n.req"
+  RA=$(curl -sf -X POST -H 'Content-Type: application/json' --data @"$WORK/root$n.req" "${MAIN%/api/v2}/localton/deploy" \
+    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s).result;
+      if(r.state!=="active")process.exit(1);console.log(r.address)})') || fail "deploy root $n"
+  "$COCOON" ton root-info $A "$RA" --summary >"$WORK/root$n.got" || fail "root-info $n"
+  cmp -s "$WORK/root$n.want" "$WORK/root$n.got" || fail "root $n: got $(cat "$WORK/root$n.got") want $(cat "$WORK/root$n.want")"
+done <"$WORK/roots.jsonl"
+"$COCOON" ton root-info $A "$RA" | grep -q '^proxies: ' || fail "root-info without --summary"
+set +e
+"$COCOON" ton root-info $A "$DEST" >/dev/null 2>"$WORK/noroot.txt"; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "not deployed" "$WORK/noroot.txt" || fail "root-info of an undeployed account: rc $rc $(cat "$WORK/noroot.txt")"
+pass "root contract state read through getAddressInformation equals @ton/core's ($n roots)"
 echo "all local TON checks passed"
