@@ -17,6 +17,7 @@
 #include "ton/boc.h"
 #include "ton/cell.h"
 #include "ton/cocoon_msg.h"
+#include "ton/cocoon_notify.h"
 #include "ton/message.h"
 #include "ton/payment.h"
 #include "ton/sign.h"
@@ -1087,6 +1088,34 @@ static void case_root_data(struct oracle *o, json_t *j) {
   free(p);
 }
 
+static void case_notify(struct oracle *o, json_t *j) {
+  const char *in = jstr(j, "boc");
+  uint8_t *p = NULL;
+  size_t n = 0;
+  struct ton_cell *c = NULL;
+  struct err e = {0};
+  struct ton_cocoon_notify m;
+  o->checks++;
+  if (!in || unhex_alloc(in, strlen(in), &p, &n) || ton_boc_parse_one(p, n, &c, &e) ||
+      ton_cocoon_notify_parse(c, &m, &e)) {
+    fail(o, "parse notification", "parsed", e.msg);
+  } else {
+    char owner[TON_ADDR_RAW_MAX] = "none", excess[TON_ADDR_RAW_MAX] = "none", secret[65], got[1024];
+    if (m.has_owner) ton_addr_to_raw(&m.owner, owner, sizeof(owner));
+    if (m.has_excess) ton_addr_to_raw(&m.excess, excess, sizeof(excess));
+    util_hex(m.secret, 32, secret);
+    snprintf(got, sizeof(got),
+             "op=%08x;qid=%llu;owner=%s;state=%u;tokens=%llu;balance=%llu;stake=%llu;secret=%s;pop=%08x;coins=%llu;"
+             "save=%llu;nonce=%llu;excess=%s",
+             (unsigned)m.op, (unsigned long long)m.qid, owner, m.state, (unsigned long long)m.tokens,
+             (unsigned long long)m.balance, (unsigned long long)m.stake, secret, (unsigned)m.payload_op,
+             (unsigned long long)m.coins, (unsigned long long)m.coins_to_save, (unsigned long long)m.nonce, excess);
+    check_str(o, "notification", jstr(j, "summary"), got);
+  }
+  ton_cell_unref(c);
+  free(p);
+}
+
 static int cmd_selftest_oracle(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: cocoon ton selftest-oracle CASES.jsonl   (written by tests/ton/gen.cjs)\n");
@@ -1102,12 +1131,12 @@ static int cmd_selftest_oracle(int argc, char **argv) {
   size_t cap = 0;
   ssize_t len;
   unsigned lineno = 0, bad_lines = 0;
-  enum { NKINDS = 16 };
+  enum { NKINDS = 17 };
   unsigned per_kind[NKINDS] = {0};
   static const char *const kinds[NKINDS] = {"cell",     "ops",        "addr",          "addr_bad", "stateinit",
                                             "wallet",   "reencode",   "cocoon_msg",    "cocoon_save",
                                             "cocoon_signed", "intmsg", "extmsg",       "comment",  "wallet_tx",
-                                            "root_data", "meta"};
+                                            "root_data", "notify", "meta"};
   while ((len = getline(&line, &cap, f)) > 0) {
     lineno++;
     if ((size_t)len > TON_CMD_MAX_LINE) {
@@ -1143,6 +1172,7 @@ static int cmd_selftest_oracle(int argc, char **argv) {
     else if (!strcmp(kind, "comment")) case_comment(&o, j);
     else if (!strcmp(kind, "wallet_tx")) case_wallet_tx(&o, j);
     else if (!strcmp(kind, "root_data")) case_root_data(&o, j);
+    else if (!strcmp(kind, "notify")) case_notify(&o, j);
     else if (strcmp(kind, "meta")) known = 0;
     if (!known) {
       fprintf(stderr, "line %u: unknown case kind '%s'\n", lineno, kind);

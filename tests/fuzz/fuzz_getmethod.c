@@ -8,6 +8,7 @@
 #include "chain/root.h"
 #include "chain/tvm_stack.h"
 #include "ton/boc.h"
+#include "ton/cocoon_notify.h"
 #include "ton/dict.h"
 
 static void check(int ok, const char *what) {
@@ -40,6 +41,10 @@ static void cell_parsers(const struct ton_cell *c, struct chain_root *r) {
   struct chain_root_params p;
   memset(&e, 0, sizeof(e));
   if (chain_root_params_parse(c, &p, &e)) check(e.msg[0] != '\0', "params refusal without a message");
+  struct ton_cocoon_notify note;
+  memset(&e, 0, sizeof(e));
+  if (ton_cocoon_notify_parse(c, &note, &e)) check(e.msg[0] != '\0', "notification refusal without a message");
+  else check(note.state < 4, "2-bit state");
   unsigned n = 0;
   memset(&e, 0, sizeof(e));
   if (ton_dict_foreach(c, 256, count_cb, &n, &e)) check(e.msg[0] != '\0', "dict refusal without a message");

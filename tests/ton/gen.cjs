@@ -438,6 +438,52 @@ function rootDataCase(name) {
   out({ kind: 'root_data', name, boc: hex(data.toBoc()), summary: rootSummary({ version, lastSeqno, owner, p, ph, wh, mh, px }) });
 }
 
+// ---- notifications COCOON contracts send (src/ton/cocoon_notify.c) ----
+function notifySummary(n) {
+  const a = (x) => (x ? x.toRawString() : 'none');
+  const h8 = (x) => (x >>> 0).toString(16).padStart(8, '0');
+  return [`op=${h8(n.op)}`, `qid=${n.qid}`, `owner=${a(n.owner)}`, `state=${n.state || 0}`, `tokens=${n.tokens || 0n}`,
+    `balance=${n.balance || 0n}`, `stake=${n.stake || 0n}`, `secret=${n.secret ? hex(n.secret) : '0'.repeat(64)}`,
+    `pop=${h8(n.pop || 0)}`, `coins=${n.coins || 0n}`, `save=${n.save || 0n}`, `nonce=${n.nonce || 0n}`,
+    `excess=${a(n.excess)}`].join(';');
+}
+function notifyCase(name, kind) {
+  const n = { qid: u64() };
+  const b = beginCell();
+  if (kind === 'excesses' || kind === 'payout') {
+    n.op = kind === 'excesses' ? 0x2565934c : 0xc59a7cd3;
+    b.storeUint(n.op, 32).storeUint(n.qid, 64);
+  } else if (kind === 'worker') {
+    n.op = 0x4d725d2c;
+    n.owner = maybeAddr();
+    n.state = int(4);
+    n.tokens = u64();
+    b.storeUint(n.op, 32).storeUint(n.qid, 64).storeAddress(n.owner).storeUint(n.state, 2).storeUint(n.tokens, 64);
+    if (rnd() < 0.7) {
+      n.pop = 0x08e7d036; n.coins = coinsv(); n.save = coinsv(); n.excess = maybeAddr();
+      b.storeMaybeRef(beginCell().storeUint(n.pop, 32).storeCoins(n.coins).storeCoins(n.save).storeAddress(n.excess).endCell());
+    } else b.storeMaybeRef(null);
+  } else {
+    n.op = 0x65448ff4;
+    n.owner = maybeAddr();
+    n.state = int(4); n.balance = coinsv(); n.stake = coinsv(); n.tokens = u64(); n.secret = bytes(32);
+    b.storeUint(n.op, 32).storeUint(n.qid, 64).storeAddress(n.owner)
+      .storeRef(beginCell().storeUint(n.state, 2).storeCoins(n.balance).storeCoins(n.stake).storeUint(n.tokens, 64).storeBuffer(n.secret));
+    const which = pick(['none', 'top_up', 'register', 'refund_granted', 'refund_force']);
+    if (which === 'none') b.storeMaybeRef(null);
+    else if (which === 'register') {
+      n.pop = 0xa35cb580; n.nonce = u64();
+      b.storeMaybeRef(beginCell().storeUint(n.pop, 32).storeUint(n.nonce, 64).endCell());
+    } else {
+      n.pop = { top_up: 0x5cfc6b87, refund_granted: 0xc68ebc7b, refund_force: 0xf4c354c9 }[which];
+      n.coins = coinsv(); n.excess = maybeAddr();
+      b.storeMaybeRef(beginCell().storeUint(n.pop, 32).storeCoins(n.coins).storeAddress(n.excess).endCell());
+    }
+  }
+  const c = b.endCell();
+  out({ kind: 'notify', name, boc: hex(c.toBoc()), summary: notifySummary(n) });
+}
+
 // ---- the case list ----
 out({ kind: 'meta', seed, core: require('@ton/core/package.json').version, ton: require('@ton/ton/package.json').version });
 cellCase('empty', 1, 0);
@@ -471,3 +517,4 @@ for (let i = 0; i < 10; i++) commentCase(`comment${i}`);
 for (let i = 0; i < 30; i++) walletTxCase(`wallet_tx_v4r2_${i}`, 'v4r2');
 for (let i = 0; i < 30; i++) walletTxCase(`wallet_tx_v5r1_${i}`, 'v5r1');
 for (let i = 0; i < 30; i++) rootDataCase(`root_data${i}`);
+for (let i = 0; i < 5; i++) for (const k of ['excesses', 'payout', 'worker', 'worker', 'client', 'client', 'client']) notifyCase(`notify_${k}_${i}`, k);
