@@ -271,13 +271,26 @@ int toncenter_get_transactions(struct toncenter *t, const struct ton_addr *a, un
   addr_query(a, "", addr, sizeof(addr));
   int n = snprintf(q, sizeof(q), "%s&limit=%u&archival=true", addr, limit);
   if (from_lt) {
-    char hex[65];
-    if (from_hash)
-      util_hex(from_hash, 32, hex);
-    else
-      hex[0] = '\0';
+    /* The hash as @ton/ton's TonClient sends it: base64, percent-encoded. */
+    char enc[100] = "";
+    if (from_hash) {
+      struct buf b;
+      buf_init(&b, 0);
+      if (chain_b64_encode(from_hash, 32, &b) == 0) {
+        size_t k = 0;
+        for (size_t i = 0; i < b.len && k + 4 < sizeof(enc); i++) {
+          char ch = (char)buf_ptr(&b)[i];
+          if (ch == '+' || ch == '/' || ch == '=')
+            k += (size_t)snprintf(enc + k, sizeof(enc) - k, "%%%02X", (unsigned char)ch);
+          else
+            enc[k++] = ch;
+        }
+        enc[k] = '\0';
+      }
+      buf_free(&b);
+    }
     n += snprintf(q + n, sizeof(q) - (size_t)n, "&lt=%llu%s%s", (unsigned long long)from_lt, from_hash ? "&hash=" : "",
-                  hex);
+                  enc);
   }
   if (to_lt) snprintf(q + n, sizeof(q) - (size_t)n, "&to_lt=%llu", (unsigned long long)to_lt);
   return start(t, REQ_TXS, "getTransactions", q, NULL, (union tc_cb){.txs = cb}, arg, e);

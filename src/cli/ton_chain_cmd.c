@@ -35,6 +35,8 @@ void ton_chain_cmd_usage(void *file) {
           "  balance --endpoint URL ADDR            state and balance of an account\n"
           "  get-method --endpoint URL ADDR METHOD  run a get method, print the stack\n"
           "  send-boc --endpoint URL FILE           submit a binary BoC as it is\n"
+          "  transactions --endpoint URL ADDR [--limit N]\n"
+          "      every transaction of an account, newest first, fetched in pages of N (default 10)\n"
           "  root-info --endpoint URL ADDR [--summary]\n"
           "      the root contract's state: owner, version, params, allowlists, proxies\n"
           "  Chain commands take --api-key-file FILE or $TONCENTER_API_KEY, and --timeout SECONDS.\n");
@@ -45,6 +47,7 @@ struct opts {
   const char *pos[3];
   int npos;
   int testnet, bounce, summary;
+  unsigned limit;
   uint64_t amount;
   int has_amount;
   uint32_t ttl, timeout_s;
@@ -73,7 +76,13 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     else if (!strcmp(a, "--boc-out")) o->boc_out = argv[++i];
     else if (!strcmp(a, "--out")) o->out = argv[++i];
     else if (!strcmp(a, "--api-key-file")) o->api_key_file = argv[++i];
-    else if (!strcmp(a, "--amount") || !strcmp(a, "--ttl") || !strcmp(a, "--timeout")) {
+    else if (!strcmp(a, "--limit")) {
+      if (util_parse_i64(argv[++i], 1, TONCENTER_MAX_TXS, &x)) {
+        fprintf(stderr, "cocoon ton %s: --limit must be 1..%d\n", argv[0], TONCENTER_MAX_TXS);
+        return 2;
+      }
+      o->limit = (unsigned)x;
+    } else if (!strcmp(a, "--amount") || !strcmp(a, "--ttl") || !strcmp(a, "--timeout")) {
       if (util_parse_i64(argv[++i], 0, INT64_MAX, &x)) {
         fprintf(stderr, "cocoon ton %s: %s: not a non-negative integer: %s\n", argv[0], a, argv[i]);
         return 2;
@@ -132,6 +141,11 @@ struct run {
   uint8_t seed[32];
   uint64_t balance;
   int active;
+  /* transactions paging */
+  struct ton_addr acct;
+  uint64_t next_lt;
+  uint8_t next_hash[32];
+  unsigned listed;
 };
 
 static void deadline_cb(struct loop_timer *t) {
@@ -315,6 +329,62 @@ static int cmd_send_boc(const struct opts *o) {
     loop_run(r.loop);
   }
   buf_free(&b);
+  return run_close(&r);
+}
+
+/* ---- transactions ---- */
+
+static void page_cb(int rc, const char *errmsg, const struct toncenter_tx *txs, size_t n, void *arg) {
+  struct run *r = arg;
+  struct err e = {0};
+  if (rc) {
+    fail_run(r, "getTransactions", errmsg);
+    return;
+  }
+  /* A page starts at the transaction it was asked for, which the previous page listed last. */
+  size_t first = r->next_lt ? 1 : 0;
+  for (size_t i = first; i < n; i++) {
+    char hex[65];
+    util_hex(txs[i].hash, 32, hex);
+    printf("lt %llu hash %s utime %u fee %llu in %s value %llu out %zu\n", (unsigned long long)txs[i].lt, hex,
+           txs[i].utime, (unsigned long long)txs[i].fee,
+           !txs[i].has_in_msg ? "none" : txs[i].in_external ? "external" : "internal",
+           (unsigned long long)txs[i].in_value, txs[i].n_out);
+    r->listed++;
+  }
+  if (n <= first || n < r->o->limit) {
+    printf("transactions: %u\n", r->listed);
+    loop_stop(r->loop);
+    return;
+  }
+  r->next_lt = txs[n - 1].lt;
+  memcpy(r->next_hash, txs[n - 1].hash, 32);
+  if (toncenter_get_transactions(r->tc, &r->acct, r->o->limit, r->next_lt, r->next_hash, 0, page_cb, r, &e))
+    fail_run(r, "getTransactions", e.msg);
+}
+
+static int cmd_transactions(struct opts *o) {
+  struct run r;
+  struct err e = {0};
+  if (o->npos != 1) {
+    fprintf(stderr, "usage: cocoon ton transactions --endpoint URL ADDR [--limit N]\n");
+    return 2;
+  }
+  if (!o->limit) o->limit = 10;
+  struct ton_addr a;
+  int rc = parse_addr_arg(o->pos[0], &a);
+  if (rc || (rc = run_open(&r, o))) return rc ? rc : run_close(&r);
+  r.acct = a;
+  if (o->limit < 2) {
+    /* Each page repeats the previous page's last transaction, so a page must hold two. */
+    o->limit = 2;
+  }
+  if (toncenter_get_transactions(r.tc, &a, o->limit, 0, NULL, 0, page_cb, &r, &e)) {
+    fprintf(stderr, "cocoon ton: %s\n", e.msg);
+    r.rc = 1;
+  } else {
+    loop_run(r.loop);
+  }
   return run_close(&r);
 }
 
@@ -619,7 +689,7 @@ static int cmd_wallet_send(const struct opts *o) {
 
 int ton_chain_cmd_main(int argc, char **argv) {
   static const char *const names[] = {"wallet-key", "wallet-info", "wallet-send", "balance", "get-method", "send-boc",
-                                      "root-info"};
+                                      "root-info", "transactions"};
   int which = -1;
   for (int i = 0; i < (int)CC_ARRAY_LEN(names); i++)
     if (!strcmp(argv[0], names[i])) which = i;
@@ -634,7 +704,8 @@ int ton_chain_cmd_main(int argc, char **argv) {
     case 3: rc = cmd_balance(&o); break;
     case 4: rc = cmd_get_method(&o); break;
     case 5: rc = cmd_send_boc(&o); break;
-    default: rc = cmd_root_info(&o); break;
+    case 6: rc = cmd_root_info(&o); break;
+    default: rc = cmd_transactions(&o); break;
   }
   OPENSSL_cleanse(o.api_key, sizeof(o.api_key));
   return rc;

@@ -111,6 +111,14 @@ for W in v4r2 v5r1; do
   expected_dest=$((expected_dest + 250000000))
   gm=$("$COCOON" ton get-method $A "$ADDR" seqno) || fail "$W: get-method seqno"
   [ "$(echo "$gm" | sed -n 's/^0: num //p')" = 2 ] || fail "$W: seqno after two transfers: $gm"
+  # The wallet's history: the faucet's credit and two transfers (the replay left no trace),
+  # the same whether read in one page or in pages of two (each repeating the previous last).
+  "$COCOON" ton transactions $A "$ADDR" --limit 10 >"$WORK/$W.txs10" || fail "$W: transactions"
+  "$COCOON" ton transactions $A "$ADDR" --limit 2 >"$WORK/$W.txs2" || fail "$W: transactions in pages"
+  cmp -s "$WORK/$W.txs10" "$WORK/$W.txs2" || fail "$W: paging differs: $(cat "$WORK/$W.txs2")"
+  grep -q '^transactions: 3$' "$WORK/$W.txs10" || fail "$W: history: $(cat "$WORK/$W.txs10")"
+  [ "$(grep -c ' in external ' "$WORK/$W.txs10")" = 2 ] && [ "$(grep -c ' in internal value 3000000000 ' "$WORK/$W.txs10")" = 1 ] \
+    || fail "$W: history kinds: $(cat "$WORK/$W.txs10")"
   # The private key never shows up in any output.
   cat "$WORK"/*.txt "$WORK"/*.err "$WORK/$W.keyinfo" | grep -qi "$SEED" && fail "$W: the private key appears in an output"
   pass "$W: deployed by its first transfer, seqno 2 after two transfers, replay refused, balance $bal1 after the first"
