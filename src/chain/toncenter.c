@@ -532,8 +532,15 @@ static void txs_cb(int rc, const char *errmsg, const struct toncenter_tx *txs, s
         return;
       }
   }
-  if ((uint64_t)util_wall_time() > s->o.valid_until) {
-    /* One look after expiry (the message may have landed just before valid_until). */
+  if (rc && (uint64_t)util_wall_time() > (uint64_t)s->o.valid_until + TONCENTER_CONFIRM_GRACE_S) {
+    char msg[200];
+    snprintf(msg, sizeof(msg), "toncenter: cannot tell whether the message was applied: %.120s", errmsg);
+    finish_send(s, ERR_TIMEOUT, msg, NULL);
+    return;
+  }
+  if (!rc && (uint64_t)util_wall_time() > s->o.valid_until) {
+    /* One more successful look after expiry (the message may have landed just before
+     * valid_until); a failed poll proves nothing either way. */
     if (++s->expired_checks >= 2) {
       char msg[128];
       snprintf(msg, sizeof(msg), "toncenter: the message expired (valid_until %u) without being applied after %llu sends",

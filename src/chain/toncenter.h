@@ -22,6 +22,7 @@ struct toncenter_send;
 #define TONCENTER_MAX_RESPONSE ((size_t)8 << 20)
 #define TONCENTER_MAX_TXS 100 /* per getTransactions page */
 #define TONCENTER_MAX_URL 2048
+#define TONCENTER_CONFIRM_GRACE_S 300 /* polls may fail this long past valid_until */
 
 struct toncenter_config {
   const char *endpoint; /* base URL with the API version, e.g. https://toncenter.com/api/v2 (copied) */
@@ -90,9 +91,11 @@ CC_NODISCARD int toncenter_get_transactions(struct toncenter *t, const struct to
 
 /* Resend-with-expiry for an external message: sends the BoC, then every poll_ms looks at the
  * destination's recent transactions for one whose in-message body hash is body_hash, sending
- * again every resend_ms, until it is found (cb rc 0 with that transaction) or the wall clock
- * passes valid_until and one more look finds nothing (ERR_TIMEOUT). A refusal by sendBoc is
- * not final (a replay of an applied message is refused too): only the transaction log decides. */
+ * again every resend_ms. It ends with that transaction (rc 0); with ERR_TIMEOUT once the wall
+ * clock passed valid_until and one more successful look found nothing; or with ERR_TIMEOUT
+ * "cannot tell" when polls still fail TONCENTER_CONFIRM_GRACE_S after valid_until. A refusal
+ * by sendBoc is not final (a replay of an applied message is refused too): only the
+ * transaction log decides. */
 struct toncenter_send_opts {
   uint32_t valid_until; /* unix time, as signed into the message */
   uint32_t poll_ms;     /* 0: 1000 */
