@@ -29,7 +29,7 @@ void ton_chain_cmd_usage(void *file) {
           "      create a wallet private key (mode 0600) and print its public key and address\n"
           "  wallet-info --endpoint URL --key FILE --wallet v4r2|v5r1 [--testnet]\n"
           "  wallet-send --endpoint URL --key FILE --wallet v4r2|v5r1 [--testnet] --to ADDR --amount NANO\n"
-          "      [--bounce] [--comment TEXT] [--ttl SECONDS] [--boc-out FILE]\n"
+          "      [--bounce] [--comment TEXT | --body-boc FILE] [--ttl SECONDS] [--boc-out FILE]\n"
           "      sign a transfer, send it (deploying the wallet with its first message) and wait until\n"
           "      it is applied, resending until valid_until passes\n"
           "  balance --endpoint URL ADDR            state and balance of an account\n"
@@ -37,16 +37,17 @@ void ton_chain_cmd_usage(void *file) {
           "  send-boc --endpoint URL FILE           submit a binary BoC as it is\n"
           "  transactions --endpoint URL ADDR [--limit N]\n"
           "      every transaction of an account, newest first, fetched in pages of N (default 10)\n"
-          "  root-info --endpoint URL ADDR [--summary]\n"
-          "      the root contract's state: owner, version, params, allowlists, proxies\n"
+          "  root-info --endpoint URL ADDR [--summary | --get]\n"
+          "      the root contract's state from its data: owner, version, params, allowlists, proxies;\n"
+          "      --get: the scalar part from its get method get_cocoon_data instead\n"
           "  Chain commands take --api-key-file FILE or $TONCENTER_API_KEY, and --timeout SECONDS.\n");
 }
 
 struct opts {
-  const char *endpoint, *key_file, *wallet, *to, *comment, *boc_out, *out, *api_key_file;
+  const char *endpoint, *key_file, *wallet, *to, *comment, *boc_out, *out, *api_key_file, *body_boc;
   const char *pos[3];
   int npos;
-  int testnet, bounce, summary;
+  int testnet, bounce, summary, get;
   unsigned limit;
   uint64_t amount;
   int has_amount;
@@ -64,6 +65,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     int64_t x;
     if (!strcmp(a, "--testnet")) o->testnet = 1;
     else if (!strcmp(a, "--summary")) o->summary = 1;
+    else if (!strcmp(a, "--get")) o->get = 1;
     else if (!strcmp(a, "--bounce")) o->bounce = 1;
     else if (!v && !strncmp(a, "--", 2)) {
       fprintf(stderr, "cocoon ton %s: %s needs a value\n", argv[0], a);
@@ -74,6 +76,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     else if (!strcmp(a, "--to")) o->to = argv[++i];
     else if (!strcmp(a, "--comment")) o->comment = argv[++i];
     else if (!strcmp(a, "--boc-out")) o->boc_out = argv[++i];
+    else if (!strcmp(a, "--body-boc")) o->body_boc = argv[++i];
     else if (!strcmp(a, "--out")) o->out = argv[++i];
     else if (!strcmp(a, "--api-key-file")) o->api_key_file = argv[++i];
     else if (!strcmp(a, "--limit")) {
@@ -344,12 +347,13 @@ static void page_cb(int rc, const char *errmsg, const struct toncenter_tx *txs, 
   /* A page starts at the transaction it was asked for, which the previous page listed last. */
   size_t first = r->next_lt ? 1 : 0;
   for (size_t i = first; i < n; i++) {
-    char hex[65];
+    char hex[65], body[65];
     util_hex(txs[i].hash, 32, hex);
-    printf("lt %llu hash %s utime %u fee %llu in %s value %llu out %zu\n", (unsigned long long)txs[i].lt, hex,
+    util_hex(txs[i].in_body_hash, 32, body);
+    printf("lt %llu hash %s utime %u fee %llu in %s value %llu body %s out %zu\n", (unsigned long long)txs[i].lt, hex,
            txs[i].utime, (unsigned long long)txs[i].fee,
            !txs[i].has_in_msg ? "none" : txs[i].in_external ? "external" : "internal",
-           (unsigned long long)txs[i].in_value, txs[i].n_out);
+           (unsigned long long)txs[i].in_value, txs[i].has_in_msg ? body : "-", txs[i].n_out);
     r->listed++;
   }
   if (n <= first || n < r->o->limit) {
@@ -445,17 +449,43 @@ static void root_cb(int rc, const char *errmsg, const struct toncenter_account *
   loop_stop(r->loop);
 }
 
+static void root_get_cb(int rc, const char *errmsg, const struct chain_tvm_stack *s, void *arg) {
+  struct run *r = arg;
+  struct err e = {0};
+  if (rc) {
+    fail_run(r, "get_cocoon_data", errmsg);
+    return;
+  }
+  struct chain_root *root = calloc(1, sizeof(*root));
+  if (!root || chain_root_from_get_cocoon_data(s, root, &e)) {
+    fail_run(r, "get_cocoon_data", root ? e.msg : "out of memory");
+    free(root);
+    return;
+  }
+  const struct chain_root_params *p = &root->params;
+  char owner[TON_ADDR_RAW_MAX] = "none";
+  if (root->has_owner) ton_addr_to_raw(&root->owner, owner, sizeof(owner));
+  printf("owner: %s\nversion: %u\nparams_version: %u\nunique_id: %u\nis_test: %d\nprice_per_token: %llu\n"
+         "worker_fee_per_token: %llu\nmin_stake: proxy %llu client %llu\nlast_proxy_seqno: %u\n",
+         owner, root->version, p->params_version, p->unique_id, p->is_test, (unsigned long long)p->price_per_token,
+         (unsigned long long)p->worker_fee_per_token, (unsigned long long)p->min_proxy_stake,
+         (unsigned long long)p->min_client_stake, root->last_proxy_seqno);
+  free(root);
+  loop_stop(r->loop);
+}
+
 static int cmd_root_info(const struct opts *o) {
   struct run r;
   struct ton_addr a;
   struct err e = {0};
   if (o->npos != 1) {
-    fprintf(stderr, "usage: cocoon ton root-info --endpoint URL ADDR [--summary]\n");
+    fprintf(stderr, "usage: cocoon ton root-info --endpoint URL ADDR [--summary | --get]\n");
     return 2;
   }
   int rc = parse_addr_arg(o->pos[0], &a);
   if (rc || (rc = run_open(&r, o))) return rc ? rc : run_close(&r);
-  if (toncenter_get_account(r.tc, &a, root_cb, &r, &e)) {
+  if (o->get ? toncenter_run_get_method(r.tc, &a, "get_cocoon_data", NULL, root_get_cb, &r, &e)
+             : toncenter_get_account(r.tc, &a, root_cb, &r, &e)) {
     fprintf(stderr, "cocoon ton: %s\n", e.msg);
     r.rc = 1;
   } else {
@@ -584,6 +614,15 @@ static void send_with_seqno(struct run *r, uint32_t seqno) {
   buf_init(&boc, 0);
   if (ton_addr_parse(o->to, &to, NULL, &e)) goto fail;
   if (o->comment && ton_comment_cell(o->comment, &body, &e)) goto fail;
+  if (o->body_boc) {
+    struct buf bb;
+    buf_init(&bb, TON_BOC_MAX_BYTES);
+    int brc = read_all(o->body_boc, &bb);
+    if (brc) err_set(&e, ERR_IO, "cannot read %s", o->body_boc);
+    else brc = ton_boc_parse_one(buf_ptr(&bb), bb.len, &body, &e);
+    buf_free(&bb);
+    if (brc) goto fail;
+  }
   struct ton_int_msg m = {.bounce = o->bounce, .dest = to, .value = o->amount, .body = body};
   if (ton_int_msg_cell(&m, 0, &msg, &e)) goto fail;
   uint32_t valid_until = (uint32_t)util_wall_time() + o->ttl;
@@ -659,6 +698,10 @@ static int cmd_wallet_send(const struct opts *o) {
   struct err e = {0};
   if (!o->to || !o->has_amount) {
     fprintf(stderr, "cocoon ton wallet-send: --to ADDR and --amount NANO are required\n");
+    return 2;
+  }
+  if (o->comment && o->body_boc) {
+    fprintf(stderr, "cocoon ton wallet-send: --comment and --body-boc exclude each other\n");
     return 2;
   }
   int rc = parse_addr_arg(o->to, &to);

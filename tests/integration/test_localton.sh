@@ -117,7 +117,7 @@ for W in v4r2 v5r1; do
   "$COCOON" ton transactions $A "$ADDR" --limit 2 >"$WORK/$W.txs2" || fail "$W: transactions in pages"
   cmp -s "$WORK/$W.txs10" "$WORK/$W.txs2" || fail "$W: paging differs: $(cat "$WORK/$W.txs2")"
   grep -q '^transactions: 3$' "$WORK/$W.txs10" || fail "$W: history: $(cat "$WORK/$W.txs10")"
-  [ "$(grep -c ' in external ' "$WORK/$W.txs10")" = 2 ] && [ "$(grep -c ' in internal value 3000000000 ' "$WORK/$W.txs10")" = 1 ] \
+  [ "$(grep -c ' in external ' "$WORK/$W.txs10")" = 2 ] && [ "$(grep -c ' in internal value 3000000000 body ' "$WORK/$W.txs10")" = 1 ] \
     || fail "$W: history kinds: $(cat "$WORK/$W.txs10")"
   # The private key never shows up in any output.
   cat "$WORK"/*.txt "$WORK"/*.err "$WORK/$W.keyinfo" | grep -qi "$SEED" && fail "$W: the private key appears in an output"
@@ -179,9 +179,50 @@ while read -r line; do
   cmp -s "$WORK/root$n.want" "$WORK/root$n.got" || fail "root $n: got $(cat "$WORK/root$n.got") want $(cat "$WORK/root$n.want")"
 done <"$WORK/roots.jsonl"
 "$COCOON" ton root-info $A "$RA" | grep -q '^proxies: ' || fail "root-info without --summary"
+# A COCOON owner message made by @ton/core (a client top-up) as the body of a wallet transfer
+# to the last root account: it arrives with that body.
+(cd "$ORACLE" && node -e 'const {beginCell,Address}=require("@ton/core");
+  const c = beginCell().storeUint(0xf172e6c2, 32).storeUint(77, 64).storeCoins(123456789n)
+    .storeAddress(Address.parseRaw(process.argv[1])).endCell();
+  require("fs").writeFileSync(process.argv[2], c.toBoc()); console.log(c.hash().toString("hex"));' \
+  "$(field address <"$WORK/v5r1.keyinfo")" "$WORK/topup.boc") >"$WORK/topup.hash"
+"$COCOON" ton wallet-send $A --key "$WORK/v5r1.key" --wallet v5r1 --to "$RA" --amount 200000000 --bounce \
+  --body-boc "$WORK/topup.boc" >/dev/null 2>"$WORK/topup.err" || fail "transfer with a body: $(cat "$WORK/topup.err")"
+"$COCOON" ton transactions $A "$RA" | grep -q " in internal value 200000000 body $(cat "$WORK/topup.hash") " \
+  || fail "the top-up body did not arrive: $("$COCOON" ton transactions $A "$RA")"
 set +e
 "$COCOON" ton root-info $A "$DEST" >/dev/null 2>"$WORK/noroot.txt"; rc=$?
 set -e
 [ $rc = 1 ] && grep -q "not deployed" "$WORK/noroot.txt" || fail "root-info of an undeployed account: rc $rc $(cat "$WORK/noroot.txt")"
 pass "root contract state read through getAddressInformation equals @ton/core's ($n roots)"
+# 7. The real root contract (contracts/root.tolk, when this checkout has it and its packages):
+# deployed on the local TON, read through its data cell and through get_cocoon_data.
+CONTRACTS=${COCOON_CONTRACTS_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/contracts}
+if [ -f "$CONTRACTS/build.cjs" ] && [ -d "$CONTRACTS/node_modules/@ton/tolk-js" ]; then
+  OWNER=0:$(printf '42%.0s' $(seq 32))
+  (cd "$CONTRACTS" && node -e '
+    const c = require("./build.cjs");
+    const h = (b) => Buffer.alloc(32, b);
+    c.contractBocs("root", { owner: process.argv[1], proxyHashes: [h(1), h(2)], workerHashes: [h(3)],
+        modelHashes: [h(4), h(5), h(6)], proxies: ["10.0.0.1:8888", "10.0.0.2:8888 10.0.0.2:8889"],
+        params: { pricePerToken: 20n, workerFeePerToken: 19n, uniqueId: 239, paramsVersion: 7 }, version: 3 })
+      .then((r) => console.log(JSON.stringify({ code: r.codeBoc64, data: r.dataBoc64, amount: "1000000000", address: r.address })));
+  ' "$OWNER") >"$WORK/realroot.req" || fail "contracts/build.cjs could not build the root"
+  RR=$(curl -sf -X POST -H 'Content-Type: application/json' --data @"$WORK/realroot.req" "${MAIN%/api/v2}/localton/deploy" \
+    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s).result;
+      if(r.state!=="active")process.exit(1);console.log(r.address)})') || fail "deploy the real root"
+  grep -q "\"address\":\"$RR\"" "$WORK/realroot.req" || fail "the root landed at another address than build.cjs says"
+  "$COCOON" ton root-info $A "$RR" >"$WORK/realroot.data" || fail "root-info of the real root"
+  "$COCOON" ton root-info $A "$RR" --get >"$WORK/realroot.get" 2>"$WORK/realroot.err" || fail "root-info --get: $(cat "$WORK/realroot.err")"
+  for want in "owner: $OWNER" "version: 3" "params_version: 7" "unique_id: 239" "price_per_token: 20" \
+              "worker_fee_per_token: 19" "last_proxy_seqno: 2" "min_stake: proxy 1000000000 client 1000000000"; do
+    grep -qx "$want" "$WORK/realroot.data" || fail "root data: no '$want' in $(cat "$WORK/realroot.data")"
+    grep -qx "$want" "$WORK/realroot.get" || fail "get_cocoon_data: no '$want' in $(cat "$WORK/realroot.get")"
+  done
+  grep -qx "proxy_hashes: 2" "$WORK/realroot.data" && grep -qx "model_hashes: 3" "$WORK/realroot.data" \
+    && grep -qx "  2 10.0.0.2:8888 10.0.0.2:8889" "$WORK/realroot.data" || fail "root lists: $(cat "$WORK/realroot.data")"
+  pass "the real root contract reads the same through its data cell and get_cocoon_data"
+else
+  echo "note: contracts/ or its node_modules is absent; the real root contract check is skipped"
+fi
 echo "all local TON checks passed"
