@@ -42,11 +42,13 @@ demo-build: deps
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@ninja -C $(BUILD) -j $(JOBS) cocoon cocoon-testbackend
 
-# The oracles' and the contracts' npm packages (pinned by package-lock.json), installed once before
-# the tests run.
+# The oracles', the contracts' and the local TON's npm packages (pinned by package-lock.json),
+# installed once before the tests run.
 node-deps: deps
 	@if [ ! -d tests/ton/node_modules ]; then echo "npm ci in tests/ton"; \
 	  (cd tests/ton && npm ci --no-audit --no-fund >/dev/null) || exit 1; fi
+	@if [ ! -d tools/localton/node_modules ]; then echo "npm ci in tools/localton"; \
+	  (cd tools/localton && npm ci --no-audit --no-fund >/dev/null) || exit 1; fi
 	@if [ ! -d tests/engine/node_modules ]; then echo "npm ci in tests/engine"; \
 	  (cd tests/engine && npm ci --omit=optional --no-audit --no-fund >/dev/null) || exit 1; fi
 	@if [ ! -d contracts/node_modules ]; then echo "npm ci in contracts"; \
