@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 TSAN_BUILD ?= build-tsan
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test test-tsan demo demo-build serve bench bench-batch fuzz fuzz-short clean node-deps
+.PHONY: all deps build build-asan test test-tsan demo demo-build serve bench bench-attest bench-batch fuzz fuzz-short clean node-deps
 
 all: build
 
@@ -42,12 +42,17 @@ demo-build: deps
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@ninja -C $(BUILD) -j $(JOBS) cocoon cocoon-testbackend
 
-# The oracles' npm packages (pinned by package-lock.json), installed once before the tests run.
+# The oracles', the contracts' and the local TON's npm packages (pinned by package-lock.json),
+# installed once before the tests run.
 node-deps: deps
 	@if [ ! -d tests/ton/node_modules ]; then echo "npm ci in tests/ton"; \
 	  (cd tests/ton && npm ci --no-audit --no-fund >/dev/null) || exit 1; fi
+	@if [ ! -d tools/localton/node_modules ]; then echo "npm ci in tools/localton"; \
+	  (cd tools/localton && npm ci --no-audit --no-fund >/dev/null) || exit 1; fi
 	@if [ ! -d tests/engine/node_modules ]; then echo "npm ci in tests/engine"; \
 	  (cd tests/engine && npm ci --omit=optional --no-audit --no-fund >/dev/null) || exit 1; fi
+	@if [ ! -d contracts/node_modules ]; then echo "npm ci in contracts"; \
+	  (cd contracts && npm ci --no-audit --no-fund >/dev/null) || exit 1; fi
 
 # The built-in engine on a tiny generated model, or on yours: `MODEL=path/to/model.gguf make demo`.
 demo: demo-build
@@ -64,6 +69,9 @@ bench-batch: demo-build
 bench: build
 	@scripts/install-deps.sh wrk
 	@bench/forward.sh $(BUILD)
+
+bench-attest: build
+	@bench/attest.sh $(BUILD)
 
 # Fuzzing campaigns with libFuzzer (clang): `make fuzz FUZZ_SECONDS=600`.
 fuzz: deps

@@ -36,6 +36,12 @@ struct attest_policy_opts {
   size_t n_mrtds;
   const uint8_t *sim_platform_key; /* sim: the trusted platform public key (32 bytes, copied) */
   const uint8_t *tdx_root_key;     /* tdx: root P-256 x||y (copied); NULL: Intel's (tests only) */
+  /* tdx: a collateral directory (attest/collateral.h; copied). When set, every uncached quote
+   * is checked against it and its TCB status must be UpToDate or in tdx_allow_tcb; NULL: the
+   * TCB status is not evaluated. */
+  const char *tdx_collateral_dir;
+  uint32_t tdx_allow_tcb; /* bit (1u << status) per enum attest_tcb_status accepted besides
+                           * UpToDate; Revoked is never accepted */
   uint32_t cache_ttl_s;            /* 0: ATTEST_CACHE_DEFAULT_TTL_S */
   size_t cache_max;                /* 0: ATTEST_CACHE_DEFAULT_MAX */
   /* Unix seconds for certificate dates and cache expiry; NULL: the wall clock (tests set it). */
@@ -61,11 +67,18 @@ struct ratls_policy *attest_policy_ratls(struct attest_policy *p); /* borrowed f
 enum attest_policy_kind attest_policy_kind(const struct attest_policy *p);
 void attest_policy_get_stats(struct attest_policy *p, struct attest_policy_stats *s);
 
+/* Replaces the registry's allowlist of image hashes for the peers this policy checks (copied;
+ * thread-safe, takes effect on the next handshake). While set, a peer's image hash must be in
+ * it even when the list is empty; label names it in refusals ("registry v3 worker images").
+ * ERR_INVALID for policy any (it sees no image hash), ERR_LIMIT above ATTEST_ALLOWLIST_MAX. */
+CC_NODISCARD int attest_policy_set_registry(struct attest_policy *p, const uint8_t (*hashes)[ATTEST_IMAGE_HASH_LEN],
+                                            size_t n, const char *label, struct err *e);
+
 /* The whole check for one peer: quote (NULL/0 when the certificate has none) and the peer's
  * raw Ed25519 key. On success fills peer->attested, image_hash and m (the rest of peer is left
  * alone). Refusals are ERR_REFUSED (or ERR_PARSE for a malformed quote) with e saying why:
  * "no quote", "report data does not match the certificate key", "image hash <hex> not in
- * allowlist", "MRTD <hex> not in allowlist", or the verifier's message. */
+ * allowlist", "MRTD <hex> not in allowlist", "image hash <hex> not in <registry label>", or the verifier's message. */
 CC_NODISCARD int attest_policy_check(struct attest_policy *p, const uint8_t *quote, size_t quote_len,
                                      const uint8_t pubkey[32], struct ratls_peer *peer, struct err *e);
 

@@ -24,16 +24,16 @@ enum attest_check {
   ATTEST_CHECK_QE_BINDING,    /* QE report data = SHA-256(attestation key||QE auth data)||0^32 */
   ATTEST_CHECK_PCK_CHAIN,     /* PCK chain signatures up to the pinned root key */
   ATTEST_CHECK_CERT_DATES,    /* every chain certificate valid at opts->now */
+  ATTEST_CHECK_COLLATERAL,    /* collateral authentic, current and for this platform (when given) */
   ATTEST_CHECK_COUNT
 };
 
 /* Stable check name for output and errors, e.g. "quote_signature". */
 const char *attest_check_name(enum attest_check c);
 
-/* Collateral for the TCB-status step (a later increment): Intel's signed TCB info and QE
- * identity (JSON), the CRLs of the root CA and the PCK CA (DER), and the issuer chain of the
- * TCB-info/QE-identity signing certificate (PEM). All borrowed. attest_quote_verify refuses a
- * non-NULL collateral until that step exists, so a caller never believes it was checked. */
+/* Collateral for the TCB-status step: Intel's signed TCB info and QE identity (JSON, as PCS
+ * or a PCCS serves them), the issuer chain of their signing certificate (PEM), and the CRLs of
+ * the root CA and the PCK CA (DER). All borrowed. See attest/collateral.h. */
 struct attest_collateral {
   const char *tcb_info_json;
   size_t tcb_info_len;
@@ -47,15 +47,27 @@ struct attest_collateral {
   size_t pck_crl_len;
 };
 
+/* The platform's TCB status, as Intel names them. */
 enum attest_tcb_status {
   ATTEST_TCB_NOT_EVALUATED = 0, /* no collateral given: platform TCB level unknown */
+  ATTEST_TCB_UP_TO_DATE,
+  ATTEST_TCB_SW_HARDENING_NEEDED,
+  ATTEST_TCB_CONFIGURATION_NEEDED,
+  ATTEST_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED,
+  ATTEST_TCB_OUT_OF_DATE,
+  ATTEST_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED,
+  ATTEST_TCB_REVOKED,
 };
+
+/* SHA-384 of the root key as an uncompressed point (0x04 || x || y): DCAP's root_key_id,
+ * which COCOON calls the collateral root hash. */
+#define ATTEST_COLLATERAL_ROOT_HASH_LEN 48
 
 struct attest_verify_opts {
   int64_t now;                   /* Unix seconds at which certificate dates are checked */
   const uint8_t *root_key;       /* trusted root P-256 key (x||y, 64 bytes, borrowed);
                                   * NULL = attest_intel_sgx_root_key. Tests pass their own. */
-  const struct attest_collateral *collateral; /* must be NULL for now (see above) */
+  const struct attest_collateral *collateral; /* NULL: TCB status not evaluated */
 };
 
 struct attest_verify_result {
@@ -64,7 +76,10 @@ struct attest_verify_result {
   size_t chain_certs;               /* certificates read from the PEM chain */
   int64_t certs_not_before;         /* latest notBefore over the chain (Unix seconds) */
   int64_t certs_not_after;          /* earliest notAfter: the verdict's natural expiry */
-  enum attest_tcb_status tcb_status;
+  enum attest_tcb_status tcb_status;  /* with collateral: the converged status */
+  int collateral_given;
+  int64_t collateral_expires;         /* earliest nextUpdate over the collateral */
+  uint8_t collateral_root_hash[ATTEST_COLLATERAL_ROOT_HASH_LEN]; /* of the root the chain ends in */
 };
 
 /* Runs every check on q and fills r. Returns 0 only when all checks pass; otherwise

@@ -11,6 +11,7 @@
 #include "cli/generate_cmd.h"
 #include "cli/keygen.h"
 #include "cli/ledger_cmd.h"
+#include "cli/registry_cmd.h"
 #include "cli/ton_cmd.h"
 #include "cli/tokenize_cmd.h"
 #include "client/client.h"
@@ -30,6 +31,7 @@ static const struct command commands[] = {
     {"keygen", keygen_main, "create a node key and RA-TLS certificate"},
     {"demo", demo_main, "start a local network and send one request (--serve keeps it up)"},
     {"attest", attest_cmd_main, "inspect and verify attestation quotes (attest quote FILE)"},
+    {"registry", registry_cmd_main, "edit and verify the signed root configuration (registry init|add|sign|show|verify)"},
     {"ledger", ledger_cmd_main, "inspect and verify a proxy ledger (ledger verify|show DB)"},
     {"ton", ton_cmd_main, "TON utilities: address, boc, parse-address"},
     {"model-info", model_info_main, "print a GGUF model's architecture, shapes and tensor types"},

@@ -34,8 +34,9 @@
 
 const struct config_key client_config_schema[] = {
     NODE_CONFIG_KEYS,
-    {"proxy", CONFIG_LIST, 1, CLIENT_MAX_PROXIES, NULL,
-     "proxies to use, comma-separated host:port of their client ports", CONFIG_F_REQUIRED},
+    {"proxy", CONFIG_LIST, 0, CLIENT_MAX_PROXIES, NULL,
+     "proxies to use, comma-separated host:port of their client ports; empty: the registry's proxy_addr "
+     "entries", 0},
     {"http_listen", CONFIG_HOSTPORT, 0, 65535, "127.0.0.1:10000",
      "address of the OpenAI API (/v1/...) and /stats, /jsonstats, /metrics", 0},
     {"secret", CONFIG_STRING, 0, 1024, "",
@@ -672,13 +673,31 @@ static int json_extra(void *arg, struct buf *out) {
 
 static int html_extra(void *arg, struct buf *out) {
   struct client *cl = arg;
-  int rc = buf_append_str(out, "<h2>Proxies</h2><table>\n");
+  int rc = buf_append_str(out, "<h2>Proxies</h2><table><tr><th>address</th><th>state</th><th>requests</th>"
+                               "<th>image hash</th><th>MRTD</th><th>policy</th></tr>\n");
   for (size_t i = 0; i < cl->nproxies && !rc; i++) {
-    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td><td>%" PRId64 " running</td></tr>\n", cl->proxies[i].up.host,
-                     cl->proxies[i].up.port, uplink_state_name(cl->proxies[i].up.state), cl->proxies[i].running);
+    struct uplink *u = &cl->proxies[i].up;
+    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td><td>%" PRId64 " running</td>", u->host, u->port,
+                     uplink_state_name(u->state), cl->proxies[i].running);
+    if (!rc) rc = node_peer_html(u->c && u->state == UPLINK_READY ? net_conn_peer(u->c) : NULL, out);
+    if (!rc) rc = buf_append_str(out, "</tr>\n");
   }
   if (!rc) rc = buf_append_str(out, "</table>\n");
   return rc;
+}
+
+/* A newer registry: links to proxies whose image it no longer lists are dropped (and refused
+ * by the policy when they reconnect). */
+static void registry_changed_cb(void *arg) {
+  struct client *cl = arg;
+  char why[200];
+  for (size_t i = 0; i < cl->nproxies; i++) {
+    struct uplink *u = &cl->proxies[i].up;
+    if (!u->c || (u->state != UPLINK_HANDSHAKE && u->state != UPLINK_READY)) continue;
+    if (!node_peer_allowed(&cl->node, NODE_PEER_PROXY, net_conn_peer(u->c), NULL, 0, why, sizeof(why))) continue;
+    log_warn("proxy_dropped", "proxy=%s:%d reason=\"%s\"", u->host, u->port, why);
+    uplink_fail(u, why);
+  }
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -689,27 +708,34 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
   cl->loop = loop;
   cl->cfg = cfg;
   stats_init(&cl->stats, "client");
-  cl->web = (struct statsweb){.stats = &cl->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = cl};
+  cl->web = (struct statsweb){.stats = &cl->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = cl, .node = &cl->node};
   int rc = node_init(&cl->node, cfg, "client", e);
   if (rc) {
     free(cl);
     return rc;
   }
+  node_on_registry_change(&cl->node, registry_changed_cb, cl);
   cl->secret = config_get_str(cfg, "secret");
   cl->owner = config_get_str(cfg, "owner_address");
   cl->max_reqs = config_get_int(cfg, "max_requests");
-  cl->nproxies = config_get_list_len(cfg, "proxy");
+  size_t nproxies = CC_MIN(node_proxy_count(&cl->node, cfg), (size_t)CLIENT_MAX_PROXIES);
+  if (nproxies == 0) {
+    rc = err_set(e, ERR_INVALID, "proxy: no proxy given (and no registry with proxy_addr entries)");
+    goto fail;
+  }
+  cl->nproxies = nproxies;
   cl->proxies = calloc(cl->nproxies, sizeof(*cl->proxies));
   if (!cl->proxies) {
     rc = err_set(e, ERR_NOMEM, "out of memory");
     goto fail;
   }
   for (size_t i = 0; i < cl->nproxies; i++) {
+    char addr[UPLINK_MAX_HOST + 16];
     struct cproxy *px = &cl->proxies[i];
     px->cl = cl;
     payments_held_init(&px->charge);
-    if ((rc = uplink_init(&px->up, loop, &cl->node, config_get_list_item(cfg, "proxy", i), &px_handler, px, e)))
-      goto fail;
+    const char *a = node_proxy_addr(&cl->node, cfg, NODE_PEER_CLIENT, i, addr, sizeof(addr));
+    if ((rc = uplink_init(&px->up, loop, &cl->node, a, &px_handler, px, e))) goto fail;
   }
   int hport;
   const char *hhost = config_get_host(cfg, "http_listen", &hport);

@@ -3,6 +3,7 @@
 #include "core/node.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -13,12 +14,18 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "attest/collateral.h"
 #include "attest/policy.h"
 #include "attest/provider.h"
 #include "attest/sim.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
+#include "registry/registry.h"
+#include "registry/source.h"
+#include "registry/watch.h"
+
+_Static_assert(REGISTRY_MAX_HASHES <= ATTEST_ALLOWLIST_MAX, "a registry list must fit a policy allowlist");
 
 static int apply_log_level(const char *lvl, struct err *e) {
   if (!strcmp(lvl, "debug")) log_set_level(LOG_DEBUG);
@@ -129,7 +136,9 @@ static int load_identity(struct node *n, struct ratls_identity **out, struct err
 }
 
 int node_config_measure(const struct config *cfg, const char *role, uint8_t out[48]) {
-  static const char *const local[] = {"key_dir", "ready_file", "log_level", "sim_platform_key"};
+  /* The registry's path is where this machine keeps it; its owner key is measured. */
+  static const char *const local[] = {"key_dir", "ready_file", "log_level", "sim_platform_key", "registry",
+                                      "tdx_collateral_dir"};
   int rc = 0;
   struct buf b;
   buf_init(&b, CONFIG_MAX_FILE * 2);
@@ -200,7 +209,44 @@ static int sim_trusted_key(struct node *n, const struct config *cfg, uint8_t out
   return 0;
 }
 
-/* Builds provider and policy from the config. */
+/* A peer policy of kind `kind_str` with the configured allowlists and sim key. */
+static int build_policy(struct node *n, const struct config *cfg, const char *kind_str, struct attest_policy **out,
+                        struct err *e) {
+  enum attest_policy_kind polk;
+  int rc = attest_policy_kind_parse(kind_str, &polk, e);
+  if (rc) return rc;
+  struct attest_policy_opts o = {.kind = polk};
+  uint8_t *hashes = NULL, *mrtds = NULL, sim_key[32];
+  if ((rc = parse_hex_list(cfg, "allowed_image_hashes", ATTEST_IMAGE_HASH_LEN, &hashes, &o.n_image_hashes, e)))
+    return rc;
+  if ((rc = parse_hex_list(cfg, "allowed_mrtd", ATTEST_MR_LEN, &mrtds, &o.n_mrtds, e))) goto out;
+  o.image_hashes = (const uint8_t(*)[ATTEST_IMAGE_HASH_LEN])hashes;
+  o.mrtds = (const uint8_t(*)[ATTEST_MR_LEN])mrtds;
+  if (polk == ATTEST_POLICY_SIM) {
+    if ((rc = sim_trusted_key(n, cfg, sim_key, e))) goto out;
+    o.sim_platform_key = sim_key;
+  }
+  o.tdx_collateral_dir = config_get_str(cfg, "tdx_collateral_dir");
+  for (size_t i = 0; i < config_get_list_len(cfg, "tdx_allow_tcb"); i++) {
+    const char *name = config_get_list_item(cfg, "tdx_allow_tcb", i);
+    enum attest_tcb_status st;
+    if (attest_tcb_status_parse(name, &st) != 0 || st == ATTEST_TCB_REVOKED) {
+      rc = err_set(e, ERR_INVALID, "tdx_allow_tcb: '%.60s' is not a TCB status that can be allowed "
+                                   "(SWHardeningNeeded, ConfigurationNeeded, "
+                                   "ConfigurationAndSWHardeningNeeded, OutOfDate, "
+                                   "OutOfDateConfigurationNeeded)", name);
+      goto out;
+    }
+    o.tdx_allow_tcb |= 1u << st;
+  }
+  rc = attest_policy_new(&o, out, e);
+out:
+  free(hashes);
+  free(mrtds);
+  return rc;
+}
+
+/* Builds provider and policies from the config. */
 static int setup_attestation(struct node *n, const struct config *cfg, const char *role, struct err *e) {
   enum attest_provider_kind pk;
   enum attest_policy_kind polk;
@@ -208,8 +254,11 @@ static int setup_attestation(struct node *n, const struct config *cfg, const cha
   if (!rc) rc = attest_policy_kind_parse(config_get_str(cfg, "policy"), &polk, e);
   if (rc) return rc;
   const char *key_path = config_get_str(cfg, "sim_platform_key");
-  int need_key_file = pk == ATTEST_PROVIDER_SIM ||
-                      (polk == ATTEST_POLICY_SIM && !config_get_str(cfg, "sim_platform_pubkey")[0]);
+  int any_sim = polk == ATTEST_POLICY_SIM;
+  if (n->is_proxy)
+    any_sim = any_sim || !strcmp(config_get_str(cfg, "worker_policy"), "sim") ||
+              !strcmp(config_get_str(cfg, "client_policy"), "sim");
+  int need_key_file = pk == ATTEST_PROVIDER_SIM || (any_sim && !config_get_str(cfg, "sim_platform_pubkey")[0]);
   if (need_key_file && key_path[0] && (rc = attest_sim_platform_load(key_path, 1, &n->sim_platform, e)))
     return rc;
   uint8_t measure[48];
@@ -223,23 +272,129 @@ static int setup_attestation(struct node *n, const struct config *cfg, const cha
   if (attest_provider_td(n->provider, &td) == 0 && attest_image_hash(&td, n->image_hash) == 0)
     n->have_image_hash = 1;
 
-  struct attest_policy_opts o = {.kind = polk};
-  uint8_t *hashes = NULL, *mrtds = NULL, sim_key[32];
-  if ((rc = parse_hex_list(cfg, "allowed_image_hashes", ATTEST_IMAGE_HASH_LEN, &hashes, &o.n_image_hashes, e)))
-    return rc;
-  if ((rc = parse_hex_list(cfg, "allowed_mrtd", ATTEST_MR_LEN, &mrtds, &o.n_mrtds, e))) goto out;
-  o.image_hashes = (const uint8_t(*)[ATTEST_IMAGE_HASH_LEN])hashes;
-  o.mrtds = (const uint8_t(*)[ATTEST_MR_LEN])mrtds;
-  if (polk == ATTEST_POLICY_SIM) {
-    if ((rc = sim_trusted_key(n, cfg, sim_key, e))) goto out;
-    o.sim_platform_key = sim_key;
-  }
-  if ((rc = attest_policy_new(&o, &n->policy, e))) goto out;
+  if ((rc = build_policy(n, cfg, config_get_str(cfg, "policy"), &n->policy, e))) return rc;
   n->ratls_policy = attest_policy_ratls(n->policy);
-out:
-  free(hashes);
-  free(mrtds);
+  if (!n->is_proxy) return 0;
+  /* The proxy checks workers and clients each with its own policy (default: `policy`). */
+  static const char *const keys[NODE_PEER_KINDS] = {NULL, "worker_policy", "client_policy"};
+  for (int k = NODE_PEER_WORKER; k < NODE_PEER_KINDS; k++) {
+    const char *kind = config_get_str(cfg, keys[k]);
+    if ((rc = build_policy(n, cfg, kind[0] ? kind : config_get_str(cfg, "policy"), &n->kind_policy[k], e))) {
+      char why[sizeof(e->msg)];
+      snprintf(why, sizeof(why), "%s", e ? e->msg : "");
+      return err_set(e, rc, "%s: %.200s", keys[k], why);
+    }
+  }
+  return 0;
+}
+
+/* Server and client contexts for identity id: the default pair and, on the proxy, one server
+ * context per peer kind. Nothing is replaced on failure. */
+static int build_tls(struct node *n, const struct ratls_identity *id, struct tls_ctx **srv, struct tls_ctx **cli,
+                     struct tls_ctx *kind_srv[NODE_PEER_KINDS], struct err *e) {
+  *srv = *cli = NULL;
+  for (int k = 0; k < NODE_PEER_KINDS; k++) kind_srv[k] = NULL;
+  int rc = tls_ctx_new(TLS_SERVER, id, n->ratls_policy, srv, e);
+  if (!rc) rc = tls_ctx_new(TLS_CLIENT, id, n->ratls_policy, cli, e);
+  for (int k = 0; k < NODE_PEER_KINDS && !rc; k++)
+    if (n->kind_policy[k]) rc = tls_ctx_new(TLS_SERVER, id, attest_policy_ratls(n->kind_policy[k]), &kind_srv[k], e);
+  if (rc) {
+    tls_ctx_unref(*srv);
+    tls_ctx_unref(*cli);
+    for (int k = 0; k < NODE_PEER_KINDS; k++) tls_ctx_unref(kind_srv[k]);
+    *srv = *cli = NULL;
+  }
   return rc;
+}
+
+/* Pushes the registry's image lists into the policies of the peers it governs. */
+static int apply_registry(struct node *n, const struct registry *r, struct err *e) {
+  char label[64];
+  if (n->is_proxy) {
+    snprintf(label, sizeof(label), "registry v%" PRIu64 " worker images", r->version);
+    return attest_policy_set_registry(n->kind_policy[NODE_PEER_WORKER], r->hashes[REGISTRY_WORKER_IMAGE],
+                                      r->n_hashes[REGISTRY_WORKER_IMAGE], label, e);
+  }
+  snprintf(label, sizeof(label), "registry v%" PRIu64 " proxy images", r->version);
+  return attest_policy_set_registry(n->policy, r->hashes[REGISTRY_PROXY_IMAGE], r->n_hashes[REGISTRY_PROXY_IMAGE],
+                                    label, e);
+}
+
+static void registry_changed_cb(void *arg, const struct registry *r) {
+  struct node *n = arg;
+  struct err e = {0};
+  if (apply_registry(n, r, &e)) {
+    log_error("registry_apply_failed", "version=%" PRIu64 " error=\"%s\"", r->version, e.msg);
+    return;
+  }
+  log_info("registry_applied", "version=%" PRIu64 " proxy_images=%zu worker_images=%zu models=%zu", r->version,
+           r->n_hashes[REGISTRY_PROXY_IMAGE], r->n_hashes[REGISTRY_WORKER_IMAGE], r->n_hashes[REGISTRY_MODEL]);
+  if (n->registry_cb) n->registry_cb(n->registry_arg);
+}
+
+void node_on_registry_change(struct node *n, void (*cb)(void *arg), void *arg) {
+  n->registry_cb = cb;
+  n->registry_arg = arg;
+}
+
+int node_peer_allowed(const struct node *n, enum node_peer_kind k, const struct ratls_result *peer, const char *model,
+                      size_t model_len, char *why, size_t whysz) {
+  if (!n->registry) return 0;
+  const struct registry *r = n->registry->cur;
+  enum registry_list l;
+  if (k == NODE_PEER_PROXY && !n->is_proxy) l = REGISTRY_PROXY_IMAGE;
+  else if (k == NODE_PEER_WORKER && n->is_proxy) l = REGISTRY_WORKER_IMAGE;
+  else return 0; /* the registry does not govern this kind of peer */
+  if (!peer || !peer->peer.attested) {
+    snprintf(why, whysz, "peer not attested, registry v%" PRIu64 " requires a listed image", r->version);
+    return ERR_REFUSED;
+  }
+  if (!registry_has_hash(r, l, peer->peer.image_hash)) {
+    char hex[2 * REGISTRY_HASH_LEN + 1];
+    util_hex(peer->peer.image_hash, REGISTRY_HASH_LEN, hex);
+    snprintf(why, whysz, "image hash %s no longer in registry v%" PRIu64 " %s images", hex, r->version,
+             l == REGISTRY_PROXY_IMAGE ? "proxy" : "worker");
+    return ERR_REFUSED;
+  }
+  return model ? node_registry_check_model(n, model, model_len, why, whysz) : 0;
+}
+
+/* Loads the registry named by the config (refusing a bad, unsigned or rolled-back one) and
+ * makes the policies enforce it. */
+static int setup_registry(struct node *n, const struct config *cfg, struct err *e) {
+  const char *path = config_get_str(cfg, "registry");
+  const char *owner_hex = config_get_str(cfg, "registry_owner");
+  if (!path[0]) {
+    if (owner_hex[0]) return err_set(e, ERR_INVALID, "registry_owner is set but registry (the file) is not");
+    return 0;
+  }
+  uint8_t owner[REGISTRY_KEY_LEN];
+  if (!owner_hex[0]) return err_set(e, ERR_INVALID, "registry needs registry_owner (the owner's public key, 64 hex)");
+  if (strlen(owner_hex) != 64 || util_unhex(owner_hex, 64, owner, sizeof(owner)) != 0)
+    return err_set(e, ERR_INVALID, "registry_owner must be 64 hex digits");
+  struct attest_policy *enforcing = n->is_proxy ? n->kind_policy[NODE_PEER_WORKER] : n->policy;
+  if (attest_policy_kind(enforcing) == ATTEST_POLICY_ANY)
+    return err_set(e, ERR_INVALID, "registry: %s is any, which checks no quote, so the registry's %s images "
+                   "cannot be enforced; use fake_tdx, sim or tdx", n->is_proxy ? "worker_policy" : "policy",
+                   n->is_proxy ? "worker" : "proxy");
+  struct registry_source *src = NULL;
+  int rc = registry_file_source_new(path, owner, &src, e);
+  if (rc) return rc;
+  n->registry = calloc(1, sizeof(*n->registry));
+  if (!n->registry) {
+    registry_source_free(src);
+    return err_set(e, ERR_NOMEM, "out of memory");
+  }
+  char state[4200] = "";
+  if (n->key_dir[0]) snprintf(state, sizeof(state), "%s/registry_version", n->key_dir);
+  if ((rc = registry_watch_open(n->registry, src, state, e))) {
+    free(n->registry);
+    n->registry = NULL;
+    char why[sizeof(e->msg)];
+    snprintf(why, sizeof(why), "%s", e ? e->msg : "");
+    return err_set(e, rc, "registry %.40s: %.200s", path, why);
+  }
+  return apply_registry(n, n->registry->cur, e);
 }
 
 int node_init(struct node *n, const struct config *cfg, const char *role, struct err *e) {
@@ -248,11 +403,15 @@ int node_init(struct node *n, const struct config *cfg, const char *role, struct
   int rc = apply_log_level(config_get_str(cfg, "log_level"), e);
   if (rc) return rc;
   const char *policy = config_get_str(cfg, "policy");
+  n->is_proxy = !strcmp(role, "proxy");
   snprintf(n->key_dir, sizeof(n->key_dir), "%s", config_get_str(cfg, "key_dir"));
   rc = setup_attestation(n, cfg, role, e);
+  /* The key directory first: the registry keeps its version floor there. */
+  if (!rc && n->key_dir[0] && mkdir(n->key_dir, 0700) != 0 && errno != EEXIST)
+    rc = err_set(e, ERR_IO, "cannot create key_dir %s: %s", n->key_dir, strerror(errno));
+  if (!rc) rc = setup_registry(n, cfg, e);
   if (!rc) rc = load_identity(n, &n->id, e);
-  if (!rc) rc = tls_ctx_new(TLS_SERVER, n->id, n->ratls_policy, &n->tls_server, e);
-  if (!rc) rc = tls_ctx_new(TLS_CLIENT, n->id, n->ratls_policy, &n->tls_client, e);
+  if (!rc) rc = build_tls(n, n->id, &n->tls_server, &n->tls_client, n->kind_tls_server, e);
   if (rc) {
     node_cleanup(n);
     return rc;
@@ -268,30 +427,87 @@ int node_init(struct node *n, const struct config *cfg, const char *role, struct
   log_info("node_identity", "role=%s public_key=%s policy=%s quote_provider=%s image_hash=%s sim_platform_pubkey=%s",
            role, hex, policy, attest_provider_kind_name(attest_provider_kind(n->provider)), ih[0] ? ih : "-",
            sp[0] ? sp : "-");
+  if (n->is_proxy)
+    log_info("peer_policies", "worker_policy=%s client_policy=%s",
+             attest_policy_kind_name(attest_policy_kind(n->kind_policy[NODE_PEER_WORKER])),
+             attest_policy_kind_name(attest_policy_kind(n->kind_policy[NODE_PEER_CLIENT])));
   return 0;
 }
 
 int node_reissue(struct node *n, struct err *e) {
   struct ratls_identity *fresh = NULL;
-  struct tls_ctx *srv = NULL, *cli = NULL;
+  struct tls_ctx *srv = NULL, *cli = NULL, *ksrv[NODE_PEER_KINDS];
   int rc = reissue_identity(n, n->id, &fresh, e);
-  if (!rc) rc = tls_ctx_new(TLS_SERVER, fresh, n->ratls_policy, &srv, e);
-  if (!rc) rc = tls_ctx_new(TLS_CLIENT, fresh, n->ratls_policy, &cli, e);
+  if (!rc) rc = build_tls(n, fresh, &srv, &cli, ksrv, e);
   if (rc) {
-    tls_ctx_unref(srv);
-    tls_ctx_unref(cli);
     ratls_identity_free(fresh);
     return rc;
   }
   /* Connections hold their own context references, so swapping never drops a link. */
   tls_ctx_unref(n->tls_server);
   tls_ctx_unref(n->tls_client);
+  for (int k = 0; k < NODE_PEER_KINDS; k++) {
+    tls_ctx_unref(n->kind_tls_server[k]);
+    n->kind_tls_server[k] = ksrv[k];
+  }
   ratls_identity_free(n->id);
   n->id = fresh;
   n->tls_server = srv;
   n->tls_client = cli;
   if (n->refreshed_cb) n->refreshed_cb(n->refreshed_arg);
   return 0;
+}
+
+struct tls_ctx *node_tls_server(const struct node *n, enum node_peer_kind k) {
+  return (unsigned)k < NODE_PEER_KINDS && n->kind_tls_server[k] ? n->kind_tls_server[k] : n->tls_server;
+}
+
+const struct registry *node_registry(const struct node *n) { return n->registry ? n->registry->cur : NULL; }
+size_t node_proxy_count(const struct node *n, const struct config *cfg) {
+  size_t k = config_get_list_len(cfg, "proxy");
+  return k || !n->registry ? k : n->registry->cur->n_proxy_addrs;
+}
+
+const char *node_proxy_addr(const struct node *n, const struct config *cfg, enum node_peer_kind me, size_t i,
+                            char *buf, size_t bufsz) {
+  if (config_get_list_len(cfg, "proxy")) {
+    if (i >= config_get_list_len(cfg, "proxy")) return NULL;
+    snprintf(buf, bufsz, "%s", config_get_list_item(cfg, "proxy", i));
+    return buf;
+  }
+  if (!n->registry || i >= n->registry->cur->n_proxy_addrs) return NULL;
+  const char *a = n->registry->cur->proxy_addrs[i];
+  const char *sp = strchr(a, ' '); /* "workers' clients'" */
+  if (me == NODE_PEER_CLIENT && sp) snprintf(buf, bufsz, "%s", sp + 1);
+  else snprintf(buf, bufsz, "%.*s", (int)(sp ? (size_t)(sp - a) : strlen(a)), a);
+  return buf;
+}
+
+uint64_t node_registry_version(const struct node *n) { return n->registry ? n->registry->cur->version : 0; }
+
+int node_registry_check_model(const struct node *n, const char *model, size_t len, char *why, size_t whysz) {
+  if (!n->registry) return 0;
+  const struct registry *r = n->registry->cur;
+  uint8_t h[REGISTRY_HASH_LEN];
+  if (registry_model_hash(model, len, h) != 0) {
+    snprintf(why, whysz, "cannot hash the model name");
+    return ERR_CRYPTO;
+  }
+  if (registry_has_hash(r, REGISTRY_MODEL, h)) return 0;
+  /* The name comes from the peer: keep only plain characters for the log and the answer. */
+  char safe[65], hex[2 * REGISTRY_HASH_LEN + 1];
+  size_t k = 0;
+  for (size_t i = 0; i < len && k + 1 < sizeof(safe); i++) {
+    char ch = model[i];
+    int plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                strchr("._-@:/+", ch) != NULL;
+    safe[k++] = plain && ch ? ch : '?';
+  }
+  safe[k] = 0;
+  util_hex(h, sizeof(h), hex);
+  snprintf(why, whysz, "model %s%s (hash %.16s...) not in registry v%" PRIu64 " (%zu models allowed)", safe,
+           k < len ? "..." : "", hex, r->version, r->n_hashes[REGISTRY_MODEL]);
+  return ERR_REFUSED;
 }
 
 static void refresh_cb(struct loop_timer *t) {
@@ -308,12 +524,21 @@ void node_start_refresh(struct node *n, struct loop *loop, void (*cb)(void *arg)
   n->refreshed_arg = arg;
   loop_timer_init(&n->refresh, refresh_cb, n);
   loop_timer_start(loop, &n->refresh, NODE_REFRESH_CHECK_MS);
+  if (n->registry) registry_watch_start(n->registry, loop, REGISTRY_POLL_MS, registry_changed_cb, n);
 }
 
 void node_cleanup(struct node *n) {
   if (n->loop) loop_timer_stop(n->loop, &n->refresh);
   tls_ctx_unref(n->tls_server);
   tls_ctx_unref(n->tls_client);
+  for (int k = 0; k < NODE_PEER_KINDS; k++) {
+    tls_ctx_unref(n->kind_tls_server[k]);
+    attest_policy_free(n->kind_policy[k]);
+  }
+  if (n->registry) {
+    registry_watch_cleanup(n->registry);
+    free(n->registry);
+  }
   ratls_identity_free(n->id);
   attest_policy_free(n->policy);
   attest_provider_free(n->provider);
@@ -323,14 +548,84 @@ void node_cleanup(struct node *n) {
 
 int node_peer_json(const struct ratls_result *r, struct buf *out) {
   if (!r) return 0;
-  char ih[65] = "", mrtd[97] = "", rtmr0[97] = "";
+  static const char *const names[] = {"mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "mrconfigid", "mrowner",
+                                      "mrownerconfig"};
+  const struct ratls_measurements *m = &r->peer.m;
+  const uint8_t *vals[] = {m->mr_td, m->rtmr[0], m->rtmr[1], m->rtmr[2], m->rtmr[3], m->mr_config_id, m->mr_owner,
+                           m->mr_owner_config};
+  char ih[65] = "", hex[97] = "";
+  if (r->peer.attested) util_hex(r->peer.image_hash, 32, ih);
+  int rc = buf_appendf(out, ",\"attested\":%s,\"image_hash\":\"%s\"", r->peer.attested ? "true" : "false", ih);
+  for (size_t i = 0; i < CC_ARRAY_LEN(names) && !rc; i++) {
+    if (r->peer.attested) util_hex(vals[i], 48, hex);
+    rc = buf_appendf(out, ",\"%s\":\"%s\"", names[i], hex);
+  }
+  return rc;
+}
+
+int node_peer_html(const struct ratls_result *r, struct buf *out) {
+  if (!r) return buf_append_str(out, "<td></td><td></td><td></td>");
+  char ih[65] = "-", mrtd[97] = "-";
   if (r->peer.attested) {
     util_hex(r->peer.image_hash, 32, ih);
     util_hex(r->peer.m.mr_td, 48, mrtd);
-    util_hex(r->peer.m.rtmr[0], 48, rtmr0);
   }
-  return buf_appendf(out, ",\"attested\":%s,\"image_hash\":\"%s\",\"mrtd\":\"%s\",\"rtmr0\":\"%s\"",
-                     r->peer.attested ? "true" : "false", ih, mrtd, rtmr0);
+  return buf_appendf(out, "<td><code>%s</code></td><td><code>%.16s</code></td><td>%s</td>", ih, mrtd,
+                     r->policy_name ? r->policy_name : "");
+}
+
+int node_stats_json(const struct node *n, struct buf *out) {
+  char key[65] = "", ih[65] = "";
+  if (n->id) util_hex(ratls_identity_public_key(n->id), 32, key);
+  if (n->have_image_hash) util_hex(n->image_hash, 32, ih);
+  int rc = buf_appendf(out,
+                       ",\"node\":{\"public_key\":\"%s\",\"image_hash\":\"%s\",\"quote_provider\":\"%s\","
+                       "\"policy\":\"%s\"",
+                       key, ih, attest_provider_kind_name(attest_provider_kind(n->provider)),
+                       n->policy ? attest_policy_kind_name(attest_policy_kind(n->policy)) : "");
+  if (!rc && n->is_proxy)
+    rc = buf_appendf(out, ",\"worker_policy\":\"%s\",\"client_policy\":\"%s\"",
+                     attest_policy_kind_name(attest_policy_kind(n->kind_policy[NODE_PEER_WORKER])),
+                     attest_policy_kind_name(attest_policy_kind(n->kind_policy[NODE_PEER_CLIENT])));
+  if (!rc) rc = buf_append_str(out, "},\"registry\":");
+  if (!rc && !n->registry) return buf_append_str(out, "null");
+  if (!rc) rc = buf_append_str(out, "{");
+  if (!rc) rc = registry_watch_json(n->registry, out);
+  if (!rc) rc = buf_append_str(out, "}");
+  return rc;
+}
+
+/* Copies s with the characters that mean something in HTML replaced by '_'. */
+static void html_plain(const char *s, char *out, size_t outsz) {
+  size_t k = 0;
+  for (size_t i = 0; s[i] && k + 1 < outsz; i++) out[k++] = strchr("<>&\"'", s[i]) ? '_' : s[i];
+  out[k] = 0;
+}
+
+int node_stats_html(const struct node *n, struct buf *out) {
+  char ih[65] = "-";
+  if (n->have_image_hash) util_hex(n->image_hash, 32, ih);
+  int rc = buf_appendf(out, "<h2>Attestation</h2><p>image hash <code>%s</code>, quote provider %s, policy %s", ih,
+                       attest_provider_kind_name(attest_provider_kind(n->provider)),
+                       n->policy ? attest_policy_kind_name(attest_policy_kind(n->policy)) : "-");
+  if (!rc && n->is_proxy)
+    rc = buf_appendf(out, ", worker policy %s, client policy %s",
+                     attest_policy_kind_name(attest_policy_kind(n->kind_policy[NODE_PEER_WORKER])),
+                     attest_policy_kind_name(attest_policy_kind(n->kind_policy[NODE_PEER_CLIENT])));
+  if (!rc) rc = buf_append_str(out, "</p>\n<h2>Registry</h2>");
+  if (!rc && !n->registry) return buf_append_str(out, "<p>none</p>\n");
+  if (rc) return rc;
+  const struct registry_watch *w = n->registry;
+  /* The last error may quote file contents, the source names a path: neutralize markup. */
+  char err[sizeof(w->last_error)], where[sizeof(w->src->where)];
+  html_plain(w->last_error, err, sizeof(err));
+  html_plain(w->src->where, where, sizeof(where));
+  return buf_appendf(out,
+                     "<p>version %" PRIu64 " from %s; %zu proxy images, %zu worker images, %zu models, %zu proxies; "
+                     "%" PRIu64 " reloads, %" PRIu64 " rejected%s%s</p>\n",
+                     w->cur->version, where, w->cur->n_hashes[REGISTRY_PROXY_IMAGE],
+                     w->cur->n_hashes[REGISTRY_WORKER_IMAGE], w->cur->n_hashes[REGISTRY_MODEL], w->cur->n_proxy_addrs,
+                     w->reloads, w->rejected, err[0] ? "; last rejected: " : "", err);
 }
 
 int node_parse_addr(const char *s, char *host, size_t hostsz, int *port, struct err *e) {

@@ -14,6 +14,12 @@ struct config_key;
 struct attest_provider;
 struct attest_policy;
 struct attest_sim_platform;
+struct registry;
+struct registry_watch;
+
+/* Who is on the other end of a link; the proxy checks workers and clients with their own
+ * policies (worker_policy, client_policy), clients and workers check proxies with `policy`. */
+enum node_peer_kind { NODE_PEER_PROXY = 0, NODE_PEER_WORKER, NODE_PEER_CLIENT, NODE_PEER_KINDS };
 
 /* Config keys every role has (merged into each role's schema by the role). */
 #define NODE_CONFIG_KEYS                                                                      \
@@ -46,7 +52,28 @@ struct attest_sim_platform;
        "without sim_platform_pubkey, is the key sim peers must be signed by",                 \
        0},                                                                                    \
       {"sim_platform_pubkey", CONFIG_STRING, 0, 64, "",                                       \
-       "trusted sim platform public key (64 hex) for policy sim", 0}
+       "trusted sim platform public key (64 hex) for policy sim", 0},                         \
+      {"tdx_collateral_dir", CONFIG_STRING, 0, 4096, "",                                      \
+       "policy tdx: Intel collateral directory (cocoon attest fetch-collateral); peers' TCB "  \
+       "status must be UpToDate or in tdx_allow_tcb; empty: TCB status not evaluated",        \
+       0},                                                                                    \
+      {"tdx_allow_tcb", CONFIG_LIST, 0, 8, "",                                                \
+       "policy tdx with collateral: TCB statuses accepted besides UpToDate (e.g. "            \
+       "SWHardeningNeeded); Revoked is never accepted",                                       \
+       0},                                                                                    \
+      {"registry", CONFIG_STRING, 0, 4096, "",                                                \
+       "signed root configuration file (cocoon registry; docs/registry.md), re-read when it "  \
+       "changes; empty: none. Peers' image hashes (and workers' models) must be on its lists", \
+       0},                                                                                    \
+      {"registry_owner", CONFIG_STRING, 0, 64, "",                                            \
+       "the registry owner's Ed25519 public key (64 hex) the registry must be signed by", 0}
+
+/* Keys only the proxy has: it checks two kinds of peers. */
+#define NODE_PROXY_CONFIG_KEYS                                                                \
+  {"worker_policy", CONFIG_STRING, 0, 32, "",                                                 \
+   "attestation policy for workers (any, fake_tdx, tdx, sim); empty: policy", 0},             \
+      {"client_policy", CONFIG_STRING, 0, 32, "",                                             \
+       "attestation policy for clients (any, fake_tdx, tdx, sim); empty: policy", 0}
 
 struct node {
   struct loop *loop;
@@ -66,7 +93,51 @@ struct node {
   struct ratls_policy *ratls_policy; /* attest_policy_ratls(policy) */
   int have_image_hash;
   uint8_t image_hash[32]; /* ours, when the provider knows its measurements */
+  int is_proxy;
+  /* Proxy only: the policy and server context per peer kind (owned; NULL for other kinds). */
+  struct attest_policy *kind_policy[NODE_PEER_KINDS];
+  struct tls_ctx *kind_tls_server[NODE_PEER_KINDS];
+  struct registry_watch *registry; /* NULL without a registry */
+  void (*registry_cb)(void *arg);  /* node_on_registry_change */
+  void *registry_arg;
 };
+
+/* The server context for listeners of peers of kind k (the proxy's worker and client ports). */
+struct tls_ctx *node_tls_server(const struct node *n, enum node_peer_kind k);
+
+/* The registry in force (NULL without one); borrowed until the next reload, on the loop
+ * thread. Its params carry the prices and multipliers (struct registry_params). */
+const struct registry *node_registry(const struct node *n);
+/* The proxies a client or worker connects to: the config's `proxy` list when set, else the
+ * registry's proxy_addr entries at start (their first address for workers, the second, when
+ * there is one, for clients). node_proxy_addr copies entry i into buf (NULL if out of range). */
+size_t node_proxy_count(const struct node *n, const struct config *cfg);
+const char *node_proxy_addr(const struct node *n, const struct config *cfg, enum node_peer_kind me, size_t i,
+                            char *buf, size_t bufsz);
+
+/* The version of the registry in force; 0 without one. */
+uint64_t node_registry_version(const struct node *n);
+
+/* Whether the registry allows a worker announcing `model` (COCOON's model hash: SHA-256 of the
+ * full name). 0 when allowed or without a registry; ERR_REFUSED with why filled otherwise. */
+CC_NODISCARD int node_registry_check_model(const struct node *n, const char *model, size_t len, char *why,
+                                           size_t whysz);
+
+/* Whether the registry in force still allows a connected peer of kind k: its image hash (proxies
+ * for clients and workers, workers for the proxy) and, when model is given, the worker's model.
+ * 0 when allowed or without a registry; ERR_REFUSED with why filled otherwise. */
+CC_NODISCARD int node_peer_allowed(const struct node *n, enum node_peer_kind k, const struct ratls_result *peer,
+                                   const char *model, size_t model_len, char *why, size_t whysz);
+/* cb(arg) runs on the loop thread after a newer registry is in force, so the role can close
+ * links node_peer_allowed no longer allows (new handshakes are checked by the policies). */
+void node_on_registry_change(struct node *n, void (*cb)(void *arg), void *arg);
+
+/* Appends ,"node":{own key, image hash, policies},"registry":{...} or null (for /jsonstats). */
+CC_NODISCARD int node_stats_json(const struct node *n, struct buf *out);
+/* Appends an HTML section with the same (for /stats). */
+CC_NODISCARD int node_stats_html(const struct node *n, struct buf *out);
+/* Appends one peer's identity as HTML table cells: image hash, MRTD, policy (for /stats). */
+CC_NODISCARD int node_peer_html(const struct ratls_result *peer, struct buf *out);
 
 /* Applies log_level, builds the quote provider and the peer policy, loads or creates the key
  * in key_dir and (re)issues its certificate with a fresh quote when there is a provider,
@@ -91,7 +162,8 @@ CC_NODISCARD int node_reissue(struct node *n, struct err *e);
 CC_NODISCARD int node_config_measure(const struct config *cfg, const char *role, uint8_t out[48]);
 
 /* Appends the peer's attestation as JSON members: ,"attested":BOOL,"image_hash":"HEX",
- * "mrtd":"HEX","rtmr0":"HEX" (empty strings when not attested; nothing on a NULL peer). */
+ * "mrtd":"HEX","rtmr0".."rtmr3","mrconfigid","mrowner","mrownerconfig" (empty strings when not
+ * attested; nothing on a NULL peer). */
 CC_NODISCARD int node_peer_json(const struct ratls_result *peer, struct buf *out);
 
 /* Parses "host:port" lists for listeners ("127.0.0.1:0"); host stays numeric. */

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "core/node.h"
 #include "http/http_server.h"
 
 static void finish(struct http_request *req, int rc, struct buf *b, const char *ctype) {
@@ -28,6 +29,7 @@ int statsweb_handle(const struct statsweb *w, struct http_request *req) {
     rc = buf_appendf(&b, "{\"role\":\"%s\",\"stats\":{", w->stats->role);
     if (!rc) rc = stats_render_json_fields(w->stats, &b);
     if (!rc) rc = buf_append_str(&b, "}");
+    if (!rc && w->node) rc = node_stats_json(w->node, &b);
     if (!rc && w->json_cb) rc = w->json_cb(w->arg, &b);
     if (!rc) rc = buf_append_str(&b, "}\n");
     finish(req, rc, &b, "application/json");
@@ -41,6 +43,7 @@ int statsweb_handle(const struct statsweb *w, struct http_request *req) {
                      w->stats->role, w->stats->role);
     if (!rc) rc = stats_render_html_rows(w->stats, &b);
     if (!rc) rc = buf_append_str(&b, "</table>\n");
+    if (!rc && w->node) rc = node_stats_html(w->node, &b);
     if (!rc && w->html_cb) rc = w->html_cb(w->arg, &b);
     if (!rc) rc = buf_append_str(&b, "</body></html>\n");
     finish(req, rc, &b, "text/html; charset=utf-8");

@@ -7,6 +7,7 @@
 #include "core/stats.h"
 
 struct http_request;
+struct node;
 
 /* Role-specific parts: each appends to out (JSON: more fields after a leading comma; HTML:
  * whole sections). May be NULL. */
@@ -15,6 +16,7 @@ struct statsweb {
   int (*json_cb)(void *arg, struct buf *out);
   int (*html_cb)(void *arg, struct buf *out);
   void *arg;
+  const struct node *node; /* borrowed; when set, its identity, policies and registry are shown */
 };
 
 /* Answers req if its path is /stats, /jsonstats or /metrics and returns 1 (req finished);

@@ -40,6 +40,7 @@
 
 const struct config_key proxy_config_schema[] = {
     NODE_CONFIG_KEYS,
+    NODE_PROXY_CONFIG_KEYS,
     {"worker_listen", CONFIG_HOSTPORT, 0, 65535, "127.0.0.1:11101",
      "address workers connect to (port 0: any free port)", 0},
     {"client_listen", CONFIG_HOSTPORT, 0, 65535, "127.0.0.1:11102",
@@ -67,7 +68,8 @@ const struct config_key proxy_config_schema[] = {
      "local settlement: nano-TON credited to a client account the first time it authorizes "
      "(COCOON fake-TON: 1e6 TON)", 0},
     {"config_version", CONFIG_INT, 0, INT32_MAX, "1",
-     "version of the root configuration this proxy runs (clients may require a minimum)", 0},
+     "version of the root configuration this proxy runs (clients may require a minimum); with a "
+     "registry, the registry's version", 0},
     {"max_requests", CONFIG_INT, 1, PROXY_MAX_REQUESTS, "10000", "requests in flight at most", 0},
     {"payment_interval_ms", CONFIG_INT, 0, 3600000, "1000",
      "a peer's signed payment total is renewed at most this often (0: after every request)", 0},
@@ -702,6 +704,8 @@ static int worker_connect(struct pworker *w, int64_t qid, const uint8_t *data, s
   else if (wp->coefficient < 0 || wp->coefficient >= PROXY_MAX_COEFFICIENT) why = "coefficient out of range";
   else if (wp->max_active_requests < 1) why = "max_active_requests must be at least 1";
   else if (wp->proxy_cnt < 1) why = "proxy_cnt must be at least 1";
+  else if (node_registry_check_model(&p->node, (const char *)wp->model.p, wp->model.n, buf, sizeof(buf)) != 0)
+    why = buf;
   int32_t proto = 0;
   if (!why && (wp->flags & TL_WORKER_PARAMS_F_PROTO)) {
     if (wp->min_proto_version > PROXY_PROTO_MAX || wp->max_proto_version < wp->min_proto_version) {
@@ -1112,6 +1116,26 @@ static void client_packet_cb(struct net_conn *c, const uint8_t *data, size_t len
   log_warn("unknown_packet", "conn=%" PRIu64 " id=%08x", net_conn_id(c), id);
 }
 
+/* With a registry, the root configuration version clients compare against is its version. */
+static void registry_version_apply(struct proxy *p) {
+  uint64_t v = node_registry_version(&p->node);
+  if (v) p->config_version = (int32_t)CC_MIN(v, (uint64_t)INT32_MAX);
+}
+
+/* A newer registry: workers whose image or model it no longer lists are disconnected. */
+static void registry_changed_cb(void *arg) {
+  struct proxy *p = arg;
+  char why[200];
+  registry_version_apply(p);
+  for (struct pworker *w = p->workers; w; w = w->next) {
+    if (!node_peer_allowed(&p->node, NODE_PEER_WORKER, net_conn_peer(w->c), w->model, w->model ? strlen(w->model) : 0,
+                           why, sizeof(why)))
+      continue;
+    log_warn("worker_dropped", "conn=%" PRIu64 " reason=\"%s\"", net_conn_id(w->c), why);
+    net_conn_close(w->c, why); /* the close callback runs after this iteration */
+  }
+}
+
 /* ---------------------------------------------------------------- HTTP stats */
 
 static int json_extra(void *arg, struct buf *out) {
@@ -1169,7 +1193,8 @@ static int json_extra(void *arg, struct buf *out) {
 static int html_extra(void *arg, struct buf *out) {
   struct proxy *p = arg;
   int rc = buf_append_str(out, "<h2>Workers</h2><table><tr><th>conn</th><th>model</th><th>coefficient</th>"
-                               "<th>running</th><th>max</th><th>enabled</th><th>queries</th><th>failed</th></tr>\n");
+                               "<th>running</th><th>max</th><th>enabled</th><th>queries</th><th>failed</th>"
+                               "<th>image hash</th><th>MRTD</th><th>policy</th></tr>\n");
   for (struct pworker *w = p->workers; w && !rc; w = w->next) {
     /* Model names come from peers: print only safe characters. */
     char model[128];
@@ -1181,9 +1206,11 @@ static int html_extra(void *arg, struct buf *out) {
     model[k] = 0;
     rc = buf_appendf(out,
                      "<tr><td>%" PRIu64 "</td><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td><td>%" PRIu64
-                     "</td><td>%" PRIu64 "</td></tr>\n",
+                     "</td><td>%" PRIu64 "</td>",
                      net_conn_id(w->c), model, w->coefficient, w->running, w->max_active, w->disabled ? "no" : "yes",
                      w->queries, w->failed);
+    if (!rc) rc = node_peer_html(net_conn_peer(w->c), out);
+    if (!rc) rc = buf_append_str(out, "</tr>\n");
   }
   if (!rc) rc = buf_append_str(out, "</table>\n");
   return rc;
@@ -1352,12 +1379,13 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
   p->loop = loop;
   p->cfg = cfg;
   stats_init(&p->stats, "proxy");
-  p->web = (struct statsweb){.stats = &p->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = p};
+  p->web = (struct statsweb){.stats = &p->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = p, .node = &p->node};
   int rc = node_init(&p->node, cfg, "proxy", e);
   if (rc) {
     free(p);
     return rc;
   }
+  node_on_registry_change(&p->node, registry_changed_cb, p);
   if (strcmp(config_get_str(cfg, "settlement"), "local") != 0) {
     rc = err_set(e, ERR_INVALID, "settlement '%s' is not available yet (only 'local')",
                  config_get_str(cfg, "settlement"));
@@ -1376,14 +1404,18 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
   p->owner = config_get_str(cfg, "owner_address");
   p->max_reqs = config_get_int(cfg, "max_requests");
   p->config_version = (int32_t)config_get_int(cfg, "config_version");
+  registry_version_apply(p);
   const char *secret = config_get_str(cfg, "client_secret");
   SHA256((const uint8_t *)secret, strlen(secret), p->secret_hash);
   int wport, cport, hport;
   const char *whost = config_get_host(cfg, "worker_listen", &wport);
   const char *chost = config_get_host(cfg, "client_listen", &cport);
   const char *hhost = config_get_host(cfg, "http_listen", &hport);
-  rc = net_listener_new(loop, p->node.tls_server, whost, wport, &p->node.conn_opts, &worker_handler, p, &p->wl, e);
-  if (!rc) rc = net_listener_new(loop, p->node.tls_server, chost, cport, &p->node.conn_opts, &client_handler, p, &p->cl, e);
+  rc = net_listener_new(loop, node_tls_server(&p->node, NODE_PEER_WORKER), whost, wport, &p->node.conn_opts,
+                        &worker_handler, p, &p->wl, e);
+  if (!rc)
+    rc = net_listener_new(loop, node_tls_server(&p->node, NODE_PEER_CLIENT), chost, cport, &p->node.conn_opts,
+                          &client_handler, p, &p->cl, e);
   if (rc) goto fail;
   struct http_server_config hc = {.host = hhost, .port = hport, .handler = http_cb, .arg = p};
   rc = http_server_new(loop, &hc, &p->http, e);
@@ -1450,8 +1482,8 @@ void proxy_free(struct proxy *p) {
 
 static void tls_refreshed_cb(void *arg) {
   struct proxy *p = arg;
-  net_listener_set_tls(p->wl, p->node.tls_server);
-  net_listener_set_tls(p->cl, p->node.tls_server);
+  net_listener_set_tls(p->wl, node_tls_server(&p->node, NODE_PEER_WORKER));
+  net_listener_set_tls(p->cl, node_tls_server(&p->node, NODE_PEER_CLIENT));
 }
 
 static int start_cb(struct loop *l, const struct config *cfg, void **obj, struct err *e) {

@@ -35,8 +35,9 @@
 
 const struct config_key worker_config_schema[] = {
     NODE_CONFIG_KEYS,
-    {"proxy", CONFIG_LIST, 1, WORKER_MAX_PROXIES, NULL,
-     "proxies to serve, comma-separated host:port of their worker ports", CONFIG_F_REQUIRED},
+    {"proxy", CONFIG_LIST, 0, WORKER_MAX_PROXIES, NULL,
+     "proxies to serve, comma-separated host:port of their worker ports; empty: the registry's proxy_addr "
+     "entries", 0},
     {"backend", CONFIG_STRING, 1, 1024, "http://127.0.0.1:8000",
      "base URL of the OpenAI-compatible server that runs the model (vLLM, SGLang, llama.cpp), or "
      "'builtin' to run model_path on the built-in engine",
@@ -709,11 +710,14 @@ static int json_extra(void *arg, struct buf *out) {
 
 static int html_extra(void *arg, struct buf *out) {
   struct worker *w = arg;
-  int rc = buf_appendf(out, "<h2>Worker</h2><p>model %s, coefficient %d, backend %s</p><h2>Proxies</h2><table>\n",
+  int rc = buf_appendf(out, "<h2>Worker</h2><p>model %s, coefficient %d, backend %s</p><h2>Proxies</h2><table>"
+                       "<tr><th>address</th><th>state</th><th>image hash</th><th>MRTD</th><th>policy</th></tr>\n",
                        w->base, w->coefficient, w->backend_ok ? "up" : "DOWN");
   for (size_t i = 0; i < w->nproxies && !rc; i++) {
-    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td></tr>\n", w->proxies[i].up.host, w->proxies[i].up.port,
-                     uplink_state_name(w->proxies[i].up.state));
+    struct uplink *u = &w->proxies[i].up;
+    rc = buf_appendf(out, "<tr><td>%s:%d</td><td>%s</td>", u->host, u->port, uplink_state_name(u->state));
+    if (!rc) rc = node_peer_html(u->c && u->state == UPLINK_READY ? net_conn_peer(u->c) : NULL, out);
+    if (!rc) rc = buf_append_str(out, "</tr>\n");
   }
   if (!rc) rc = buf_append_str(out, "</table>\n");
   return rc;
@@ -723,6 +727,20 @@ static void http_cb(struct http_request *req, void *arg) {
   struct worker *w = arg;
   if (statsweb_handle(&w->web, req)) return;
   http_respond(req, 404, "application/json", "{\"error\":{\"message\":\"not found\"}}\n", 35);
+}
+
+/* A newer registry: links to proxies whose image it no longer lists are dropped (and refused
+ * by the policy when they reconnect). */
+static void registry_changed_cb(void *arg) {
+  struct worker *w = arg;
+  char why[200];
+  for (size_t i = 0; i < w->nproxies; i++) {
+    struct uplink *u = &w->proxies[i].up;
+    if (!u->c || (u->state != UPLINK_HANDSHAKE && u->state != UPLINK_READY)) continue;
+    if (!node_peer_allowed(&w->node, NODE_PEER_PROXY, net_conn_peer(u->c), NULL, 0, why, sizeof(why))) continue;
+    log_warn("proxy_dropped", "proxy=%s:%d reason=\"%s\"", u->host, u->port, why);
+    uplink_fail(u, why);
+  }
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -768,7 +786,7 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
   w->loop = loop;
   w->cfg = cfg;
   stats_init(&w->stats, "worker");
-  w->web = (struct statsweb){.stats = &w->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = w};
+  w->web = (struct statsweb){.stats = &w->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = w, .node = &w->node};
   buf_init(&w->health_body, OPENAI_MAX_MODELS_BYTES);
   loop_timer_init(&w->health, health_cb, w);
   int rc = node_init(&w->node, cfg, "worker", e);
@@ -777,6 +795,7 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
     free(w);
     return rc;
   }
+  node_on_registry_change(&w->node, registry_changed_cb, w);
   w->model = config_get_str(cfg, "model");
   w->backend = config_get_str(cfg, "backend");
   if ((rc = start_engine(w, cfg, e))) goto fail;
@@ -804,18 +823,24 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
     err_set(e, rc, "cannot start the HTTP client");
     goto fail;
   }
-  w->nproxies = config_get_list_len(cfg, "proxy");
+  size_t nproxies = CC_MIN(node_proxy_count(&w->node, cfg), (size_t)WORKER_MAX_PROXIES);
+  if (nproxies == 0) {
+    rc = err_set(e, ERR_INVALID, "proxy: no proxy given (and no registry with proxy_addr entries)");
+    goto fail;
+  }
+  w->nproxies = nproxies;
   w->proxies = calloc(w->nproxies, sizeof(*w->proxies));
   if (!w->proxies) {
     rc = err_set(e, ERR_NOMEM, "out of memory");
     goto fail;
   }
   for (size_t i = 0; i < w->nproxies; i++) {
+    char addr[UPLINK_MAX_HOST + 16];
     struct wproxy *px = &w->proxies[i];
     px->w = w;
     payments_held_init(&px->payout);
-    if ((rc = uplink_init(&px->up, loop, &w->node, config_get_list_item(cfg, "proxy", i), &px_handler, px, e)))
-      goto fail;
+    const char *a = node_proxy_addr(&w->node, cfg, NODE_PEER_WORKER, i, addr, sizeof(addr));
+    if ((rc = uplink_init(&px->up, loop, &w->node, a, &px_handler, px, e))) goto fail;
   }
   int hport;
   const char *hhost = config_get_host(cfg, "http_listen", &hport);

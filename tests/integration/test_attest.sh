@@ -99,3 +99,22 @@ wait_until 20 good_in || fail "allowlisted worker not accepted: $(curl -s "$P2UR
 wait_until 20 log_has p2 "image hash $BADH not in allowlist" || fail "worker off the allowlist not refused"
 curl -sf "$P2URL/jsonstats" | grep -q "$BADH" && fail "worker off the allowlist listed by the proxy"
 pass "allowlist: $GOODH accepted, $BADH refused"
+
+# 5. `cocoon attest cert`: the proxy's stored certificate shows its sim quote, the image hash it
+#    logged, the key binding; it passes policy sim with the right platform key only. A keygen
+#    certificate (no quote) passes `any` and fails `fake_tdx`.
+"$COCOON" attest cert "$WORK/proxy-keys/cert.pem" --policy sim --sim-platform-pubkey "$PPUB" >"$WORK/cert.out" ||
+  fail "attest cert refused the proxy's certificate: $(cat "$WORK/cert.out")"
+grep -q '^quote_format: sim v1$' "$WORK/cert.out" || fail "attest cert: no sim quote format"
+grep -q "^image_hash: $PH$" "$WORK/cert.out" || fail "attest cert: image hash differs from the proxy's own"
+grep -q '^report_data_binds_key: yes$' "$WORK/cert.out" || fail "attest cert: key binding not shown"
+grep -q '^policy sim: accepted$' "$WORK/cert.out" || fail "attest cert: no verdict"
+"$COCOON" attest cert "$WORK/proxy-keys/cert.pem" --policy sim --sim-platform-pubkey "$(printf '%064d' 1)" \
+  >"$WORK/cert2.out" 2>/dev/null && fail "attest cert accepted a quote from an untrusted platform"
+grep -q '^policy sim: REFUSED (sim quote signed by another platform key' "$WORK/cert2.out" || fail "attest cert: $(cat "$WORK/cert2.out")"
+"$COCOON" keygen --dir "$WORK/kg" >/dev/null
+"$COCOON" attest cert "$WORK/kg/cert.pem" | grep -q '^policy any: accepted$' || fail "attest cert: keygen certificate refused by any"
+"$COCOON" attest cert "$WORK/kg/cert.pem" --policy fake_tdx >"$WORK/cert3.out" 2>/dev/null &&
+  fail "attest cert: a certificate without a quote passed fake_tdx"
+grep -q '^policy fake_tdx: REFUSED (no quote' "$WORK/cert3.out" || fail "attest cert: $(cat "$WORK/cert3.out")"
+pass "attest cert shows the quote's measurements and checks the certificate under a policy"

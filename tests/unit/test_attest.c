@@ -587,8 +587,10 @@ static void test_collateral_refused(void **state) {
   struct attest_collateral col = {0};
   struct attest_verify_opts o = {.now = T0, .root_key = fx->pki.root_xy, .collateral = &col};
   struct attest_verify_result r;
-  assert_int_equal(attest_quote_verify(&q, &o, &r, &e), ERR_INVALID);
+  /* An empty collateral is refused, never silently ignored. */
+  assert_int_equal(attest_quote_verify(&q, &o, &r, &e), ERR_REFUSED);
   assert_non_null(strstr(e.msg, "collateral"));
+  assert_false(r.passed[ATTEST_CHECK_COLLATERAL]);
   free(qb);
 }
 

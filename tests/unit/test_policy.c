@@ -411,6 +411,47 @@ static void test_allowlists(void **state) {
   attest_sim_platform_free(plat);
 }
 
+/* The registry's list, replaced at run time: enforced even when empty, checked on cached quotes. */
+static void test_registry_list(void **state) {
+  (void)state;
+  g_now = time(NULL);
+  struct err e = {0};
+  struct attest_sim_platform *plat = NULL;
+  assert_int_equal(attest_sim_platform_generate(&plat, &e), 0);
+  uint8_t pub[32];
+  random_key(pub);
+  struct attest_provider *pr = make_provider(ATTEST_PROVIDER_SIM, plat);
+  struct buf q;
+  quote_for(pr, pub, &q);
+  struct attest_td_report td;
+  assert_int_equal(attest_provider_td(pr, &td), 0);
+  uint8_t mine[1][32], other[1][32];
+  assert_int_equal(attest_image_hash(&td, mine[0]), 0);
+  memset(other[0], 0x5c, 32);
+  struct attest_policy *p = make_policy(ATTEST_POLICY_SIM, attest_sim_platform_pubkey(plat), NULL);
+  assert_int_equal(attest_policy_check(p, buf_ptr(&q), q.len, pub, NULL, &e), 0); /* no list: accepted, cached */
+  assert_int_equal(attest_policy_set_registry(p, (const uint8_t(*)[32])other, 1, "registry v2 worker images", &e), 0);
+  e = (struct err){0};
+  assert_int_equal(attest_policy_check(p, buf_ptr(&q), q.len, pub, NULL, &e), ERR_REFUSED);
+  char hex[65], want[160];
+  util_hex(mine[0], 32, hex);
+  snprintf(want, sizeof(want), "image hash %s not in registry v2 worker images (1 allowed)", hex);
+  assert_string_equal(e.msg, want);
+  assert_int_equal(attest_policy_set_registry(p, NULL, 0, "registry v3 worker images", &e), 0);
+  assert_int_equal(attest_policy_check(p, buf_ptr(&q), q.len, pub, NULL, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "(0 allowed)"));
+  assert_int_equal(attest_policy_set_registry(p, (const uint8_t(*)[32])mine, 1, "registry v4 worker images", &e), 0);
+  assert_int_equal(attest_policy_check(p, buf_ptr(&q), q.len, pub, NULL, &e), 0);
+  assert_int_equal(attest_policy_set_registry(p, NULL, ATTEST_ALLOWLIST_MAX + 1, "x", &e), ERR_LIMIT);
+  attest_policy_free(p);
+  p = make_policy(ATTEST_POLICY_ANY, NULL, NULL);
+  assert_int_equal(attest_policy_set_registry(p, (const uint8_t(*)[32])mine, 1, "x", &e), ERR_INVALID);
+  attest_policy_free(p);
+  buf_free(&q);
+  attest_provider_free(pr);
+  attest_sim_platform_free(plat);
+}
+
 /* ---------------------------------------------------------------- cache */
 
 static void test_cache(void **state) {
@@ -567,6 +608,7 @@ int main(void) {
       cmocka_unit_test(test_tdx_policy),
       cmocka_unit_test(test_tdx_provider_unavailable),
       cmocka_unit_test(test_allowlists),
+      cmocka_unit_test(test_registry_list),
       cmocka_unit_test(test_cache),
       cmocka_unit_test(test_cache_tdx_chain_expiry),
       cmocka_unit_test(test_ratls_certificate),
