@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -704,11 +705,35 @@ void attest_collateral_files_free(struct attest_collateral_files *f) {
 }
 
 int attest_collateral_load_dir(const char *dir, struct attest_collateral_files *out, struct err *e) {
+  return attest_collateral_load_for(dir, NULL, out, e);
+}
+
+int attest_quote_pck_info(const struct attest_quote *q, struct attest_pck_info *out, struct err *e) {
+  X509 *certs[ATTEST_PCK_CHAIN_MAX] = {0};
+  char why[200];
+  int n = attest_pkix_read_pem(q->pck_chain_pem, q->pck_chain_len, certs, ATTEST_PCK_CHAIN_MAX, why,
+                               sizeof(why));
+  if (n < 1) return err_set(e, ERR_PARSE, "collateral: PCK chain: %s", why);
+  int rc = attest_pck_info_from_cert(certs[0], out, e);
+  for (int i = 0; i < n; i++) X509_free(certs[i]);
+  return rc;
+}
+
+int attest_collateral_load_for(const char *dir, const uint8_t *fmspc, struct attest_collateral_files *out,
+                               struct err *e) {
   memset(out, 0, sizeof(*out));
+  char tcb_name[64] = ATTEST_COLLATERAL_TCB_INFO;
+  if (fmspc) {
+    char hex[2 * ATTEST_FMSPC_LEN + 1], path[4200];
+    util_hex(fmspc, ATTEST_FMSPC_LEN, hex);
+    snprintf(tcb_name, sizeof(tcb_name), "tcb_info_%s.json", hex);
+    snprintf(path, sizeof(path), "%s/%s", dir, tcb_name);
+    if (access(path, F_OK) != 0) snprintf(tcb_name, sizeof(tcb_name), "%s", ATTEST_COLLATERAL_TCB_INFO);
+  }
   char *raw[2] = {NULL, NULL};
   size_t rl[2] = {0, 0};
   struct attest_collateral *c = &out->c;
-  if (read_small_file(dir, ATTEST_COLLATERAL_TCB_INFO, &out->bufs[0], &c->tcb_info_len, e) != 0 ||
+  if (read_small_file(dir, tcb_name, &out->bufs[0], &c->tcb_info_len, e) != 0 ||
       read_small_file(dir, ATTEST_COLLATERAL_QE_IDENTITY, &out->bufs[1], &c->qe_identity_len, e) != 0 ||
       read_small_file(dir, ATTEST_COLLATERAL_SIGNING_CHAIN, &out->bufs[2], &c->tcb_signing_chain_len, e) != 0 ||
       read_small_file(dir, ATTEST_COLLATERAL_ROOT_CRL, &raw[0], &rl[0], e) != 0 ||

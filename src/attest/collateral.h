@@ -134,6 +134,15 @@ struct attest_collateral_files {
  * stored as DER. Each file at most ATTEST_COLLATERAL_JSON_MAX bytes. Errors name the file. */
 CC_NODISCARD int attest_collateral_load_dir(const char *dir, struct attest_collateral_files *out,
                                             struct err *e);
+
+/* The same for one platform: `tcb_info_<fmspc hex>.json` when present (a directory may hold
+ * the TCB infos of several platforms), else `tcb_info.json`. fmspc may be NULL. */
+CC_NODISCARD int attest_collateral_load_for(const char *dir, const uint8_t *fmspc,
+                                            struct attest_collateral_files *out, struct err *e);
+
+/* FMSPC, PCE id and SVNs from the PCK leaf certificate of a parsed quote's chain. */
+CC_NODISCARD int attest_quote_pck_info(const struct attest_quote *q, struct attest_pck_info *out,
+                                       struct err *e);
 void attest_collateral_files_free(struct attest_collateral_files *f);
 
 /* CRL bytes in any of DER, PEM ("-----BEGIN X509 CRL-----") or hex text -> malloc'd DER. */

@@ -11,7 +11,9 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
+#include "attest/collateral.h"
 #include "attest/provider.h"
 #include "attest/verify.h"
 #include "base/log.h"
@@ -36,6 +38,9 @@ struct attest_policy {
   uint8_t sim_key[ATTEST_SIM_KEY_LEN];
   uint8_t tdx_root[ATTEST_ECDSA_KEY_LEN];
   int have_tdx_root;
+  uint8_t root_hash[ATTEST_COLLATERAL_ROOT_HASH_LEN]; /* DCAP root key id of the tdx root */
+  char *collateral_dir;                               /* NULL: TCB status not evaluated */
+  uint32_t allow_tcb;
   uint32_t ttl_s;
   int64_t (*clock_cb)(void *arg);
   void *clock_arg;
@@ -106,6 +111,17 @@ int attest_policy_new(const struct attest_policy_opts *o, struct attest_policy *
     memcpy(p->tdx_root, o->tdx_root_key, ATTEST_ECDSA_KEY_LEN);
     p->have_tdx_root = 1;
   }
+  {
+    uint8_t point[1 + ATTEST_ECDSA_KEY_LEN];
+    point[0] = 0x04;
+    memcpy(point + 1, o->tdx_root_key ? o->tdx_root_key : attest_intel_sgx_root_key, ATTEST_ECDSA_KEY_LEN);
+    SHA384(point, sizeof(point), p->root_hash);
+  }
+  p->allow_tcb = o->tdx_allow_tcb;
+  if (o->tdx_collateral_dir && o->tdx_collateral_dir[0] && !(p->collateral_dir = strdup(o->tdx_collateral_dir))) {
+    free(p);
+    return err_set(e, ERR_NOMEM, "out of memory");
+  }
   p->cache = calloc(cmax, sizeof(*p->cache));
   if (o->n_image_hashes) p->image_hashes = calloc(o->n_image_hashes, sizeof(*p->image_hashes));
   if (o->n_mrtds) p->mrtds = calloc(o->n_mrtds, sizeof(*p->mrtds));
@@ -113,6 +129,7 @@ int attest_policy_new(const struct attest_policy_opts *o, struct attest_policy *
     free(p->cache);
     free(p->image_hashes);
     free(p->mrtds);
+    free(p->collateral_dir);
     free(p);
     return err_set(e, ERR_NOMEM, "out of memory");
   }
@@ -131,6 +148,7 @@ void attest_policy_free(struct attest_policy *p) {
   free(p->cache);
   free(p->image_hashes);
   free(p->mrtds);
+  free(p->collateral_dir);
   free(p);
 }
 
@@ -209,12 +227,38 @@ static int verified_td(struct attest_policy *p, const uint8_t *quote, size_t len
     struct attest_quote q;
     rc = attest_quote_parse(quote, len, &q, e);
     if (rc) return rc;
-    struct attest_verify_opts vo = {.now = now, .root_key = p->have_tdx_root ? p->tdx_root : NULL};
+    struct attest_collateral_files cf;
+    struct attest_pck_info pck;
+    int have_coll = 0;
+    if (p->collateral_dir) {
+      /* The platform's FMSPC picks its TCB info; files are re-read on every miss so a
+       * collateral refreshed by `cocoon attest fetch-collateral` applies at once. */
+      if ((rc = attest_quote_pck_info(&q, &pck, e)) != 0) return rc;
+      if ((rc = attest_collateral_load_for(p->collateral_dir, pck.fmspc, &cf, e)) != 0) {
+        char why[sizeof(e->msg)];
+        snprintf(why, sizeof(why), "%s", e ? e->msg : "");
+        return err_set(e, ERR_REFUSED, "%.200s", why);
+      }
+      have_coll = 1;
+    }
+    struct attest_verify_opts vo = {.now = now, .root_key = p->have_tdx_root ? p->tdx_root : NULL,
+                                    .collateral = have_coll ? &cf.c : NULL};
     struct attest_verify_result *vr = calloc(1, sizeof(*vr));
-    if (!vr) return err_set(e, ERR_NOMEM, "out of memory");
+    if (!vr) {
+      if (have_coll) attest_collateral_files_free(&cf);
+      return err_set(e, ERR_NOMEM, "out of memory");
+    }
     rc = attest_quote_verify(&q, &vo, vr, e);
-    /* The verdict lasts no longer than the chain it rests on. */
+    if (have_coll) attest_collateral_files_free(&cf);
+    /* The verdict lasts no longer than the chain and the collateral it rests on. */
     if (!rc && vr->certs_not_after < expires) expires = vr->certs_not_after;
+    if (!rc && have_coll && vr->collateral_expires < expires) expires = vr->collateral_expires;
+    if (!rc && have_coll) {
+      enum attest_tcb_status st = vr->tcb_status;
+      if (st == ATTEST_TCB_REVOKED || (st != ATTEST_TCB_UP_TO_DATE && !(p->allow_tcb & (1u << st))))
+        rc = err_set(e, ERR_REFUSED, "TCB status %s is not accepted%s", attest_tcb_status_name(st),
+                     st == ATTEST_TCB_REVOKED ? "" : " (tdx_allow_tcb)");
+    }
     free(vr);
     if (rc) return rc;
     *td = q.td;
@@ -304,6 +348,8 @@ static int check(struct attest_policy *p, const uint8_t *quote, size_t quote_len
     memcpy(peer->m.mr_owner_config, td.mrownerconfig, ATTEST_MR_LEN);
     memcpy(peer->m.rtmr, td.rtmr, sizeof(peer->m.rtmr));
     memcpy(peer->m.reportdata, td.report_data, ATTEST_REPORT_DATA_LEN);
+    if (p->kind == ATTEST_POLICY_TDX)
+      memcpy(peer->m.collateral_root_hash, p->root_hash, sizeof(peer->m.collateral_root_hash));
   }
   return 0;
 }

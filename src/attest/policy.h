@@ -36,6 +36,12 @@ struct attest_policy_opts {
   size_t n_mrtds;
   const uint8_t *sim_platform_key; /* sim: the trusted platform public key (32 bytes, copied) */
   const uint8_t *tdx_root_key;     /* tdx: root P-256 x||y (copied); NULL: Intel's (tests only) */
+  /* tdx: a collateral directory (attest/collateral.h; copied). When set, every uncached quote
+   * is checked against it and its TCB status must be UpToDate or in tdx_allow_tcb; NULL: the
+   * TCB status is not evaluated. */
+  const char *tdx_collateral_dir;
+  uint32_t tdx_allow_tcb; /* bit (1u << status) per enum attest_tcb_status accepted besides
+                           * UpToDate; Revoked is never accepted */
   uint32_t cache_ttl_s;            /* 0: ATTEST_CACHE_DEFAULT_TTL_S */
   size_t cache_max;                /* 0: ATTEST_CACHE_DEFAULT_MAX */
   /* Unix seconds for certificate dates and cache expiry; NULL: the wall clock (tests set it). */

@@ -210,7 +210,10 @@ static int fetch(const char *base, const uint8_t fm[ATTEST_FMSPC_LEN], const cha
     free(der[0]);
     goto done;
   }
-  int w = write_file(out, ATTEST_COLLATERAL_TCB_INFO, r[0].body.p, r[0].body.n) == 0 &&
+  char per_fmspc[64];
+  snprintf(per_fmspc, sizeof(per_fmspc), "tcb_info_%s.json", fmspc);
+  int w = write_file(out, per_fmspc, r[0].body.p, r[0].body.n) == 0 &&
+          write_file(out, ATTEST_COLLATERAL_TCB_INFO, r[0].body.p, r[0].body.n) == 0 &&
           write_file(out, ATTEST_COLLATERAL_SIGNING_CHAIN, r[0].header, strlen(r[0].header)) == 0 &&
           write_file(out, ATTEST_COLLATERAL_QE_IDENTITY, r[1].body.p, r[1].body.n) == 0 &&
           write_file(out, ATTEST_COLLATERAL_PCK_CRL, der[0], dl[0]) == 0 &&

@@ -2,6 +2,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "cli/ton_cmd.h"
 
+#include "cli/ton_chain_cmd.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -11,12 +13,18 @@
 
 #include "base/buf.h"
 #include "base/util.h"
+#include "chain/root.h"
 #include "ledger/ledger.h"
 #include "ton/address.h"
 #include "ton/boc.h"
 #include "ton/cell.h"
+#include "ton/cocoon_msg.h"
+#include "ton/cocoon_notify.h"
+#include "ton/message.h"
 #include "ton/payment.h"
+#include "ton/sign.h"
 #include "ton/wallet.h"
+#include "ton/wallet_transfer.h"
 
 /* Largest file `ton boc` reads: a BoC at its limit written as hex, plus whitespace. */
 #define TON_CMD_MAX_FILE (TON_BOC_MAX_BYTES * 2 + 4096)
@@ -34,6 +42,7 @@ static void usage(FILE *f) {
           "  sign-payment --key FILE --op charge|grant-refund|payout|last-payout --query-id N --total N\n"
           "               --target ADDR [--excess ADDR] [--base64]\n"
           "      a proxy-signed cumulative payment for a client or worker contract, as a BoC\n");
+  ton_chain_cmd_usage(f);
 }
 
 /* ---- small helpers ---- */
@@ -890,6 +899,324 @@ static void case_reencode(struct oracle *o, json_t *j) {
   free(p);
 }
 
+/* ---- message cases ---- */
+
+static uint64_t jhex_u64(json_t *j, const char *key) {
+  const char *s = jstr(j, key);
+  return s ? strtoull(s, NULL, 16) : 0;
+}
+
+/* A raw address string, or JSON null (has = 0). Returns -1 when it is neither. */
+static int jaddr(json_t *j, const char *key, struct ton_addr *a, int *has) {
+  json_t *v = json_object_get(j, key);
+  *has = 0;
+  if (!v || json_is_null(v)) return 0;
+  if (!json_is_string(v) || ton_addr_parse(json_string_value(v), a, NULL, NULL)) return -1;
+  *has = 1;
+  return 0;
+}
+
+static int jhex_fixed(json_t *j, const char *key, uint8_t *out, size_t n) {
+  const char *s = jstr(j, key);
+  return s && strlen(s) == 2 * n && util_unhex(s, 2 * n, out, n) == 0 ? 0 : -1;
+}
+
+/* Body spec (null: absent) into *out; -1 on a bad spec. */
+static int jcell(json_t *j, const char *key, struct ton_cell **out) {
+  json_t *v = json_object_get(j, key);
+  *out = NULL;
+  if (!v || json_is_null(v)) return 0;
+  return (*out = build_spec(v)) ? 0 : -1;
+}
+
+/* {code, data} spec (null: absent) into a StateInit cell. */
+static int jinit(json_t *j, const char *key, struct ton_cell **out) {
+  json_t *v = json_object_get(j, key);
+  *out = NULL;
+  if (!v || json_is_null(v)) return 0;
+  struct ton_state_init si = {0};
+  int rc = -1;
+  if (!jcell(v, "code", &si.code) && !jcell(v, "data", &si.data) && !ton_state_init_cell(&si, out, NULL)) rc = 0;
+  ton_cell_unref(si.code);
+  ton_cell_unref(si.data);
+  return rc;
+}
+
+/* Compares the root hash and, when want_boc is given, the CRC BoC bytes (toBoc()'s default). */
+static void check_cell(struct oracle *o, const char *what, struct ton_cell *c, const char *want_hash,
+                       const char *want_boc) {
+  char w[64];
+  snprintf(w, sizeof(w), "%s hash", what);
+  check_hash(o, w, want_hash, c->hash);
+  if (!want_boc) return;
+  struct buf b;
+  struct err e = {0};
+  buf_init(&b, 0);
+  snprintf(w, sizeof(w), "%s boc", what);
+  if (ton_boc_serialize(c, TON_BOC_CRC, &b, &e) == 0) {
+    char *hex = malloc(b.len * 2 + 1);
+    if (hex) {
+      util_hex(buf_ptr(&b), b.len, hex);
+      check_str(o, w, want_boc, hex);
+    }
+    free(hex);
+  } else {
+    fail(o, w, want_boc, e.msg);
+  }
+  buf_free(&b);
+}
+
+static void case_cocoon_msg(struct oracle *o, json_t *j) {
+  struct ton_cocoon_msg m = {0};
+  struct ton_cell *c = NULL;
+  struct err e = {0};
+  m.op = (uint32_t)json_integer_value(json_object_get(j, "op"));
+  m.qid = jhex_u64(j, "qid");
+  m.coins = jhex_u64(j, "coins");
+  m.nonce = jhex_u64(j, "nonce");
+  o->checks++;
+  if (jhex_fixed(j, "secret", m.secret, 32) || jaddr(j, "excess", &m.excess, &m.has_excess)) {
+    fail(o, "inputs", "valid", "invalid");
+    return;
+  }
+  if (ton_cocoon_msg_cell(&m, &c, &e)) {
+    fail(o, "build", "built", e.msg);
+    return;
+  }
+  check_cell(o, "body", c, jstr(j, "hash"), jstr(j, "boc"));
+  ton_cell_unref(c);
+}
+
+static void case_cocoon_save(struct oracle *o, json_t *j) {
+  uint8_t h[32];
+  struct ton_cell *c = NULL;
+  struct err e = {0};
+  o->checks++;
+  if (jhex_fixed(j, "unique_hash", h, 32) ||
+      ton_cocoon_save_state_cell(jhex_u64(j, "qid"), (int32_t)json_integer_value(json_object_get(j, "seqno")), h,
+                                 &c, &e)) {
+    fail(o, "build", "built", e.msg);
+    return;
+  }
+  check_cell(o, "save-state", c, jstr(j, "hash"), jstr(j, "boc"));
+  ton_cell_unref(c);
+}
+
+static void case_cocoon_signed(struct oracle *o, json_t *j) {
+  struct ton_cocoon_signed s = {0};
+  struct ton_addr excess;
+  int has_excess, has_target;
+  uint8_t seed[32];
+  struct ton_cell *c = NULL, *c2 = NULL;
+  struct err e = {0};
+  s.op = (uint32_t)json_integer_value(json_object_get(j, "op"));
+  s.qid = jhex_u64(j, "qid");
+  s.tokens = jhex_u64(j, "tokens");
+  o->checks++;
+  if (jhex_fixed(j, "seed", seed, 32) || jaddr(j, "target", &s.target, &has_target) || !has_target ||
+      jaddr(j, "excess", &excess, &has_excess)) {
+    fail(o, "inputs", "valid", "invalid");
+    return;
+  }
+  if (ton_cocoon_signed_cell(&s, has_excess ? &excess : NULL, seed, &c, &e)) {
+    fail(o, "build", "built", e.msg);
+    return;
+  }
+  check_cell(o, "signed", c, jstr(j, "hash"), jstr(j, "boc"));
+  /* The charge/payout ops must equal what ton_payment_sign (used by the proxy) produces. */
+  if (s.op != TON_OP_PROXY_CLOSE_SIGNED && s.op != TON_OP_PROXY_CLOSE_COMPLETE_SIGNED) {
+    struct ton_payment p = {.op = s.op, .qid = s.qid, .tokens = s.tokens, .target = s.target};
+    struct buf b;
+    buf_init(&b, 0);
+    o->checks++;
+    if (ton_payment_sign(&p, has_excess ? &excess : NULL, seed, &b, &e) ||
+        ton_boc_parse_one(buf_ptr(&b), b.len, &c2, &e) || memcmp(c2->hash, c->hash, 32))
+      fail(o, "ton_payment_sign agrees", "same cell", e.msg[0] ? e.msg : "different cell");
+    buf_free(&b);
+  }
+  /* Rewrapping with the same excess address gives back the same cell. */
+  ton_cell_unref(c2);
+  c2 = NULL;
+  o->checks++;
+  if (ton_cocoon_signed_rewrap(c, has_excess ? &excess : NULL, &c2, &e) || memcmp(c2->hash, c->hash, 32))
+    fail(o, "rewrap", "same cell", "different");
+  ton_cell_unref(c2);
+  ton_cell_unref(c);
+}
+
+/* Builds one internal message from its JSON record. */
+static int build_out_msg(json_t *r, unsigned flags, struct ton_cell **out, struct err *e) {
+  struct ton_int_msg m = {0};
+  int has;
+  int rc = ERR_PARSE;
+  m.value = jhex_u64(r, "value");
+  m.bounce = json_is_true(json_object_get(r, "bounce"));
+  if (!jaddr(r, "dest", &m.dest, &has) && has && !jcell(r, "body", &m.body) && !jinit(r, "init", &m.init))
+    rc = ton_int_msg_cell(&m, flags, out, e);
+  else
+    err_set(e, rc, "bad message record");
+  ton_cell_unref(m.body);
+  ton_cell_unref(m.init);
+  return rc;
+}
+
+static void case_intmsg(struct oracle *o, json_t *j) {
+  struct ton_cell *c = NULL;
+  struct err e = {0};
+  o->checks++;
+  if (build_out_msg(j, json_is_true(json_object_get(j, "force_ref")) ? TON_MSG_FORCE_REF : 0, &c, &e)) {
+    fail(o, "build", "built", e.msg);
+    return;
+  }
+  check_cell(o, "internal message", c, jstr(j, "hash"), jstr(j, "boc"));
+  ton_cell_unref(c);
+}
+
+static void case_extmsg(struct oracle *o, json_t *j) {
+  struct ton_addr dest;
+  int has;
+  struct ton_cell *body = NULL, *init = NULL, *c = NULL;
+  struct err e = {0};
+  o->checks++;
+  if (jaddr(j, "dest", &dest, &has) || !has || jcell(j, "body", &body) || jinit(j, "init", &init) ||
+      ton_ext_in_msg_cell(&dest, init, body, json_is_true(json_object_get(j, "force_ref")) ? TON_MSG_FORCE_REF : 0,
+                          &c, &e))
+    fail(o, "build", "built", e.msg);
+  else
+    check_cell(o, "external message", c, jstr(j, "hash"), jstr(j, "boc"));
+  ton_cell_unref(c);
+  ton_cell_unref(body);
+  ton_cell_unref(init);
+}
+
+static void case_comment(struct oracle *o, json_t *j) {
+  struct ton_cell *c = NULL;
+  struct err e = {0};
+  const char *t = jstr(j, "text");
+  o->checks++;
+  if (!t || ton_comment_cell(t, &c, &e)) {
+    fail(o, "build", "built", e.msg);
+    return;
+  }
+  check_cell(o, "comment", c, jstr(j, "hash"), NULL);
+  ton_cell_unref(c);
+}
+
+static void case_wallet_tx(struct oracle *o, json_t *j) {
+  enum ton_wallet_kind k;
+  uint8_t seed[32], pub[32];
+  struct ton_wallet w;
+  struct err e = {0};
+  json_t *msgs = json_object_get(j, "msgs");
+  size_t n = json_array_size(msgs);
+  struct ton_wallet_out outs[TON_WALLET_V5R1_MAX_MSGS];
+  struct ton_cell *body = NULL, *ext = NULL;
+  size_t built = 0;
+  o->checks++;
+  if (!jstr(j, "ver") || ton_wallet_kind_parse(jstr(j, "ver"), &k) || jhex_fixed(j, "seed", seed, 32) ||
+      ton_sign_pubkey(seed, pub) ||
+      ton_wallet_init(&w, k, (int)json_integer_value(json_object_get(j, "wc")), pub,
+                      json_is_true(json_object_get(j, "testnet"))) ||
+      n > TON_WALLET_V5R1_MAX_MSGS) {
+    fail(o, "inputs", "valid", "invalid");
+    return;
+  }
+  for (; built < n; built++) {
+    outs[built].mode = (uint8_t)json_integer_value(json_object_get(j, "mode"));
+    if (build_out_msg(json_array_get(msgs, built), 0, &outs[built].msg, &e)) {
+      fail(o, "out message", "built", e.msg);
+      goto out;
+    }
+    char what[48];
+    snprintf(what, sizeof(what), "out message %zu", built);
+    check_cell(o, what, outs[built].msg, json_string_value(json_array_get(json_object_get(j, "msg_hashes"), built)),
+               NULL);
+  }
+  struct ton_wallet_transfer t = {
+      .seqno = (uint32_t)json_integer_value(json_object_get(j, "seqno")),
+      .valid_until = (uint32_t)json_integer_value(json_object_get(j, "valid_until")),
+      .msgs = outs,
+      .nmsgs = n,
+  };
+  if (ton_wallet_transfer_body(&w, &t, seed, &body, &e) ||
+      ton_wallet_transfer_external(&w, &t, seed, json_is_true(json_object_get(j, "with_init")), &ext, &e)) {
+    fail(o, "transfer", "built", e.msg);
+    goto out;
+  }
+  check_cell(o, "transfer body (createTransfer)", body, jstr(j, "body_hash"), NULL);
+  check_cell(o, "external message", ext, jstr(j, "ext_hash"), jstr(j, "ext_boc"));
+out:
+  for (size_t i = 0; i < built; i++) ton_cell_unref(outs[i].msg);
+  ton_cell_unref(body);
+  ton_cell_unref(ext);
+}
+
+static void case_root_data(struct oracle *o, json_t *j) {
+  const char *in = jstr(j, "boc");
+  uint8_t *p = NULL;
+  size_t n = 0;
+  struct ton_cell *c = NULL;
+  struct err e = {0};
+  struct chain_root *r = calloc(1, sizeof(*r));
+  struct buf b;
+  buf_init(&b, 0);
+  o->checks++;
+  if (!r || !in || unhex_alloc(in, strlen(in), &p, &n) || ton_boc_parse_one(p, n, &c, &e) ||
+      chain_root_parse_data(c, r, &e)) {
+    fail(o, "parse root data", "parsed", e.msg);
+  } else if (chain_root_summary(r, &b)) {
+    fail(o, "summary", "written", "out of memory");
+  } else {
+    check_str(o, "root state", jstr(j, "summary"), (const char *)buf_ptr(&b));
+    /* Every listed hash is found, and a hash one bit away is not. */
+    const struct chain_root *cr = r;
+    const uint8_t(*lists[3])[32] = {cr->proxy_hashes, cr->worker_hashes, cr->model_hashes};
+    const size_t counts[3] = {r->n_proxy_hashes, r->n_worker_hashes, r->n_model_hashes};
+    for (int l = 0; l < 3; l++)
+      for (size_t i = 0; i < counts[l]; i++) {
+        uint8_t h[32];
+        memcpy(h, lists[l][i], 32);
+        o->checks++;
+        if (!chain_root_has_hash(r, (enum chain_root_list)l, h)) fail(o, "allowlist lookup", "found", "missing");
+        h[31] ^= 1;
+        o->checks++;
+        if (chain_root_has_hash(r, (enum chain_root_list)l, h)) fail(o, "allowlist lookup", "absent", "found");
+      }
+  }
+  buf_free(&b);
+  free(r);
+  ton_cell_unref(c);
+  free(p);
+}
+
+static void case_notify(struct oracle *o, json_t *j) {
+  const char *in = jstr(j, "boc");
+  uint8_t *p = NULL;
+  size_t n = 0;
+  struct ton_cell *c = NULL;
+  struct err e = {0};
+  struct ton_cocoon_notify m;
+  o->checks++;
+  if (!in || unhex_alloc(in, strlen(in), &p, &n) || ton_boc_parse_one(p, n, &c, &e) ||
+      ton_cocoon_notify_parse(c, &m, &e)) {
+    fail(o, "parse notification", "parsed", e.msg);
+  } else {
+    char owner[TON_ADDR_RAW_MAX] = "none", excess[TON_ADDR_RAW_MAX] = "none", secret[65], got[1024];
+    if (m.has_owner) ton_addr_to_raw(&m.owner, owner, sizeof(owner));
+    if (m.has_excess) ton_addr_to_raw(&m.excess, excess, sizeof(excess));
+    util_hex(m.secret, 32, secret);
+    snprintf(got, sizeof(got),
+             "op=%08x;qid=%llu;owner=%s;state=%u;tokens=%llu;balance=%llu;stake=%llu;secret=%s;pop=%08x;coins=%llu;"
+             "save=%llu;nonce=%llu;excess=%s",
+             (unsigned)m.op, (unsigned long long)m.qid, owner, m.state, (unsigned long long)m.tokens,
+             (unsigned long long)m.balance, (unsigned long long)m.stake, secret, (unsigned)m.payload_op,
+             (unsigned long long)m.coins, (unsigned long long)m.coins_to_save, (unsigned long long)m.nonce, excess);
+    check_str(o, "notification", jstr(j, "summary"), got);
+  }
+  ton_cell_unref(c);
+  free(p);
+}
+
 static int cmd_selftest_oracle(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: cocoon ton selftest-oracle CASES.jsonl   (written by tests/ton/gen.cjs)\n");
@@ -905,8 +1232,12 @@ static int cmd_selftest_oracle(int argc, char **argv) {
   size_t cap = 0;
   ssize_t len;
   unsigned lineno = 0, bad_lines = 0;
-  unsigned per_kind[8] = {0};
-  static const char *const kinds[8] = {"cell", "ops", "addr", "addr_bad", "stateinit", "wallet", "reencode", "meta"};
+  enum { NKINDS = 17 };
+  unsigned per_kind[NKINDS] = {0};
+  static const char *const kinds[NKINDS] = {"cell",     "ops",        "addr",          "addr_bad", "stateinit",
+                                            "wallet",   "reencode",   "cocoon_msg",    "cocoon_save",
+                                            "cocoon_signed", "intmsg", "extmsg",       "comment",  "wallet_tx",
+                                            "root_data", "notify", "meta"};
   while ((len = getline(&line, &cap, f)) > 0) {
     lineno++;
     if ((size_t)len > TON_CMD_MAX_LINE) {
@@ -934,12 +1265,21 @@ static int cmd_selftest_oracle(int argc, char **argv) {
     else if (!strcmp(kind, "stateinit")) case_stateinit(&o, j);
     else if (!strcmp(kind, "wallet")) case_wallet(&o, j);
     else if (!strcmp(kind, "reencode")) case_reencode(&o, j);
+    else if (!strcmp(kind, "cocoon_msg")) case_cocoon_msg(&o, j);
+    else if (!strcmp(kind, "cocoon_save")) case_cocoon_save(&o, j);
+    else if (!strcmp(kind, "cocoon_signed")) case_cocoon_signed(&o, j);
+    else if (!strcmp(kind, "intmsg")) case_intmsg(&o, j);
+    else if (!strcmp(kind, "extmsg")) case_extmsg(&o, j);
+    else if (!strcmp(kind, "comment")) case_comment(&o, j);
+    else if (!strcmp(kind, "wallet_tx")) case_wallet_tx(&o, j);
+    else if (!strcmp(kind, "root_data")) case_root_data(&o, j);
+    else if (!strcmp(kind, "notify")) case_notify(&o, j);
     else if (strcmp(kind, "meta")) known = 0;
     if (!known) {
       fprintf(stderr, "line %u: unknown case kind '%s'\n", lineno, kind);
       bad_lines++;
     }
-    for (int k = 0; k < 8; k++)
+    for (int k = 0; k < NKINDS; k++)
       if (!strcmp(kind, kinds[k])) per_kind[k]++;
     if (known && strcmp(kind, "meta")) o.cases++;
     json_decref(j);
@@ -947,7 +1287,7 @@ static int cmd_selftest_oracle(int argc, char **argv) {
   free(line);
   if (f != stdin) fclose(f);
   printf("oracle: %u cases (", o.cases);
-  for (int k = 0; k < 7; k++) printf("%s%s %u", k ? ", " : "", kinds[k], per_kind[k]);
+  for (int k = 0; k < NKINDS - 1; k++) printf("%s%s %u", k ? ", " : "", kinds[k], per_kind[k]);
   printf("), %u checks, %u mismatches, %u bad lines\n", o.checks, o.failures, bad_lines);
   return (o.failures || bad_lines || o.cases == 0) ? 1 : 0;
 }
@@ -963,6 +1303,8 @@ int ton_cmd_main(int argc, char **argv) {
   if (!strcmp(sub, "parse-address")) return cmd_parse_address(argc - 1, argv + 1);
   if (!strcmp(sub, "sign-payment")) return cmd_sign_payment(argc - 1, argv + 1);
   if (!strcmp(sub, "selftest-oracle")) return cmd_selftest_oracle(argc - 1, argv + 1);
+  int rc = ton_chain_cmd_main(argc - 1, argv + 1);
+  if (rc >= 0) return rc;
   fprintf(stderr, "cocoon ton: unknown command '%s'\n", sub);
   usage(stderr);
   return 2;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "attest/collateral.h"
 #include "attest/policy.h"
 #include "attest/provider.h"
 #include "attest/sim.h"
@@ -136,7 +137,8 @@ static int load_identity(struct node *n, struct ratls_identity **out, struct err
 
 int node_config_measure(const struct config *cfg, const char *role, uint8_t out[48]) {
   /* The registry's path is where this machine keeps it; its owner key is measured. */
-  static const char *const local[] = {"key_dir", "ready_file", "log_level", "sim_platform_key", "registry"};
+  static const char *const local[] = {"key_dir", "ready_file", "log_level", "sim_platform_key", "registry",
+                                      "tdx_collateral_dir"};
   int rc = 0;
   struct buf b;
   buf_init(&b, CONFIG_MAX_FILE * 2);
@@ -223,6 +225,19 @@ static int build_policy(struct node *n, const struct config *cfg, const char *ki
   if (polk == ATTEST_POLICY_SIM) {
     if ((rc = sim_trusted_key(n, cfg, sim_key, e))) goto out;
     o.sim_platform_key = sim_key;
+  }
+  o.tdx_collateral_dir = config_get_str(cfg, "tdx_collateral_dir");
+  for (size_t i = 0; i < config_get_list_len(cfg, "tdx_allow_tcb"); i++) {
+    const char *name = config_get_list_item(cfg, "tdx_allow_tcb", i);
+    enum attest_tcb_status st;
+    if (attest_tcb_status_parse(name, &st) != 0 || st == ATTEST_TCB_REVOKED) {
+      rc = err_set(e, ERR_INVALID, "tdx_allow_tcb: '%.60s' is not a TCB status that can be allowed "
+                                   "(SWHardeningNeeded, ConfigurationNeeded, "
+                                   "ConfigurationAndSWHardeningNeeded, OutOfDate, "
+                                   "OutOfDateConfigurationNeeded)", name);
+      goto out;
+    }
+    o.tdx_allow_tcb |= 1u << st;
   }
   rc = attest_policy_new(&o, out, e);
 out:

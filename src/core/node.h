@@ -53,6 +53,14 @@ enum node_peer_kind { NODE_PEER_PROXY = 0, NODE_PEER_WORKER, NODE_PEER_CLIENT, N
        0},                                                                                    \
       {"sim_platform_pubkey", CONFIG_STRING, 0, 64, "",                                       \
        "trusted sim platform public key (64 hex) for policy sim", 0},                         \
+      {"tdx_collateral_dir", CONFIG_STRING, 0, 4096, "",                                      \
+       "policy tdx: Intel collateral directory (cocoon attest fetch-collateral); peers' TCB "  \
+       "status must be UpToDate or in tdx_allow_tcb; empty: TCB status not evaluated",        \
+       0},                                                                                    \
+      {"tdx_allow_tcb", CONFIG_LIST, 0, 8, "",                                                \
+       "policy tdx with collateral: TCB statuses accepted besides UpToDate (e.g. "            \
+       "SWHardeningNeeded); Revoked is never accepted",                                       \
+       0},                                                                                    \
       {"registry", CONFIG_STRING, 0, 4096, "",                                                \
        "signed root configuration file (cocoon registry; docs/registry.md), re-read when it "  \
        "changes; empty: none. Peers' image hashes (and workers' models) must be on its lists", \

@@ -32,6 +32,8 @@ for seed in 20240601 7; do
   echo "$out" | grep -qE '^oracle: [0-9]+ cases .* 0 mismatches, 0 bad lines$' || fail "unexpected summary: $out"
   n=$(echo "$out" | sed -E 's/^oracle: ([0-9]+) cases.*/\1/')
   [ "$n" -ge 50 ] || fail "only $n cases (want >= 50)"
+  m=$(echo "$out" | grep -oE 'wallet_tx [0-9]+' | cut -d' ' -f2)
+  [ "${m:-0}" -ge 50 ] || fail "only ${m:-0} wallet transfer cases (want >= 50)"
   pass "seed $seed: $out"
 done
 
@@ -41,6 +43,16 @@ if "$COCOON" ton selftest-oracle "$WORK/tampered.jsonl" >/dev/null 2>&1; then
   fail "a tampered case file was accepted"
 fi
 pass "a tampered expectation is reported as a mismatch"
+# ... also for a wallet external message signed in C and for a signed COCOON body.
+for key in ext_hash body_hash; do
+  sed -E "0,/\"$key\":\"[0-9a-f]/s/\"$key\":\"([0-9a-f])/\"$key\":\"f\1/" "$WORK/cases-7.jsonl" | sed -E "0,/\"$key\":\"f[0-9a-f]{64}\"/s/(\"$key\":\"f[0-9a-f]{63})[0-9a-f]\"/\1\"/" >"$WORK/tampered.jsonl"
+  cmp -s "$WORK/tampered.jsonl" "$WORK/cases-7.jsonl" && fail "could not tamper $key"
+  if "$COCOON" ton selftest-oracle "$WORK/tampered.jsonl" >/dev/null 2>&1; then
+    fail "a tampered $key was accepted"
+  fi
+done
+grep -q '"kind":"wallet_tx"' "$WORK/cases-7.jsonl" || fail "no wallet transfer cases"
+pass "tampered wallet transfer hashes are reported as mismatches"
 
 # 3. `cocoon ton address` agrees with @ton/ton for both wallets, both networks.
 PK=5f7c1d3a9be24c6e7f0a1b2c3d4e5f60718293a4b5c6d7e8f901122334455667

@@ -13,6 +13,8 @@
 
 #include "attest/collateral.h"
 #include "attest/pck.h"
+#include "attest/policy.h"
+#include "attest/provider.h"
 #include "attest/pkix.h"
 #include "attest/quote.h"
 #include "attest/testcollateral.h"
@@ -492,6 +494,108 @@ static void test_load_dir(void **s) {
   OPENSSL_free(pcrl);
 }
 
+/* Writes f's collateral into dir (TCB info under `tcb_name`). */
+static void write_dir(struct fx *f, const char *dir, const char *tcb_name) {
+  size_t tl = 0, ql = 0, pl = 0, rl = 0, cl = 0;
+  char *tcb = tc_tcb_info(&f->tcb, f->tcb_key, &tl);
+  char *qe = tc_qe_identity(&f->qe, f->tcb_key, &ql);
+  X509 *chain[2] = {f->tcb_cert, f->pki.root};
+  char *pem = tq_pem(chain, 2, &pl);
+  uint8_t *rcrl = tc_crl(f->pki.root, f->pki.root_key, T0 - DAY, T0 + DAY, NULL, 0, &rl);
+  uint8_t *pcrl = tc_crl(f->pki.ca, f->pki.ca_key, T0 - DAY, T0 + DAY, NULL, 0, &cl);
+  put_file(dir, tcb_name, tcb, tl);
+  put_file(dir, ATTEST_COLLATERAL_QE_IDENTITY, qe, ql);
+  put_file(dir, ATTEST_COLLATERAL_SIGNING_CHAIN, pem, pl - 1);
+  put_file(dir, ATTEST_COLLATERAL_ROOT_CRL, rcrl, rl);
+  put_file(dir, ATTEST_COLLATERAL_PCK_CRL, pcrl, cl);
+  free(tcb);
+  free(qe);
+  free(pem);
+  OPENSSL_free(rcrl);
+  OPENSSL_free(pcrl);
+}
+
+static void rm_dir(const char *dir) {
+  const char *names[] = {ATTEST_COLLATERAL_TCB_INFO, "tcb_info_90c06f000000.json", ATTEST_COLLATERAL_QE_IDENTITY,
+                         ATTEST_COLLATERAL_SIGNING_CHAIN, ATTEST_COLLATERAL_ROOT_CRL, ATTEST_COLLATERAL_PCK_CRL};
+  char path[600];
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+
+static int64_t clock_t0(void *arg) {
+  (void)arg;
+  return T0;
+}
+
+/* One policy check of a tdx quote bound to a fresh key, with the collateral of `dir`. */
+static int policy_check(struct fx *f, const char *dir, uint32_t allow, struct ratls_peer *peer, struct err *e) {
+  struct attest_policy_opts o = {.kind = ATTEST_POLICY_TDX, .tdx_root_key = f->pki.root_xy,
+                                 .tdx_collateral_dir = dir, .tdx_allow_tcb = allow, .clock_cb = clock_t0};
+  struct attest_policy *pol = NULL;
+  assert_int_equal(attest_policy_new(&o, &pol, e), 0);
+  uint8_t pub[32], rd[64];
+  util_random(pub, sizeof(pub));
+  assert_int_equal(attest_report_data_for_key(pub, rd), 0);
+  size_t len = 0;
+  uint8_t *q = tq_build(&f->pki, 4, ATTEST_BODY_TD10, rd, 0, &len, NULL);
+  assert_non_null(q);
+  memset(peer, 0, sizeof(*peer));
+  int rc = attest_policy_check(pol, q, len, pub, peer, e);
+  free(q);
+  attest_policy_free(pol);
+  return rc;
+}
+
+/* The daemons' tdx policy with tdx_collateral_dir: accepted when UpToDate, the collateral root
+ * hash reported; OutOfDate refused unless allowed; Revoked refused even when "allowed"; the
+ * per-FMSPC TCB info preferred over the generic one. */
+static void test_policy_with_collateral(void **s) {
+  struct fx *f = *s;
+  char dir[] = "/tmp/cocoon-pcoll.XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  struct ratls_peer peer;
+  struct err e = {0};
+  write_dir(f, dir, ATTEST_COLLATERAL_TCB_INFO);
+  if (policy_check(f, dir, 0, &peer, &e) != 0) fail_msg("refused: %s", e.msg);
+  uint8_t point[65], want[48];
+  point[0] = 4;
+  memcpy(point + 1, f->pki.root_xy, 64);
+  SHA384(point, sizeof(point), want);
+  assert_memory_equal(peer.m.collateral_root_hash, want, 48);
+
+  f->tcb.levels[0].pcesvn = 14; /* the platform falls to level 1: OutOfDate */
+  write_dir(f, dir, ATTEST_COLLATERAL_TCB_INFO);
+  assert_int_equal(policy_check(f, dir, 0, &peer, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "TCB status OutOfDate is not accepted"));
+  assert_int_equal(policy_check(f, dir, 1u << ATTEST_TCB_OUT_OF_DATE, &peer, &e), 0);
+
+  f->tcb.levels[1].status = "Revoked";
+  write_dir(f, dir, ATTEST_COLLATERAL_TCB_INFO);
+  assert_int_equal(policy_check(f, dir, 0xffffffffu, &peer, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "Revoked"));
+
+  /* tcb_info_<fmspc>.json wins over a tcb_info.json for another platform. */
+  f->tcb.levels[0].pcesvn = 13;
+  f->tcb.levels[1].status = "OutOfDate";
+  write_dir(f, dir, "tcb_info_90c06f000000.json");
+  f->tcb.fmspc[5] = 1;
+  write_dir(f, dir, ATTEST_COLLATERAL_TCB_INFO);
+  if (policy_check(f, dir, 0, &peer, &e) != 0) fail_msg("per-FMSPC TCB info not used: %s", e.msg);
+  char path[600];
+  snprintf(path, sizeof(path), "%s/tcb_info_90c06f000000.json", dir);
+  unlink(path);
+  assert_int_equal(policy_check(f, dir, 0, &peer, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "another FMSPC"));
+  /* No collateral where the policy looks: refused, never accepted unchecked. */
+  rm_dir(dir);
+  assert_int_equal(policy_check(f, dir, 0, &peer, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "cannot open"));
+}
+
 static void test_status_names(void **s) {
   (void)s;
   for (int st = ATTEST_TCB_UP_TO_DATE; st <= ATTEST_TCB_REVOKED; st++) {
@@ -514,7 +618,7 @@ int main(void) {
       T(test_crl_wrong_signer),    T(test_fmspc_mismatch),        T(test_qe_mrsigner_mismatch),
       T(test_qe_prodid_mismatch),  T(test_module_mismatch),       T(test_below_every_level),
       T(test_not_evaluated_for_bad_chain), T(test_no_collateral), T(test_intel_root_hash),
-      T(test_pck_ext_from_test_cert), T(test_load_dir), cmocka_unit_test(test_real_pck_extension),
+      T(test_pck_ext_from_test_cert), T(test_load_dir), T(test_policy_with_collateral), cmocka_unit_test(test_real_pck_extension),
       cmocka_unit_test(test_parse_refusals), cmocka_unit_test(test_status_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

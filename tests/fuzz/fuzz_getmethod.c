@@ -1,0 +1,98 @@
+/* fuzz_getmethod: toncenter runGetMethod answers (JSON stack) and root contract data cells. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain/root.h"
+#include "chain/tvm_stack.h"
+#include "ton/boc.h"
+#include "ton/cocoon_notify.h"
+#include "ton/dict.h"
+
+static void check(int ok, const char *what) {
+  if (!ok) {
+    fprintf(stderr, "fuzz_getmethod: %s\n", what);
+    abort();
+  }
+}
+
+static int count_cb(const uint8_t *key, unsigned keybits, struct ton_slice *v, void *arg) {
+  (void)key;
+  (void)keybits;
+  (void)v;
+  (*(unsigned *)arg)++;
+  return 0;
+}
+
+/* Everything that reads a cell: the root data layout, params, and dictionaries of both key
+ * sizes. Refusals must carry a message. */
+static void cell_parsers(const struct ton_cell *c, struct chain_root *r) {
+  struct err e = {0};
+  if (chain_root_parse_data(c, r, &e) == 0) {
+    check(r->n_proxy_hashes <= CHAIN_ROOT_MAX_HASHES && r->n_proxies <= CHAIN_ROOT_MAX_PROXIES, "root counts");
+    for (size_t i = 1; i < r->n_worker_hashes; i++)
+      check(memcmp(r->worker_hashes[i - 1], r->worker_hashes[i], 32) < 0, "hash list not sorted");
+    for (size_t i = 0; i < r->n_proxies; i++) check(strlen(r->proxies[i].addr) <= CHAIN_ROOT_MAX_PROXY_ADDR, "proxy");
+  } else {
+    check(e.msg[0] != '\0', "root data refusal without a message");
+  }
+  struct chain_root_params p;
+  memset(&e, 0, sizeof(e));
+  if (chain_root_params_parse(c, &p, &e)) check(e.msg[0] != '\0', "params refusal without a message");
+  struct ton_cocoon_notify note;
+  memset(&e, 0, sizeof(e));
+  if (ton_cocoon_notify_parse(c, &note, &e)) check(e.msg[0] != '\0', "notification refusal without a message");
+  else check(note.state < 4, "2-bit state");
+  unsigned n = 0;
+  memset(&e, 0, sizeof(e));
+  if (ton_dict_foreach(c, 256, count_cb, &n, &e)) check(e.msg[0] != '\0', "dict refusal without a message");
+  n = 0;
+  if (ton_dict_foreach(c, 32, count_cb, &n, &e)) check(e.msg[0] != '\0', "dict refusal without a message");
+  n = 0;
+  if (ton_dict_foreach(c, 1, count_cb, &n, &e) == 0) check(n <= 2, "a 1-bit dict with more than 2 entries");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static struct chain_root root; /* large: not on the stack */
+  struct err e = {0};
+  if (size >= 4 && data[0] == 0xb5 && data[1] == 0xee) {
+    struct ton_cell *c = NULL;
+    if (ton_boc_parse_one(data, size, &c, &e) == 0) {
+      cell_parsers(c, &root);
+      ton_cell_unref(c);
+    }
+    return 0;
+  }
+  struct chain_tvm_stack s;
+  int rc = chain_tvm_stack_parse((const char *)data, size, &s, &e);
+  if (rc) {
+    check(e.msg[0] != '\0', "stack refusal without a message");
+    chain_tvm_stack_clear(&s);
+    return 0;
+  }
+  check(s.n <= CHAIN_TVM_MAX_ENTRIES, "stack size");
+  for (size_t i = 0; i < s.n; i++) {
+    uint64_t u;
+    int64_t x;
+    uint8_t h[32];
+    int b, none;
+    struct ton_addr a;
+    const struct ton_cell *c;
+    memset(&e, 0, sizeof(e));
+    if (chain_tvm_get_u64(&s, i, &u, &e)) check(e.msg[0] != '\0', "u64 refusal without a message");
+    if (chain_tvm_get_i64(&s, i, &x, &e) == 0 && chain_tvm_get_u64(&s, i, &u, NULL) == 0)
+      check(x >= 0 && (uint64_t)x == u, "i64 and u64 disagree");
+    if (chain_tvm_get_u256(&s, i, h, NULL) == 0) check(s.v[i].type == CHAIN_TVM_NUM, "u256 of a non-number");
+    if (chain_tvm_get_bool(&s, i, &b, NULL) == 0) check(b == 0 || b == 1, "bool");
+    if (chain_tvm_get_addr(&s, i, &a, &none, NULL) == 0) check(none || (a.wc >= -128 && a.wc <= 127), "address");
+    if (chain_tvm_get_cell(&s, i, &c, NULL) == 0) {
+      check(c != NULL, "cell entry without a cell");
+      cell_parsers(c, &root);
+    }
+  }
+  if (chain_root_from_get_cocoon_data(&s, &root, NULL) == 0) check(s.n == 10, "get_cocoon_data arity");
+  chain_tvm_stack_clear(&s);
+  return 0;
+}
