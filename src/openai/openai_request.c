@@ -115,6 +115,21 @@ int openai_client_prepare(const char *path, const uint8_t *body, size_t len,
     out->max_tokens = (int32_t)v;
     json_object_del(root, "max_tokens");
   }
+  /* n choices may each run to max_tokens: the reservation and the proxy's completion check
+   * cover all of them (COCOON reserves for one). */
+  r = get_u31(root, "n", &v, e);
+  if (r < 0) {
+    rc = r;
+    goto out;
+  }
+  if (r == 0) {
+    if (v < 1 || v > OPENAI_MAX_CHOICES) {
+      rc = err_set(e, ERR_PARSE, "field 'n' must be 1 to %d", OPENAI_MAX_CHOICES);
+      goto out;
+    }
+    int64_t total = (int64_t)out->max_tokens * v;
+    out->max_tokens = total > INT32_MAX ? INT32_MAX : (int32_t)total;
+  }
   r = get_u31(root, "max_coefficient", &v, e);
   if (r < 0) {
     rc = r;

@@ -36,6 +36,9 @@ enum openai_endpoint openai_endpoint_from_path(const char *path, size_t len);
 size_t openai_model_base_len(const char *full);
 
 /* Result of openai_client_prepare. Owns every pointer; release with openai_client_req_free. */
+/* Most choices (`n`) a request may ask for. */
+#define OPENAI_MAX_CHOICES 128
+
 struct openai_client_req {
   char *body;              /* compact JSON to forward, NUL-terminated (body_len excludes it) */
   size_t body_len;
@@ -43,7 +46,8 @@ struct openai_client_req {
   char *request_guid;      /* NULL when absent */
   uint32_t max_coefficient; /* <= INT32_MAX; default OPENAI_DEFAULT_MAX_COEFFICIENT */
   double timeout_s;        /* in (0, OPENAI_MAX_TIMEOUT_S]; default OPENAI_DEFAULT_TIMEOUT_S */
-  int32_t max_tokens;      /* reservation size; default OPENAI_DEFAULT_MAX_TOKENS (not injected) */
+  int32_t max_tokens;      /* reservation size: max_tokens x n; default OPENAI_DEFAULT_MAX_TOKENS
+                            * (not injected) */
   bool enable_debug;
   enum openai_endpoint endpoint; /* OPENAI_EP_UNKNOWN for other paths (forwarded anyway) */
 };

@@ -24,15 +24,16 @@ models_ok() { curl -sf "$URL/v1/models" | grep -q "\"id\":\"$NAME\""; }
 wait_until 20 models_ok || fail "model $NAME never listed by the client: $(curl -s "$URL/v1/models")"
 pass "/v1/models lists the built-in model as $NAME"
 
-# py EXPR: evaluates a Python expression over J (the JSON body) or S (the SSE events' JSON list).
-py_json() { python3 -c "import json,sys; J=json.loads(sys.stdin.read()); print($1)"; }
+# py_json EXPR / py_sse EXPR: a JavaScript expression over J (the JSON body) or S (the SSE
+# events' JSON list), evaluated by Node (make deps installs it; Python is not a dependency).
+py_json() {
+  node -e 'const J = JSON.parse(require("fs").readFileSync(0, "utf8"));
+           process.stdout.write(String(eval(process.argv[1])) + "\n")' "$1"
+}
 py_sse() {
-  python3 -c "
-import json,sys
-S=[]
-for line in sys.stdin.read().split('\n'):
-    if line.startswith('data: ') and line != 'data: [DONE]': S.append(json.loads(line[6:]))
-print($1)"
+  node -e 'const S = require("fs").readFileSync(0, "utf8").split("\n")
+             .filter(l => l.startsWith("data: ") && l !== "data: [DONE]").map(l => JSON.parse(l.slice(6)));
+           process.stdout.write(String(eval(process.argv[1])) + "\n")' "$1"
 }
 
 # The reference: what `cocoon generate` produces greedily for the same prompt ids.
@@ -52,16 +53,16 @@ FIN=$(echo "$HTTP_BODY" | py_json 'J["choices"][0]["finish_reason"]')
 [ "$CT" = "$REF_N" ] || fail "completion: usage says $CT tokens, the engine generates $REF_N"
 [ "$PT" = 6 ] || fail "completion: prompt_tokens $PT, expected 6"
 if [ "$REF_N" = 24 ]; then [ "$FIN" = length ] || fail "finish $FIN"; else [ "$FIN" = stop ] || fail "finish $FIN"; fi
-TEXT=$(echo "$HTTP_BODY" | py_json 'json.dumps(J["choices"][0]["text"])')
+TEXT=$(echo "$HTTP_BODY" | py_json 'JSON.stringify(J["choices"][0]["text"])')
 pass "completion (token-id prompt): $CT tokens = cocoon generate's, finish_reason $FIN"
 
 SBODY="{\"model\":\"$NAME\",\"prompt\":[$PROMPT_IDS],\"max_tokens\":24,\"temperature\":0,\"stream\":true}"
 http POST "$URL/v1/completions" "$SBODY"
 [ "$HTTP_STATUS" = 200 ] || fail "stream completion: status $HTTP_STATUS"
 echo "$HTTP_BODY" | grep -q '^data: \[DONE\]' || fail "stream completion: no [DONE]: $HTTP_BODY"
-SCT=$(echo "$HTTP_BODY" | py_sse '[e for e in S if e.get("usage")][-1]["usage"]["completion_tokens"]')
-STEXT=$(echo "$HTTP_BODY" | py_sse 'json.dumps("".join(c["text"] for e in S for c in e["choices"]))')
-SFIN=$(echo "$HTTP_BODY" | py_sse '[c["finish_reason"] for e in S for c in e["choices"] if c["finish_reason"]][-1]')
+SCT=$(echo "$HTTP_BODY" | py_sse 'S.filter(e => e.usage).at(-1).usage.completion_tokens')
+STEXT=$(echo "$HTTP_BODY" | py_sse 'JSON.stringify(S.flatMap(e => e.choices).map(c => c.text).join(""))')
+SFIN=$(echo "$HTTP_BODY" | py_sse 'S.flatMap(e => e.choices).filter(c => c.finish_reason).at(-1).finish_reason')
 [ "$SCT" = "$REF_N" ] || fail "stream completion: usage $SCT, the engine generates $REF_N"
 [ "$STEXT" = "$TEXT" ] || fail "stream completion: text $STEXT differs from $TEXT"
 [ "$SFIN" = "$FIN" ] || fail "stream completion: finish $SFIN"
@@ -82,7 +83,7 @@ http POST "$URL/v1/chat/completions" "$CHAT}"
 [ "$(echo "$HTTP_BODY" | py_json 'J["object"]')" = chat.completion ] || fail "chat: $HTTP_BODY"
 CPT=$(echo "$HTTP_BODY" | py_json 'J["usage"]["prompt_tokens"]')
 CCT=$(echo "$HTTP_BODY" | py_json 'J["usage"]["completion_tokens"]')
-CTEXT=$(echo "$HTTP_BODY" | py_json 'json.dumps(J["choices"][0]["message"]["content"])')
+CTEXT=$(echo "$HTTP_BODY" | py_json 'JSON.stringify(J["choices"][0]["message"]["content"])')
 [ "$(echo "$HTTP_BODY" | py_json 'J["choices"][0]["message"]["role"]')" = assistant ] || fail "chat role: $HTTP_BODY"
 RENDERED=$(printf '<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n' | "$COCOON" tokenize --model "$MODEL" | grep -c .)
 [ "$CPT" = "$RENDERED" ] || fail "chat: prompt_tokens $CPT, the rendered ChatML prompt has $RENDERED tokens"
@@ -93,9 +94,9 @@ pass "chat: prompt_tokens $CPT = tokens of the ChatML rendering, $CCT completion
 http POST "$URL/v1/chat/completions" "$CHAT,\"stream\":true}"
 [ "$HTTP_STATUS" = 200 ] || fail "stream chat: status $HTTP_STATUS"
 echo "$HTTP_BODY" | grep -q '^data: \[DONE\]' || fail "stream chat: no [DONE]"
-[ "$(echo "$HTTP_BODY" | py_sse 'S[0]["choices"][0]["delta"]["role"]')" = assistant ] || fail "stream chat: first chunk $HTTP_BODY"
-SCCT=$(echo "$HTTP_BODY" | py_sse '[e for e in S if e.get("usage")][-1]["usage"]["completion_tokens"]')
-SCTEXT=$(echo "$HTTP_BODY" | py_sse 'json.dumps("".join(c["delta"].get("content","") for e in S for c in e["choices"]))')
+[ "$(echo "$HTTP_BODY" | py_sse 'S[0].choices[0].delta.role')" = assistant ] || fail "stream chat: first chunk $HTTP_BODY"
+SCCT=$(echo "$HTTP_BODY" | py_sse 'S.filter(e => e.usage).at(-1).usage.completion_tokens')
+SCTEXT=$(echo "$HTTP_BODY" | py_sse 'JSON.stringify(S.flatMap(e => e.choices).map(c => c.delta.content ?? "").join(""))')
 [ "$SCCT" = "$CCT" ] || fail "stream chat: usage $SCCT vs $CCT"
 [ "$SCTEXT" = "$CTEXT" ] || fail "stream chat: text $SCTEXT vs $CTEXT"
 pass "streamed chat: same text and usage ($SCCT tokens)"
@@ -111,19 +112,25 @@ pass "enable_thinking=false adds the empty think block ($THINK tokens)"
 # n choices with sampling: usage adds them up.
 http POST "$URL/v1/completions" "{\"model\":\"$NAME\",\"prompt\":\"abc\",\"max_tokens\":7,\"n\":3,\"temperature\":1.0,\"seed\":42}"
 [ "$HTTP_STATUS" = 200 ] || fail "n=3: $HTTP_STATUS $HTTP_BODY"
-NCH=$(echo "$HTTP_BODY" | py_json 'len(J["choices"])')
+NCH=$(echo "$HTTP_BODY" | py_json 'J["choices"].length')
 NCT=$(echo "$HTTP_BODY" | py_json 'J["usage"]["completion_tokens"]')
 [ "$NCH" = 3 ] || fail "n=3: $NCH choices"
 [ "$NCT" -ge 3 ] && [ "$NCT" -le 21 ] || fail "n=3: completion_tokens $NCT"
-pass "n=3: three choices, $NCT completion tokens in all"
+# The client reserved n x max_tokens, so the proxy bills the usage instead of refusing it.
+PURL=$(ready_get "$WORK/proxy.ready" http_url)
+REJ=$(curl -sf "$PURL/jsonstats" | py_json 'J.billing.usage_rejected')
+[ "$REJ" = 0 ] || fail "n=3: the proxy refused the usage ($REJ usage_rejected)"
+pass "n=3: three choices, $NCT completion tokens in all, billed"
 
 # A stop string cut from the greedy text: the answer ends right before it.
-STOP=$(T="$TEXT" python3 -c "import json,os; t=json.loads(os.environ['T']); print(json.dumps(t[2:5]) if len(t)>=5 else '')")
+STOP=$(T="$TEXT" node -e 'const t = Array.from(JSON.parse(process.env.T));
+  console.log(t.length >= 5 ? JSON.stringify(t.slice(2, 5).join("")) : "")')
 if [ -n "$STOP" ] && [ "$STOP" != '""' ]; then
   http POST "$URL/v1/completions" "{\"model\":\"$NAME\",\"prompt\":[$PROMPT_IDS],\"max_tokens\":24,\"temperature\":0,\"stop\":[$STOP]}"
   [ "$HTTP_STATUS" = 200 ] || fail "stop: $HTTP_STATUS $HTTP_BODY"
-  GOT=$(echo "$HTTP_BODY" | py_json 'json.dumps(J["choices"][0]["text"])')
-  WANTP=$(T="$TEXT" S="$STOP" python3 -c "import json,os; t=json.loads(os.environ['T']); s=json.loads(os.environ['S']); print(json.dumps(t[:t.index(s)]))")
+  GOT=$(echo "$HTTP_BODY" | py_json 'JSON.stringify(J["choices"][0]["text"])')
+  WANTP=$(T="$TEXT" S="$STOP" node -e 'const t = JSON.parse(process.env.T), s = JSON.parse(process.env.S);
+    console.log(JSON.stringify(t.slice(0, t.indexOf(s))))')
   [ "$GOT" = "$WANTP" ] || fail "stop: text $GOT, expected $WANTP"
   [ "$(echo "$HTTP_BODY" | py_json 'J["choices"][0]["finish_reason"]')" = stop ] || fail "stop: finish $HTTP_BODY"
   SCT2=$(echo "$HTTP_BODY" | py_json 'J["usage"]["completion_tokens"]')
@@ -142,7 +149,7 @@ done
 for p in "${CPIDS[@]}"; do wait "$p" || fail "concurrent request failed"; done
 for i in 1 2 3 4; do
   grep -q '^data: \[DONE\]' "$WORK/conc.$i" || fail "concurrent $i: $(head -c 300 "$WORK/conc.$i")"
-  u=$(py_sse '[e for e in S if e.get("usage")][-1]["usage"]["completion_tokens"]' <"$WORK/conc.$i")
+  u=$(py_sse 'S.filter(e => e.usage).at(-1).usage.completion_tokens' <"$WORK/conc.$i")
   [ "$u" -ge 1 ] && [ "$u" -le 300 ] || fail "concurrent $i: usage $u"
 done
 MB=$(curl -sf "$WURL/jsonstats" | py_json 'J["engine"]["max_batch_seqs"]')

@@ -126,6 +126,25 @@ static void test_client_max_completion_tokens(void **state) {
   openai_client_req_free(&r);
 }
 
+/* n choices reserve and allow n x max_tokens; the body keeps n for the backend. */
+static void test_client_n_choices(void **state) {
+  struct openai_client_req r;
+  struct err e = {0};
+  assert_int_equal(client("{\"model\":\"m\",\"max_tokens\":10,\"n\":3}", &r, &e), 0);
+  assert_int_equal(r.max_tokens, 30);
+  assert_non_null(strstr(r.body, "\"n\":3"));
+  openai_client_req_free(&r);
+  assert_int_equal(client("{\"model\":\"m\",\"n\":2}", &r, &e), 0);
+  assert_int_equal(r.max_tokens, 2 * OPENAI_DEFAULT_MAX_TOKENS);
+  openai_client_req_free(&r);
+  assert_int_equal(client("{\"model\":\"m\",\"max_tokens\":2147483647,\"n\":128}", &r, &e), 0);
+  assert_int_equal(r.max_tokens, INT32_MAX);
+  openai_client_req_free(&r);
+  client_fails("{\"model\":\"m\",\"n\":0}", "field 'n' must be 1 to 128");
+  client_fails("{\"model\":\"m\",\"n\":129}", "field 'n' must be 1 to 128");
+  client_fails("{\"model\":\"m\",\"n\":\"2\"}", "field 'n' must be a non-negative integer");
+}
+
 static void test_client_errors(void **state) {
   client_fails("", "invalid JSON");
   client_fails("{\"model\":\"m\"", "invalid JSON");
@@ -675,6 +694,7 @@ int main(void) {
       cmocka_unit_test(test_client_defaults),
       cmocka_unit_test(test_client_strip),
       cmocka_unit_test(test_client_max_completion_tokens),
+      cmocka_unit_test(test_client_n_choices),
       cmocka_unit_test(test_client_errors),
       cmocka_unit_test(test_client_too_large),
       cmocka_unit_test(test_worker_paths),
