@@ -29,6 +29,7 @@
 #include "loop/loop.h"
 #include "net/conn.h"
 #include "openai/openai_request.h"
+#include "registry/registry.h"
 #include "tl/tl_schema.h"
 #include "ton/address.h"
 #include "ton/payment.h"
@@ -1336,9 +1337,31 @@ static void client_packet_cb(struct net_conn *c, const uint8_t *data, size_t len
 }
 
 /* With a registry, the root configuration version clients compare against is its version. */
+/* With a registry, its version is the config version and its prices are the billing prices
+ * (COCOON takes both from the root contract); a reload applies to requests that end after it.
+ * Prices the billing check refuses are logged and the current ones kept. */
 static void registry_version_apply(struct proxy *p) {
   uint64_t v = node_registry_version(&p->node);
   if (v) p->config_version = (int32_t)CC_MIN(v, (uint64_t)INT32_MAX);
+  const struct registry *r = node_registry(&p->node);
+  if (!r) return;
+  struct billing_prices np;
+  struct err e = {0};
+  billing_prices_init(&np, r->params.price_per_token, r->params.worker_fee_per_token);
+  np.prompt_mult = r->params.prompt_mult;
+  np.cached_mult = r->params.cached_mult;
+  np.completion_mult = r->params.completion_mult;
+  np.reasoning_mult = r->params.reasoning_mult;
+  if (billing_prices_check(&np, &e) != 0) {
+    log_warn("registry_prices_refused", "version=%" PRIu64 " reason=\"%s\"", v, e.msg);
+    return;
+  }
+  if (memcmp(&np, &p->prices, sizeof(np)) != 0)
+    log_info("registry_prices", "version=%" PRIu64 " price_per_token=%" PRId64 " worker_fee_per_token=%" PRId64
+             " multipliers=%u/%u/%u/%u",
+             v, np.price_per_token, np.worker_fee_per_token, np.prompt_mult, np.cached_mult, np.completion_mult,
+             np.reasoning_mult);
+  p->prices = np;
 }
 
 /* A newer registry: workers whose image or model it no longer lists are disconnected. */
@@ -1361,9 +1384,10 @@ static int json_extra(void *arg, struct buf *out) {
   struct proxy *p = arg;
   int rc = buf_appendf(out,
                        ",\"config_version\":%d,\"settlement\":\"local\",\"price_per_token\":%" PRId64
-                       ",\"worker_fee_per_token\":%" PRId64 ",",
-                       p->config_version, config_get_int(p->cfg, "price_per_token"),
-                       config_get_int(p->cfg, "worker_fee_per_token"));
+                       ",\"worker_fee_per_token\":%" PRId64 ",\"multipliers\":[%u,%u,%u,%u],",
+                       p->config_version, p->prices.price_per_token, p->prices.worker_fee_per_token,
+                       p->prices.prompt_mult, p->prices.cached_mult, p->prices.completion_mult,
+                       p->prices.reasoning_mult);
   if (!rc)
     rc = buf_appendf(out,
                      "\"billing\":{\"requests\":%" PRId64 ",\"committed\":%" PRId64 ",\"pending\":%zu,"

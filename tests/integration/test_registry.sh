@@ -32,7 +32,8 @@ OWNER=$("$COCOON" registry show "$REG" | sed -n 's/^owner: //p')
 [ ${#OWNER} = 64 ] || fail "registry show printed no owner"
 "$COCOON" registry verify "$REG" --owner "$OWNER" 2>"$WORK/verify.err" && fail "unsigned registry verified"
 grep -q "is not signed" "$WORK/verify.err" || fail "verify: $(cat "$WORK/verify.err")"
-"$COCOON" registry add "$REG" --model test-model >/dev/null
+"$COCOON" registry add "$REG" --model test-model --price-per-token 5 --worker-fee-per-token 3 \
+  --completion-multiplier 20000 >/dev/null
 "$COCOON" registry sign "$REG" --key "$OWNER_KEY" >/dev/null
 "$COCOON" registry verify "$REG" --owner "$OWNER" >/dev/null || fail "signed registry did not verify"
 OTHER=$(printf '%064d' 7)
@@ -42,7 +43,7 @@ pass "registry init/add/sign/verify (owner $OWNER)"
 
 # 1. A daemon refuses to start on a badly signed file, naming why.
 cp "$REG" "$WORK/badsig"
-sed -i 's/^price_per_token 2$/price_per_token 3/' "$WORK/badsig"
+sed -i 's/^price_per_token 5$/price_per_token 6/' "$WORK/badsig"
 if "$COCOON" proxy "${SIM[@]}" --registry "$WORK/badsig" --registry-owner "$OWNER" --worker-listen 127.0.0.1:0 \
   --client-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 2>"$WORK/badsig.log"; then fail "proxy started on a badly signed registry"; fi
 grep -q "bad signature" "$WORK/badsig.log" || fail "bad signature not named: $(cat "$WORK/badsig.log")"
@@ -85,7 +86,10 @@ jsonstats c1 | grep -q "\"attested\":true,\"image_hash\":\"$PH\",\"mrtd\":\"[0-9
   fail "client /jsonstats lacks the proxy's identity: $(jsonstats c1)"
 jsonstats proxy | grep -q '"worker_policy":"sim","client_policy":"sim"' || fail "proxy /jsonstats lacks its policies"
 curl -sf "$(ready_get "$WORK/proxy.ready" http_url)/stats" | grep -q "<code>$GOODH</code>" || fail "proxy /stats lacks the worker's image hash"
-pass "client -> proxy -> worker with every image on the registry"
+# The proxy bills at the registry's prices, not its own config's defaults (2 and 1).
+jsonstats proxy | grep -q '"price_per_token":5,"worker_fee_per_token":3,"multipliers":\[10000,10000,20000,10000\]' ||
+  fail "proxy does not bill at the registry's prices: $(jsonstats proxy | head -c 400)"
+pass "client -> proxy -> worker with every image on the registry, billed at its prices"
 
 # 6. A worker with another configuration (another measurement) is refused, with the reason.
 start_worker bad "$PADDR" "$BACKEND_URL_b1" "${SIM[@]}" "${REGF[@]}" --coefficient 2000
