@@ -418,7 +418,7 @@ static int setup_registry(struct node *n, const struct config *cfg, struct err *
     n->registry = NULL;
     char why[sizeof(e->msg)];
     snprintf(why, sizeof(why), "%s", e ? e->msg : "");
-    return err_set(e, rc, "registry %.40s: %.200s", path, why);
+    return err_set(e, rc, "registry %.70s: %.170s", path, why);
   }
   return apply_registry(n, n->registry->cur, e);
 }
