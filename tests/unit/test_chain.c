@@ -12,7 +12,9 @@
 
 #include "base/buf.h"
 #include "chain/b64.h"
+#include "chain/registry_ton.h"
 #include "chain/root.h"
+#include "chain/root_registry.h"
 #include "chain/toncenter.h"
 #include "chain/tvm_stack.h"
 #include "ton/boc.h"
@@ -411,6 +413,251 @@ static void test_toncenter_answers(void **st) {
   ton_cell_unref(c);
 }
 
+/* ---- dictionaries built in C read back by the walker ---- */
+
+struct collected {
+  uint8_t keys[300][32];
+  uint32_t vals[300];
+  size_t n;
+};
+
+static int collect(const uint8_t *key, unsigned keybits, struct ton_slice *v, void *arg) {
+  struct collected *c = arg;
+  uint64_t x;
+  if (c->n >= 300 || ton_slice_load_uint(v, 32, &x) || ton_slice_end(v)) return ERR_PARSE;
+  memcpy(c->keys[c->n], key, (keybits + 7) / 8);
+  c->vals[c->n++] = (uint32_t)x;
+  return 0;
+}
+
+static int put_index(size_t i, struct ton_builder *b, void *arg) {
+  (void)arg;
+  return ton_builder_store_uint(b, 1000 + i, 32);
+}
+
+static int put_too_much(size_t i, struct ton_builder *b, void *arg) {
+  (void)i, (void)arg;
+  uint8_t big[128] = {0};
+  return ton_builder_store_bytes(b, big, sizeof(big));
+}
+
+static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+static void test_dict_build(void **st) {
+  (void)st;
+  static uint8_t keys[300][32];
+  static struct collected got;
+  struct err e = {0};
+  uint32_t seed = 12345;
+  const unsigned widths[] = {256, 32, 7, 1};
+  const size_t counts[] = {1, 2, 3, 17, 300};
+  for (size_t w = 0; w < 4; w++)
+    for (size_t c = 0; c < 5; c++) {
+      unsigned kb = widths[w];
+      size_t n = counts[c];
+      if (kb < 9 && n > (1u << kb)) n = 1u << kb;
+      /* Random distinct keys (the unused low bits zero), sorted. */
+      memset(keys, 0, sizeof(keys));
+      size_t have = 0;
+      while (have < n) {
+        uint8_t k[32] = {0};
+        for (unsigned b = 0; b < kb; b++) {
+          seed = seed * 1103515245u + 12345u;
+          if ((seed >> 16) & 1) k[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+        }
+        int dup = 0;
+        for (size_t i = 0; i < have && !dup; i++) dup = !memcmp(keys[i], k, 32);
+        if (!dup) memcpy(keys[have++], k, 32);
+      }
+      qsort(keys, n, 32, cmp32);
+      struct ton_cell *root = NULL;
+      assert_int_equal(ton_dict_build(&keys[0][0], 32, n, kb, put_index, NULL, &root, &e), 0);
+      assert_non_null(root);
+      memset(&got, 0, sizeof(got));
+      assert_int_equal(ton_dict_foreach(root, kb, collect, &got, &e), 0);
+      assert_int_equal(got.n, n);
+      for (size_t i = 0; i < n; i++) {
+        assert_memory_equal(got.keys[i], keys[i], (kb + 7) / 8);
+        assert_int_equal(got.vals[i], 1000 + i);
+      }
+      ton_cell_unref(root);
+    }
+  struct ton_cell *root = (struct ton_cell *)1;
+  assert_int_equal(ton_dict_build(&keys[0][0], 32, 0, 256, put_index, NULL, &root, &e), 0);
+  assert_null(root);
+  /* Refusals: out of order, repeated, a value too big for its leaf, bad key lengths. */
+  memset(keys, 0, sizeof(keys));
+  keys[0][0] = 2, keys[1][0] = 1;
+  assert_int_equal(ton_dict_build(&keys[0][0], 32, 2, 256, put_index, NULL, &root, &e), ERR_INVALID);
+  assert_null(root);
+  keys[1][0] = 2;
+  assert_int_equal(ton_dict_build(&keys[0][0], 32, 2, 256, put_index, NULL, &root, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "not above"));
+  keys[1][0] = 3;
+  assert_int_equal(ton_dict_build(&keys[0][0], 32, 2, 256, put_too_much, NULL, &root, &e), ERR_LIMIT);
+  assert_null(root);
+  assert_int_equal(ton_dict_build(&keys[0][0], 32, 2, 0, put_index, NULL, &root, &e), ERR_INVALID);
+  assert_int_equal(ton_dict_build(&keys[0][0], 4, 2, 256, put_index, NULL, &root, &e), ERR_INVALID);
+}
+
+/* ---- the registry as root data and back ---- */
+
+static void sample_registry(struct registry *r) {
+  uint8_t owner[32] = {7};
+  struct err e = {0};
+  registry_init(r, owner);
+  r->version = 42;
+  r->params.price_per_token = 20;
+  r->params.worker_fee_per_token = 7;
+  r->params.cached_mult = 2500;
+  r->params.client_delay_before_close = 86400;
+  r->params.min_client_stake = 123456789;
+  for (int l = 0; l < REGISTRY_LISTS; l++)
+    for (int i = 0; i < 5 + l * 20; i++) {
+      uint8_t h[32];
+      for (int j = 0; j < 32; j++) h[j] = (uint8_t)(i * 31 + j * 7 + l);
+      assert_int_equal(registry_add_hash(r, (enum registry_list)l, h, &e), 0);
+    }
+  assert_int_equal(registry_add_proxy(r, "10.0.0.1:8888 10.0.0.1:8889", &e), 0);
+  assert_int_equal(registry_add_proxy(r, "proxy.example:443", &e), 0);
+}
+
+static void test_root_registry(void **st) {
+  (void)st;
+  struct registry *r = calloc(1, sizeof(*r)), *back = calloc(1, sizeof(*back));
+  struct chain_root *c = calloc(1, sizeof(*c));
+  assert_non_null(r), assert_non_null(back), assert_non_null(c);
+  struct err e = {0};
+  struct ton_addr owner = {.wc = 0};
+  memset(owner.hash, 0x42, 32);
+  struct chain_root_build_opts o;
+  chain_root_build_opts_init(&o, &owner);
+  o.unique_id = 239;
+  sample_registry(r);
+
+  /* Through a BoC, as the chain would hand it back. */
+  struct ton_cell *data = NULL, *parsed = NULL;
+  struct buf boc;
+  buf_init(&boc, 1 << 20);
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), 0);
+  assert_int_equal(ton_boc_serialize(data, TON_BOC_CRC, &boc, &e), 0);
+  assert_int_equal(ton_boc_parse_one(buf_ptr(&boc), boc.len, &parsed, &e), 0);
+  assert_memory_equal(parsed->hash, data->hash, 32);
+  assert_int_equal(chain_root_parse_data(parsed, c, &e), 0);
+  assert_int_equal(c->version, 42);
+  assert_int_equal(c->has_owner, 1);
+  assert_int_equal(ton_addr_equal(&c->owner, &owner), 1);
+  assert_int_equal(c->params.struct_version, 3);
+  assert_int_equal(c->params.unique_id, 239);
+  assert_int_equal(c->params.is_test, 1);
+  assert_int_equal(c->last_proxy_seqno, 2);
+  assert_int_equal(c->proxies[1].seqno, 2);
+  assert_string_equal(c->proxies[1].addr, "proxy.example:443");
+  assert_int_equal(chain_root_to_registry(c, back, &e), 0);
+  assert_int_equal(back->version, 42);
+  assert_memory_equal(&back->params, &r->params, sizeof(r->params));
+  for (int l = 0; l < REGISTRY_LISTS; l++) {
+    assert_int_equal(back->n_hashes[l], r->n_hashes[l]);
+    assert_memory_equal(back->hashes[l], r->hashes[l], r->n_hashes[l] * 32);
+  }
+  assert_int_equal(back->n_proxy_addrs, 2);
+  assert_string_equal(back->proxy_addrs[0], r->proxy_addrs[0]);
+  assert_int_equal(back->is_signed, 0);
+  ton_cell_unref(parsed);
+  ton_cell_unref(data);
+  buf_free(&boc);
+
+  /* Child code goes into the params as refs. */
+  o.proxy_code = ton_cell_empty();
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), 0);
+  assert_int_equal(chain_root_parse_data(data, c, &e), 0);
+  assert_int_equal(c->params.has_proxy_code, 1);
+  assert_int_equal(c->params.has_worker_code, 0);
+  ton_cell_unref(data);
+  ton_cell_unref(o.proxy_code);
+  o.proxy_code = NULL;
+
+  /* The builder's limits: a 33-bit version, an address too long for the root, bad params. */
+  r->version = (uint64_t)UINT32_MAX + 1;
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), ERR_LIMIT);
+  assert_null(data);
+  assert_non_null(strstr(e.msg, "32-bit"));
+  r->version = UINT32_MAX;
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), 0);
+  ton_cell_unref(data);
+  char addr[REGISTRY_MAX_ADDR + 1];
+  memset(addr, 'a', sizeof(addr));
+  memcpy(addr + REGISTRY_MAX_ADDR - 5, ":8080", 6);
+  assert_int_equal(registry_add_proxy(r, addr, &e), 0);
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), ERR_LIMIT);
+  assert_null(data);
+  r->n_proxy_addrs--;
+  r->params.min_proxy_stake = -1;
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), ERR_INVALID);
+  assert_null(data);
+
+  /* The conversion's refusals: lists too long or out of order, prices too high, bad proxies. */
+  sample_registry(r);
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), 0);
+  assert_int_equal(chain_root_parse_data(data, c, &e), 0);
+  ton_cell_unref(data);
+  c->n_worker_hashes = REGISTRY_MAX_HASHES + 1;
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_LIMIT);
+  assert_non_null(strstr(e.msg, "worker_image"));
+  c->n_worker_hashes = 3;
+  memcpy(c->worker_hashes[2], c->worker_hashes[0], 32);
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_INVALID);
+  memcpy(c->worker_hashes[2], c->worker_hashes[1], 32);
+  c->worker_hashes[2][31] ^= 1;
+  c->worker_hashes[2][0] = 0xff;
+  assert_int_equal(chain_root_to_registry(c, back, &e), 0);
+  c->params.min_client_stake = (uint64_t)REGISTRY_MAX_PRICE + 1;
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "min_client_stake"));
+  c->params.min_client_stake = 1;
+  snprintf(c->proxies[0].addr, sizeof(c->proxies[0].addr), "no port here");
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "registered proxy 1"));
+  snprintf(c->proxies[0].addr, sizeof(c->proxies[0].addr), "proxy.example:443");
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_INVALID); /* a repeat */
+  c->n_proxies = REGISTRY_MAX_PROXIES + 1;
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_LIMIT);
+  free(r);
+  free(back);
+  free(c);
+}
+
+/* The TON source's own refusals, and an unreachable endpoint reported once. */
+static void test_registry_ton_source(void **st) {
+  (void)st;
+  struct registry_source *s = NULL;
+  struct err e = {0};
+  static struct registry r;
+  struct chain_registry_ton_config c = {.endpoint = "", .root = "0:00"};
+  assert_int_equal(chain_registry_ton_new(&c, &s, &e), ERR_INVALID);
+  c.endpoint = "http://127.0.0.1:1/api/v2?api_key=SECRET";
+  assert_int_equal(chain_registry_ton_new(&c, &s, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "root contract address"));
+  assert_null(s);
+  char root[80];
+  snprintf(root, sizeof(root), "0:%064d", 5);
+  c.root = root;
+  c.api_key = "KEY123";
+  c.timeout_ms = 2000;
+  assert_int_equal(chain_registry_ton_new(&c, &s, &e), 0);
+  assert_string_equal(s->ops->kind, "ton");
+  assert_null(strstr(s->where, "SECRET"));
+  assert_non_null(strstr(s->where, "ton root 0:0000"));
+  int rc = registry_source_poll(s, 1, &r, &e);
+  assert_true(rc < 0);
+  assert_non_null(strstr(e.msg, "toncenter"));
+  assert_null(strstr(e.msg, "KEY123"));
+  /* The same failure again is not news, unless forced. */
+  assert_int_equal(registry_source_poll(s, 0, &r, &e), 0);
+  assert_true(registry_source_poll(s, 1, &r, &e) < 0);
+  registry_source_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_b64),
@@ -421,6 +668,9 @@ int main(void) {
       cmocka_unit_test(test_wallet_transfer_refusals),
       cmocka_unit_test(test_cocoon_msgs),
       cmocka_unit_test(test_toncenter_answers),
+      cmocka_unit_test(test_dict_build),
+      cmocka_unit_test(test_root_registry),
+      cmocka_unit_test(test_registry_ton_source),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
