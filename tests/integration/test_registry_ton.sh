@@ -54,6 +54,8 @@ TON=(--toncenter-url "$URL" --toncenter-api-key "$APIKEY")
 OWNER=$(field address <"$WORK/owner.info")
 curl -sf -X POST -H 'Content-Type: application/json' -d "{\"address\":\"$OWNER\",\"amount\":\"5000000000\"}" \
   "$BASE/localton/fund" >/dev/null || fail "fund the owner wallet"
+"$COCOON" ton wallet-send "${A[@]}" --key "$WORK/owner.key" --wallet v4r2 --to "$OWNER" --amount 1000 >/dev/null 2>&1 ||
+  fail "deploy the owner wallet"
 
 # 2. root-data against the oracle (contracts/build.cjs from the same file): a registry with
 #    every kind of entry, then the one deployed (only the model listed).
@@ -115,7 +117,13 @@ if timeout 30 "$COCOON" proxy "${SIM[@]}" --registry-ton-root "$ROOT" --toncente
   fail "proxy started without its registry"
 fi
 grep -q "registry $ROOT.*\|registry ${ROOT:0:40}" "$WORK/dead.log" || fail "unreachable chain not named: $(cat "$WORK/dead.log")"
-pass "config errors named: $(grep -o 'registry .*' "$WORK/dead.log" | head -1)"
+# An account that is not a root contract (the owner's wallet) is a bad answer, named as such.
+if timeout 30 "$COCOON" proxy "${SIM[@]}" --registry-ton-root "$OWNER" "${TON[@]}" \
+  --worker-listen 127.0.0.1:0 --client-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 2>"$WORK/notroot.log"; then
+  fail "proxy started on a wallet as its root contract"
+fi
+grep -q "root data: " "$WORK/notroot.log" || fail "a non-root account not named: $(cat "$WORK/notroot.log")"
+pass "config errors named: $(grep -o 'registry .*' "$WORK/dead.log" | head -1); $(grep -o 'root data: .*' "$WORK/notroot.log" | head -1)"
 
 # 5. The proxy on the root (v1); the owner lists its image (v2); a worker off the list is refused.
 start_proxy proxy "${SIM[@]}" "${REGT[@]}"
