@@ -103,9 +103,20 @@ static int fetch_blocking(struct ton_source *s, struct err *e) {
   return rc;
 }
 
-/* Reports a failure once: the same message again is "nothing new". */
+/* Equal but for digits: curl's messages carry timings ("after 0 ms") that vary between tries. */
+static int same_reason(const char *a, const char *b) {
+  for (;;) {
+    while (*a >= '0' && *a <= '9') a++;
+    while (*b >= '0' && *b <= '9') b++;
+    if (*a != *b) return 0;
+    if (!*a) return 1;
+    a++, b++;
+  }
+}
+
+/* Reports a failure once: the same reason again is "nothing new". */
 static int report(struct ton_source *s, int force, int rc, const char *msg, struct err *e) {
-  if (!force && !strcmp(s->reported, msg)) return 0;
+  if (!force && s->reported[0] && same_reason(s->reported, msg)) return 0;
   snprintf(s->reported, sizeof(s->reported), "%s", msg);
   return err_set(e, rc, "%s", msg);
 }
