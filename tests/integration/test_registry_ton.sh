@@ -2,7 +2,8 @@
 # test_registry_ton: the registry from the TON root contract: `cocoon registry root-data` equals
 # contracts/build.cjs's data; the real Tolk root deployed with it on the local TON governs a
 # sim-attested proxy and worker; owner messages sent from a C wallet (add/remove the worker's
-# image) are picked up without a restart; an unreachable chain keeps the registry in force.
+# image, register the proxy) are picked up without a restart; an unreachable chain keeps the
+# registry in force.
 # SPDX-License-Identifier: Apache-2.0
 # Usage: test_registry_ton.sh COCOON BACKEND
 ROOTDIR=$(cd "$(dirname "$0")/../.." && pwd)
@@ -165,15 +166,34 @@ wait_until 10 bash -c "! curl -sf '$(ready_get "$WORK/proxy.ready" http_url)/jso
 grep -q "$APIKEY" "$WORK"/*.log "$WORK/proxy.out" && fail "the toncenter API key appears in a log"
 pass "owner message removing the worker's image picked up (v4); worker dropped with the reason"
 
-# 8. The chain goes away: the registry in force stays, the error shows in /jsonstats; the key
+# 8. The owner registers the proxy (v5: register_proxy, "workers' clients'" addresses): a client
+#    started without --proxy finds it through the root.
+(cd "$CONTRACTS" && node -e '
+  const { beginCell } = require("@ton/core");
+  const [qid, ep, out] = process.argv.slice(1);
+  require("fs").writeFileSync(out, beginCell().storeUint(0x927c7cb5, 32).storeUint(BigInt(qid), 64)
+    .storeUint(0, 1).storeUint(Buffer.byteLength(ep), 7).storeBuffer(Buffer.from(ep)).endCell().toBoc());' \
+  99 "$PADDR $CADDR" "$WORK/reg.boc") || fail "build register_proxy"
+"$COCOON" ton wallet-send "${A[@]}" --key "$WORK/owner.key" --wallet v4r2 --to "$ROOT" --amount 100000000 \
+  --body-boc "$WORK/reg.boc" >"$WORK/op.out" 2>&1 || fail "register_proxy: $(cat "$WORK/op.out")"
+wait_until 10 log_has proxy 'ev=registry_reloaded .*version=5' || fail "proxy did not pick up v5"
+start c2 "$COCOON" client --http-listen 127.0.0.1:0 --key-dir "$WORK/c2-keys" --ready-file "$WORK/c2.ready" \
+  "${SIM[@]}" "${REGT[@]}"
+wait_ready "$WORK/c2.ready"
+jsonstats c2 | grep -q "\"address\":\"$CADDR\"" || fail "client did not take the proxy's address from the root: $(jsonstats c2)"
+c2_ready() { jsonstats c2 | grep -q '"state":"ready"'; }
+wait_until 15 c2_ready || fail "client on the root's proxy address not connected: $(jsonstats c2)"
+pass "proxy registered on the root (v5); a client without --proxy connects to it"
+
+# 9. The chain goes away: the registry in force stays, the error shows in /jsonstats; the key
 #    directory remembers version 4.
 kill $LT_PID; wait $LT_PID 2>/dev/null || true
-wait_until 15 log_has proxy 'ev=registry_rejected .*keeping_version=4 reason="toncenter' || fail "lost chain not logged"
-jsonstats proxy | grep -q '"version":4,.*"last_error":"toncenter' || fail "/jsonstats lacks the chain error: $(jsonstats proxy)"
-[ "$(cat "$WORK/proxy-keys/registry_version")" = 4 ] || fail "version floor not recorded"
+wait_until 15 log_has proxy 'ev=registry_rejected .*keeping_version=5 reason="toncenter' || fail "lost chain not logged"
+jsonstats proxy | grep -q '"version":5,.*"last_error":"toncenter' || fail "/jsonstats lacks the chain error: $(jsonstats proxy)"
+[ "$(cat "$WORK/proxy-keys/registry_version")" = 5 ] || fail "version floor not recorded"
 # The failure is reported when it starts, not at every poll.
 n1=$(grep -c 'ev=registry_rejected' "$WORK/proxy.log")
 sleep 3
 n2=$(grep -c 'ev=registry_rejected' "$WORK/proxy.log")
 [ "$n1" -le 2 ] && [ "$n1" = "$n2" ] || fail "the same failure is logged again and again ($n1, then $n2)"
-pass "unreachable chain: version 4 kept, error in /jsonstats: $(jsonstats proxy | grep -o '"last_error":"[^"]*"')"
+pass "unreachable chain: version 5 kept, error in /jsonstats: $(jsonstats proxy | grep -o '"last_error":"[^"]*"')"
