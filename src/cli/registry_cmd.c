@@ -49,7 +49,8 @@ static void usage(FILE *f) {
           "      [--code-dir DIR] [--unique-id N] [--params-version N] [--mainnet] [--out data.boc]\n"
           "      the TON root contract's initial data for FILE's version, parameters, lists and proxies\n"
           "      (registered as 1..n); DIR holds proxy.boc, worker.boc, client.boc (node\n"
-          "      contracts/build.cjs DIR). Prints the data cell's hash, and its base64 BoC without --out\n");
+          "      contracts/build.cjs DIR). Prints the data cell's hash, the root's address when DIR has\n"
+          "      root.boc, and the data's base64 BoC without --out\n");
 }
 
 static int load_file(const char *path, struct registry *r) {
@@ -469,6 +470,27 @@ static int root_data_cmd(int argc, char **argv) {
   util_hex(data->hash, 32, hex);
   ton_addr_to_raw(&addr, raw, sizeof(raw));
   printf("version: %" PRIu64 "\nowner: %s\ndata_hash: %s\n", r.version, raw, hex);
+  /* With the root's own code at hand, where it will be deployed. */
+  char rootboc[4200];
+  snprintf(rootboc, sizeof(rootboc), "%s/root.boc", code_dir ? code_dir : "");
+  if (code_dir && access(rootboc, R_OK) == 0) {
+    struct ton_cell *code = NULL;
+    struct ton_addr at;
+    if (read_code(code_dir, "root", &code)) {
+      rc = 1;
+      goto done;
+    }
+    struct ton_state_init si = {.code = code, .data = data};
+    int arc = ton_state_init_address(0, &si, &at, &e);
+    ton_cell_unref(code);
+    if (arc) {
+      fprintf(stderr, PROG " root-data: %s\n", e.msg);
+      rc = 1;
+      goto done;
+    }
+    ton_addr_to_raw(&at, raw, sizeof(raw));
+    printf("address: %s\n", raw);
+  }
   if (out) {
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", out);

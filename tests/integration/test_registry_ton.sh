@@ -89,6 +89,8 @@ ROOT=$(curl -sf -X POST -H 'Content-Type: application/json' --data @"$WORK/deplo
   node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s).result;
     if(r.state!=="active")process.exit(1);console.log(r.address)})') || fail "deploy the root"
 "$COCOON" ton root-info "${A[@]}" "$ROOT" | grep -qx 'version: 1' || fail "deployed root is not version 1"
+want=$("$COCOON" registry root-data "$REG" --owner-address "$OWNER" --code-dir "$WORK/code" | field address)
+[ "$ROOT" = "$want" ] || fail "the root landed at $ROOT, root-data says $want"
 REGT=(--registry-ton-root "$ROOT" "${TON[@]}")
 # owner_op OP HASH: an owner message to the root (op query_id hash:uint256), built by @ton/core,
 # sent from the C wallet, waited for until applied.
