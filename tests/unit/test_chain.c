@@ -11,12 +11,15 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/util.h"
 #include "chain/b64.h"
 #include "chain/registry_ton.h"
 #include "chain/root.h"
 #include "chain/root_registry.h"
 #include "chain/toncenter.h"
 #include "chain/tvm_stack.h"
+#include "http/http_server.h"
+#include "loop/loop.h"
 #include "ton/boc.h"
 #include "ton/cocoon_msg.h"
 #include "ton/dict.h"
@@ -658,6 +661,130 @@ static void test_registry_ton_source(void **st) {
   registry_source_free(s);
 }
 
+/* ---- the TON source on a loop, against canned toncenter answers ---- */
+
+static struct {
+  struct loop *loop;
+  int requests;
+  int status;
+  char *answer; /* owned */
+} TS;
+
+static void ts_handler(struct http_request *req, void *arg) {
+  (void)arg;
+  TS.requests++;
+  (void)http_respond(req, TS.status, "application/json", TS.answer, strlen(TS.answer));
+}
+
+static void ts_set(int status, const char *answer) {
+  free(TS.answer);
+  TS.answer = strdup(answer);
+  assert_non_null(TS.answer);
+  TS.status = status;
+}
+
+#define TS_LAST "\"last_transaction_id\":{\"lt\":\"%llu\",\"hash\":\"q83vq83vq83vq83vq83vq83vq83vq83vq83vq83vq80=\"}"
+
+static void ts_active(const char *data_b64, uint64_t lt) {
+  static char a[1 << 16];
+  snprintf(a, sizeof(a),
+           "{\"ok\":true,\"result\":{\"balance\":\"1000\",\"state\":\"active\",\"code\":\"%s\",\"data\":\"%s\"," TS_LAST
+           "}}",
+           data_b64, data_b64, (unsigned long long)lt);
+  ts_set(200, a);
+}
+
+static void ts_uninit(uint64_t lt) {
+  char a[512];
+  snprintf(a, sizeof(a), "{\"ok\":true,\"result\":{\"balance\":\"0\",\"state\":\"uninitialized\"," TS_LAST "}}",
+           (unsigned long long)lt);
+  ts_set(200, a);
+}
+
+/* One watcher tick: the answer to the request started by the previous poll arrives, then a
+ * poll hands it over (and starts the next request). */
+static int ts_cycle(struct registry_source *src, struct registry *out, struct err *e) {
+  int want = TS.requests + 1;
+  uint64_t end = util_mono_ms() + 5000;
+  while (TS.requests < want && util_mono_ms() < end) loop_run_once(TS.loop, 10);
+  assert_int_equal(TS.requests, want);
+  end = util_mono_ms() + 200;
+  while (util_mono_ms() < end) loop_run_once(TS.loop, 10);
+  memset(e, 0, sizeof(*e));
+  return registry_source_poll(src, 0, out, e);
+}
+
+static void test_registry_ton_async(void **st) {
+  (void)st;
+  struct registry *r = calloc(1, sizeof(*r)), *out = calloc(1, sizeof(*out));
+  assert_non_null(r), assert_non_null(out);
+  struct err e = {0};
+  struct ton_addr owner = {.wc = 0};
+  struct chain_root_build_opts o;
+  chain_root_build_opts_init(&o, &owner);
+  sample_registry(r);
+  r->version = 7;
+  struct ton_cell *d7 = NULL, *d9 = NULL;
+  assert_int_equal(chain_root_data_from_registry(r, &o, &d7, &e), 0);
+  r->version = 9;
+  assert_int_equal(chain_root_data_from_registry(r, &o, &d9, &e), 0);
+  struct ton_cell *empty = ton_cell_empty();
+  char *b7 = cell_b64(d7), *b9 = cell_b64(d9), *bad = cell_b64(empty);
+  ton_cell_unref(empty);
+
+  memset(&TS, 0, sizeof(TS));
+  assert_int_equal(loop_new(&TS.loop), 0);
+  struct http_server *srv = NULL;
+  struct http_server_config cfg = {.host = "127.0.0.1", .port = 0, .handler = ts_handler};
+  assert_int_equal(http_server_new(TS.loop, &cfg, &srv, &e), 0);
+  char url[128], root[80];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v2", http_server_port(srv));
+  snprintf(root, sizeof(root), "0:%064d", 3);
+  struct chain_registry_ton_config c = {.endpoint = url, .root = root, .timeout_ms = 3000};
+  struct registry_source *src = NULL;
+  assert_int_equal(chain_registry_ton_new(&c, &src, &e), 0);
+  assert_int_equal(src->ops->attach_cb(src, TS.loop, &e), 0);
+
+  /* The first poll only starts a request; the next hands over version 7. */
+  ts_active(b7, 100);
+  assert_int_equal(registry_source_poll(src, 0, out, &e), 0);
+  assert_int_equal(ts_cycle(src, out, &e), 1);
+  assert_int_equal(out->version, 7);
+  assert_int_equal(out->n_proxy_addrs, 2);
+  /* The same last transaction: nothing new. A newer one: version 9. */
+  assert_int_equal(ts_cycle(src, out, &e), 0);
+  ts_active(b9, 200);
+  assert_int_equal(ts_cycle(src, out, &e), 1);
+  assert_int_equal(out->version, 9);
+  /* Bad answers are reported once each: not JSON, HTTP errors, not deployed, not a root. */
+  ts_set(502, "<html>bad gateway</html>");
+  assert_true(ts_cycle(src, out, &e) < 0);
+  assert_non_null(strstr(e.msg, "toncenter"));
+  assert_int_equal(ts_cycle(src, out, &e), 0);
+  ts_uninit(300);
+  assert_int_equal(ts_cycle(src, out, &e), ERR_NOTFOUND);
+  assert_non_null(strstr(e.msg, "not deployed"));
+  ts_active(bad, 400);
+  assert_int_equal(ts_cycle(src, out, &e), ERR_PARSE);
+  assert_non_null(strstr(e.msg, "root data"));
+  assert_int_equal(ts_cycle(src, out, &e), 0);
+  /* Back to the state already handed over: nothing new; a change after it is news again. */
+  ts_active(b9, 200);
+  assert_int_equal(ts_cycle(src, out, &e), 0);
+  ts_active(b7, 500);
+  assert_int_equal(ts_cycle(src, out, &e), 1);
+  assert_int_equal(out->version, 7); /* the order is the watcher's business */
+
+  registry_source_free(src);
+  http_server_free(srv);
+  loop_run_once(TS.loop, 0);
+  loop_free(TS.loop);
+  free(TS.answer);
+  free(b7), free(b9), free(bad);
+  ton_cell_unref(d7), ton_cell_unref(d9);
+  free(r), free(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_b64),
@@ -671,6 +798,7 @@ int main(void) {
       cmocka_unit_test(test_dict_build),
       cmocka_unit_test(test_root_registry),
       cmocka_unit_test(test_registry_ton_source),
+      cmocka_unit_test(test_registry_ton_async),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
