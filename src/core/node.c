@@ -361,8 +361,6 @@ int node_peer_allowed(const struct node *n, enum node_peer_kind k, const struct 
   return model ? node_registry_check_model(n, model, model_len, why, whysz) : 0;
 }
 
-/* Loads the registry named by the config (refusing a bad, unsigned or rolled-back one) and
- * makes the policies enforce it. */
 /* The registry's source from the config: the signed file (registry + registry_owner) or the TON
  * root contract (registry_ton_root + toncenter_url), never both. *src NULL: no registry. */
 static int registry_source_from_config(const struct config *cfg, struct registry_source **src, const char **where,
@@ -394,6 +392,8 @@ static int registry_source_from_config(const struct config *cfg, struct registry
   return registry_file_source_new(path, owner, src, e);
 }
 
+/* Loads the registry named by the config (refusing a bad, unsigned or rolled-back one) and
+ * makes the policies enforce it. */
 static int setup_registry(struct node *n, const struct config *cfg, struct err *e) {
   struct registry_source *src = NULL;
   const char *path = "";
