@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 TSAN_BUILD ?= build-tsan
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test test-tsan demo demo-build serve bench bench-attest fuzz fuzz-short clean node-deps
+.PHONY: all deps build build-asan test test-tsan demo demo-build serve bench bench-attest bench-batch fuzz fuzz-short clean node-deps
 
 all: build
 
@@ -33,9 +33,9 @@ test: build-asan build node-deps
 # The threaded parts (the ledger's writer thread, the engine's thread pool) under ThreadSanitizer.
 test-tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOCOON_TSAN=ON >/dev/null
-	@ninja -C $(TSAN_BUILD) -j $(JOBS) test_ledger test_model test_loop
+	@ninja -C $(TSAN_BUILD) -j $(JOBS) test_ledger test_model test_sched test_loop
 	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure \
-	  -R 'unit/(test_ledger|test_model|test_loop)$$' 
+	  -R 'unit/(test_ledger|test_model|test_sched|test_loop)$$' 
 
 # The demo needs only the binary and the test backend.
 demo-build: deps
@@ -54,11 +54,17 @@ node-deps: deps
 	@if [ ! -d contracts/node_modules ]; then echo "npm ci in contracts"; \
 	  (cd contracts && npm ci --no-audit --no-fund >/dev/null) || exit 1; fi
 
+# The built-in engine on a tiny generated model, or on yours: `MODEL=path/to/model.gguf make demo`.
 demo: demo-build
-	@$(BUILD)/cocoon demo
+	@$(BUILD)/cocoon demo $(if $(MODEL),--model "$(MODEL)")
 
 serve: demo-build
-	@$(BUILD)/cocoon demo --serve
+	@$(BUILD)/cocoon demo --serve $(if $(MODEL),--model "$(MODEL)")
+
+# Continuous batching: decode tok/s of 8 concurrent sequences vs one (BATCH_PRESET=tiny for a quick run).
+bench-batch: demo-build
+	@ninja -C $(BUILD) -j $(JOBS) cocoon-bench-batch
+	@bench/batch.sh $(BUILD)
 
 bench: build
 	@scripts/install-deps.sh wrk

@@ -17,6 +17,8 @@
 
 #include "base/buf.h"
 #include "base/util.h"
+#include "engine/quant.h"
+#include "engine/testmodel.h"
 
 #define DEMO_MAX_CHILDREN 4
 #define DEMO_START_TIMEOUT_MS 15000
@@ -33,6 +35,11 @@ struct demo {
   char client_addr[256];
   char client_url[256];
   char proxy_url[256];
+  /* The model: the built-in engine on model_path (generated unless the user named one), or
+   * the test backend when model_path is empty. */
+  char model_path[PATH_MAX];
+  int generated;
+  char model[257]; /* the name the client lists */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -139,20 +146,29 @@ static size_t collect_cb(char *p, size_t sz, size_t n, void *arg) {
   return buf_append(arg, p, sz * n) ? 0 : sz * n;
 }
 
-static int models_ready(const char *client_url) {
+/* Waits for the client to list a model; copies the first id into d->model. */
+static int models_ready(struct demo *d) {
   CURL *c = curl_easy_init();
   if (!c) return 0;
   struct buf b;
   buf_init(&b, 1 << 20);
   char url[512];
-  snprintf(url, sizeof(url), "%s/v1/models", client_url);
+  snprintf(url, sizeof(url), "%s/v1/models", d->client_url);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_cb);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
   long code = 0;
   int ok = curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
-           code == 200 && b.len && memmem(buf_ptr(&b), b.len, "\"test-model\"", 12);
+           code == 200 && b.len;
+  if (ok) {
+    json_error_t je;
+    json_t *root = json_loadb((const char *)buf_ptr(&b), b.len, 0, &je);
+    const char *id = json_string_value(json_object_get(json_array_get(json_object_get(root, "data"), 0), "id"));
+    ok = id != NULL && strlen(id) < sizeof(d->model);
+    if (ok) snprintf(d->model, sizeof(d->model), "%s", id);
+    json_decref(root);
+  }
   curl_easy_cleanup(c);
   buf_free(&b);
   return ok;
@@ -259,9 +275,14 @@ static void show_billing(struct demo *d) {
 static int send_request(struct demo *d) {
   CURL *c = curl_easy_init();
   if (!c) return -1;
-  const char *body =
-      "{\"model\":\"test-model\",\"stream\":true,\"max_tokens\":64,"
-      "\"messages\":[{\"role\":\"user\",\"content\":\"Tell me about the sea.\"}]}";
+  json_t *req = json_pack("{s:s, s:b, s:i, s:[{s:s, s:s}]}", "model", d->model, "stream", 1, "max_tokens", 64,
+                          "messages", "role", "user", "content", "Tell me about the sea.");
+  char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+  json_decref(req);
+  if (!body) {
+    curl_easy_cleanup(c);
+    return -1;
+  }
   char url[512];
   snprintf(url, sizeof(url), "%s/v1/chat/completions", d->client_url);
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -274,7 +295,11 @@ static int send_request(struct demo *d) {
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_cb);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-  printf("\nPOST %s  (stream=true, model=test-model)\n\nanswer: ", url);
+  printf("\nPOST %s  (stream=true, model=%s)\n", url, d->model);
+  if (d->generated)
+    printf("(the model is a tiny generated one with random weights: expect gibberish. For a real answer run\n"
+           " MODEL=path/to/model.gguf make demo, e.g. a Qwen2.5/Qwen3 or Llama-3 GGUF; see README.md)\n");
+  printf("\nanswer: ");
   fflush(stdout);
   uint64_t t0 = util_mono_us();
   CURLcode cc = curl_easy_perform(c);
@@ -296,6 +321,7 @@ static int send_request(struct demo *d) {
     show_billing(d);
   }
   buf_free(&s.line);
+  free(body);
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   return rc;
@@ -314,17 +340,25 @@ static int find_backend(struct demo *d) {
 }
 
 int demo_main(int argc, char **argv) {
-  int serve = 0;
+  int serve = 0, test_backend = 0;
+  const char *user_model = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--serve")) {
       serve = 1;
+    } else if (!strcmp(argv[i], "--test-backend")) {
+      test_backend = 1;
+    } else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+      user_model = argv[++i];
     } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: cocoon demo [--serve]\n"
-             "Starts a test backend, a proxy, a worker and a client on free loopback ports,\n"
-             "sends one streamed chat request through client -> proxy -> worker -> backend and\n"
-             "prints the answer and the token usage, then stops everything.\n"
-             "  --serve   keep the network running until interrupted; the first line printed is\n"
-             "            the client's OpenAI base URL (http://127.0.0.1:PORT/v1)\n");
+      printf("usage: cocoon demo [--model FILE.gguf | --test-backend] [--serve]\n"
+             "Starts a proxy, a worker and a client on free loopback ports, sends one streamed chat\n"
+             "request through client -> proxy -> worker and prints the answer and the token usage,\n"
+             "then stops everything. The worker runs the built-in engine on FILE.gguf, or on a tiny\n"
+             "generated model (random weights: its text is gibberish) when no file is named.\n"
+             "  --model FILE.gguf  serve this GGUF model (llama, qwen2, qwen3 architectures)\n"
+             "  --test-backend     use the scripted OpenAI-compatible test backend instead\n"
+             "  --serve            keep the network running until interrupted; the first line printed\n"
+             "                     is the client's OpenAI base URL (http://127.0.0.1:PORT/v1)\n");
       return 0;
     } else {
       fprintf(stderr, "cocoon demo: unknown option '%s'\n", argv[i]);
@@ -349,7 +383,25 @@ int demo_main(int argc, char **argv) {
   int rc = 1;
   char rf[PATH_MAX + 32], kd[PATH_MAX + 32];
   int bfd = -1;
-  {
+  if (!test_backend && user_model) {
+    if (access(user_model, R_OK) != 0) {
+      fprintf(stderr, "demo: cannot read the model %s: %s\n", user_model, strerror(errno));
+      goto out;
+    }
+    snprintf(d.model_path, sizeof(d.model_path), "%s", user_model);
+  } else if (!test_backend) {
+    /* d.dir is a short mkdtemp name, far below PATH_MAX. */
+    int n = snprintf(d.model_path, sizeof(d.model_path), "%.200s/demo.gguf", d.dir);
+    if (n < 0 || (size_t)n >= sizeof(d.model_path)) goto out;
+    struct testmodel_opts o = {.arch = "qwen3", .preset = "tiny", .type = QUANT_Q8_0, .seed = 1, .tied = -1};
+    struct err e = {0};
+    if (testmodel_write_file(&o, d.model_path, &e) != 0) {
+      fprintf(stderr, "demo: cannot generate a model: %s\n", e.msg);
+      goto out;
+    }
+    d.generated = 1;
+  }
+  if (test_backend) {
     char *av[] = {d.backend_bin, "--listen", "127.0.0.1:0", "--text", "--chunks", "20", "--chunk-bytes", "13", "--delay-ms", "40",
                   NULL};
     if (spawn(&d, "backend", av, &bfd)) goto out;
@@ -376,11 +428,19 @@ int demo_main(int argc, char **argv) {
   {
     snprintf(rf, sizeof(rf), "%s/worker.ready", d.dir);
     snprintf(kd, sizeof(kd), "%s/worker-keys", d.dir);
-    char *av[] = {d.self, "worker", "--proxy", d.worker_addr, "--backend", d.backend_url, "--model",
-                  "test-model", "--http-listen", "127.0.0.1:0", "--ready-file", rf, "--key-dir", kd, "--log-level",
-                  "warn", NULL};
+    char threads[16];
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(threads, sizeof(threads), "%ld", ncpu < 1 ? 1 : ncpu > 8 ? 8 : ncpu);
+    char *http_av[] = {d.self, "worker", "--proxy", d.worker_addr, "--backend", d.backend_url, "--model",
+                       "test-model", "--http-listen", "127.0.0.1:0", "--ready-file", rf, "--key-dir", kd, "--log-level",
+                       "warn", NULL};
+    char *engine_av[] = {d.self, "worker", "--proxy", d.worker_addr, "--backend", "builtin", "--model-path",
+                         d.model_path, "--engine-threads", threads, "--http-listen", "127.0.0.1:0", "--ready-file", rf,
+                         "--key-dir", kd, "--log-level", "warn", NULL};
     char tmp[256];
-    if (spawn(&d, "worker", av, NULL) || ready_get(&d, "worker", "http_url", tmp, sizeof(tmp))) goto out;
+    if (spawn(&d, "worker", test_backend ? http_av : engine_av, NULL) ||
+        ready_get(&d, "worker", "http_url", tmp, sizeof(tmp)))
+      goto out;
   }
   {
     snprintf(rf, sizeof(rf), "%s/client.ready", d.dir);
@@ -393,7 +453,7 @@ int demo_main(int argc, char **argv) {
   {
     int ok = 0;
     for (int t = 0; t < DEMO_START_TIMEOUT_MS / 100 && !g_stop; t++) {
-      if ((ok = models_ready(d.client_url))) break;
+      if ((ok = models_ready(&d))) break;
       sleep_ms(100);
     }
     if (!ok) {
@@ -406,11 +466,13 @@ int demo_main(int argc, char **argv) {
   }
   if (serve) {
     printf("%s/v1\n", d.client_url);
-    printf("# local cocoon network: client %s, proxy stats %s/stats, backend %s (model test-model)\n"
+    printf("# local cocoon network: client %s, proxy stats %s/stats, backend %s (model %s)\n"
            "# try: curl %s/v1/chat/completions -H 'Content-Type: application/json' "
-           "-d '{\"model\":\"test-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'\n"
+           "-d '{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'\n"
            "# Ctrl-C stops it; logs in %s\n",
-           d.client_url, d.proxy_url, d.backend_url, d.client_url, d.dir);
+           d.client_url, d.proxy_url, test_backend ? d.backend_url : "built-in engine", d.model, d.client_url,
+           d.model, d.dir);
+    if (d.generated) printf("# the model is a tiny generated one (random weights): its answers are gibberish\n");
     fflush(stdout);
     while (!g_stop) {
       for (int i = 0; i < d.n; i++)
@@ -424,8 +486,10 @@ int demo_main(int argc, char **argv) {
     }
     rc = g_stop > 0 ? 0 : 1;
   } else {
-    printf("local network up: backend %s, proxy %s (workers %s, clients %s), client %s\n", d.backend_url,
-           d.proxy_url, d.worker_addr, d.client_addr, d.client_url);
+    printf("local network up: backend %s, proxy %s (workers %s, clients %s), client %s\n",
+           test_backend ? d.backend_url : "built-in engine", d.proxy_url, d.worker_addr, d.client_addr,
+           d.client_url);
+    if (!test_backend) printf("model: %s (%s)\n", d.model_path, d.generated ? "generated" : "yours");
     rc = send_request(&d) ? 1 : 0;
     if (rc) {
       show_log(&d, "proxy");
@@ -453,7 +517,7 @@ out:
     rmdir(p);
   }
   const char *files[] = {"proxy.ready", "worker.ready", "client.ready", "backend.log", "proxy.log", "worker.log",
-                         "client.log"};
+                         "client.log", "demo.gguf"};
   if (rc == 0)
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
       char p[PATH_MAX + 64];

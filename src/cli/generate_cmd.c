@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/util.h"
+#include "engine/chat.h"
 #include "engine/generate.h"
 #include "engine/kv.h"
 #include "engine/model.h"
@@ -29,6 +31,8 @@ static void usage(FILE *f) {
           "  --prompt      text, tokenized with the model's tokenizer (BOS added when the model\n"
           "                asks for it; special-token texts become those tokens)\n"
           "  --prompt-ids  token ids separated by commas or spaces (no BOS is added)\n"
+          "  --chat        send --prompt as a user message through the model's chat template\n"
+          "                (ChatML or Llama-3, as the worker does)\n"
           "  --ids         print the generated token ids, one per line\n"
           "  --threads     threads for the matrix products (default 1)\n"
           "  --ctx         context size (default: prompt + max tokens, at most the model's)\n",
@@ -135,7 +139,9 @@ static int parse_f32(const char *opt, const char *v, float *out) {
 int generate_main(int argc, char **argv) {
   const char *model_path = NULL, *prompt_ids = NULL, *prompt = NULL, *dump_path = NULL;
   uint32_t max_tokens = GEN_DEFAULT_MAX_TOKENS, threads = 1, ctx = 0;
-  int ids = 0, ignore_eog = 0, rc = 1;
+  int ids = 0, ignore_eog = 0, chat = 0, rc = 1;
+  struct buf rendered; /* the chat-rendered prompt */
+  buf_init(&rendered, 0);
   struct sample_params sp;
   sample_params_default(&sp);
   for (int i = 1; i < argc; i++) {
@@ -147,6 +153,10 @@ int generate_main(int argc, char **argv) {
     }
     if (!strcmp(a, "--ids")) {
       ids = 1;
+      continue;
+    }
+    if (!strcmp(a, "--chat")) {
+      chat = 1;
       continue;
     }
     if (!strcmp(a, "--ignore-eos")) { /* hidden: tests compare fixed-length continuations */
@@ -187,6 +197,10 @@ int generate_main(int argc, char **argv) {
     fprintf(stderr, "cocoon generate: --model is required (see --help)\n");
     return 2;
   }
+  if (chat && !prompt) {
+    fprintf(stderr, "cocoon generate: --chat needs --prompt\n");
+    return 2;
+  }
   if (!prompt == !prompt_ids) {
     fprintf(stderr, "cocoon generate: give one of --prompt and --prompt-ids (see --help)\n");
     return 2;
@@ -222,6 +236,16 @@ int generate_main(int argc, char **argv) {
       goto out;
     }
   }
+  if (prompt && chat) {
+    struct chat_template ct;
+    struct chat_msg msg = {"user", 4, prompt, strlen(prompt)};
+    if (chat_template_detect(m->g, &ct, &e) != 0 || chat_render(&ct, &msg, 1, -1, &rendered, &e) != 0 ||
+        buf_append(&rendered, "", 1) != 0) {
+      fprintf(stderr, "cocoon generate: %s\n", e.msg[0] ? e.msg : "out of memory");
+      goto out;
+    }
+    prompt = (const char *)buf_ptr(&rendered);
+  }
   if (prompt) {
     size_t len = strlen(prompt), n = 0;
     size_t cap = len + 2 < GEN_MAX_PROMPT_IDS ? len + 2 : GEN_MAX_PROMPT_IDS;
@@ -230,7 +254,8 @@ int generate_main(int argc, char **argv) {
       fprintf(stderr, "cocoon generate: out of memory\n");
       goto out;
     }
-    if (tok_encode(tk, prompt, len, tok_add_bos_default(tk), prompt_tok, cap, &n, &e) != 0) {
+    /* A rendered chat prompt carries its own BOS where the template has one. */
+    if (tok_encode(tk, prompt, len, chat ? 0 : tok_add_bos_default(tk), prompt_tok, cap, &n, &e) != 0) {
       fprintf(stderr, "cocoon generate: %s\n", e.msg);
       goto out;
     }
@@ -278,6 +303,7 @@ out:
     fprintf(stderr, "cocoon generate: cannot write %s\n", dump_path);
     rc = 1;
   }
+  buf_free(&rendered);
   free(o.lp);
   free(o.piece);
   tok_free(tk);

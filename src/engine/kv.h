@@ -23,6 +23,10 @@ struct kv_cache {
 CC_NODISCARD int kv_new(uint32_t n_layer, uint32_t n_ctx, uint32_t k_dim, uint32_t v_dim, struct kv_cache **out,
                         struct err *e);
 void kv_free(struct kv_cache *c);
+/* Makes room for at least n_ctx positions (keeping those filled), growing to
+ * max(n_ctx, 2 x the current size) but not beyond max_ctx; a no-op when there is room.
+ * ERR_LIMIT beyond max_ctx or KV_MAX_BYTES, ERR_NOMEM (the cache is unchanged then). */
+CC_NODISCARD int kv_reserve(struct kv_cache *c, uint32_t n_ctx, uint32_t max_ctx, struct err *e);
 /* Forgets every position (the memory is kept). */
 void kv_clear(struct kv_cache *c);
 /* Drops positions >= n_pos (n_pos <= the current count). */

@@ -339,7 +339,10 @@ struct model_work {
   float *q, *k, *v;
   float *hb, *hb2; /* [B][n_ff] */
   float *o;        /* [B][n_embd] output of attn_output / ffn_down */
-  float *scores;
+  uint32_t *pos;   /* [B] position of each token of the current batch */
+  struct kv_cache **kvs; /* [B] cache of each token (model_forward's single-sequence batches) */
+  uint8_t *want;   /* [B] logits wanted (model_forward's single-sequence batches) */
+  float *scores;   /* [n_threads][scores_cap] attention scores, one row per thread */
   uint32_t scores_cap;
 };
 
@@ -347,12 +350,14 @@ int model_work_new(const struct model *m, uint32_t max_batch, struct threadpool 
                    struct err *e) {
   *out = NULL;
   const struct model_hparams *hp = &m->hp;
-  if (max_batch == 0 || max_batch > 65536) return err_set(e, ERR_INVALID, "model: batch size %u is outside 1..65536", max_batch);
+  if (max_batch == 0 || max_batch > MODEL_MAX_BATCH)
+    return err_set(e, ERR_INVALID, "model: batch size %u is outside 1..%u", max_batch, MODEL_MAX_BATCH);
   struct model_work *w = calloc(1, sizeof(*w));
   if (!w) return err_set(e, ERR_NOMEM, "model: out of memory");
   w->max_batch = max_batch;
   w->pool = pool;
   w->n_threads = threadpool_size(pool);
+  if (w->n_threads == 0) w->n_threads = 1;
   size_t mi = hp->n_embd;
   size_t qd = (size_t)hp->n_head * hp->head_dim_k, od = (size_t)hp->n_head * hp->head_dim_v;
   if (qd > mi) mi = qd;
@@ -360,7 +365,7 @@ int model_work_new(const struct model *m, uint32_t max_batch, struct threadpool 
   if (hp->n_ff > mi) mi = hp->n_ff;
   w->max_in = mi;
   size_t B = max_batch;
-  /* Every product below is bounded by MODEL_MAX_* and 65536 tokens, far from overflowing. */
+  /* Every product below is bounded by MODEL_MAX_* and MODEL_MAX_BATCH, far from overflowing. */
   w->x = malloc(B * hp->n_embd * sizeof(float));
   w->xb = malloc(B * mi * sizeof(float));
   w->xr = malloc(B * mi * sizeof(float));
@@ -370,7 +375,11 @@ int model_work_new(const struct model *m, uint32_t max_batch, struct threadpool 
   w->hb = malloc(B * hp->n_ff * sizeof(float));
   w->hb2 = malloc(B * hp->n_ff * sizeof(float));
   w->o = malloc(B * hp->n_embd * sizeof(float));
-  if (!w->x || !w->xb || !w->xr || !w->q || !w->k || !w->v || !w->hb || !w->hb2 || !w->o) {
+  w->pos = malloc(B * sizeof(*w->pos));
+  w->kvs = malloc(B * sizeof(*w->kvs));
+  w->want = calloc(B, 1);
+  if (!w->x || !w->xb || !w->xr || !w->q || !w->k || !w->v || !w->hb || !w->hb2 || !w->o || !w->pos || !w->kvs ||
+      !w->want) {
     model_work_free(w);
     return err_set(e, ERR_NOMEM, "model: out of memory for a batch of %u tokens", max_batch);
   }
@@ -389,9 +398,14 @@ void model_work_free(struct model_work *w) {
   free(w->hb);
   free(w->hb2);
   free(w->o);
+  free(w->pos);
+  free(w->kvs);
+  free(w->want);
   free(w->scores);
   free(w);
 }
+
+uint32_t model_work_max_batch(const struct model_work *w) { return w->max_batch; }
 
 struct matmul_job {
   const struct ops_mat *w;
@@ -409,7 +423,9 @@ static void matmul_share(void *arg, uint32_t ith, uint32_t nth) {
 }
 
 /* y[t] = W . x[t] for n_tok tokens; x rows are x_stride apart, y rows y_stride apart.
- * `prepared` says whether w->xr already holds x prepared for W's type (shared by q/k/v). */
+ * `prepared` says whether w->xr already holds x prepared for W's type (shared by q/k/v).
+ * All the tokens of a step go through one product, so each weight row is read once per step
+ * whatever the number of sequences in the batch. */
 static void matmul(struct model_work *w, const struct ops_mat *W, const float *x, size_t x_stride, uint32_t n_tok,
                    float *y, size_t y_stride, int prepared) {
   size_t as = ops_act_size(W->type, W->n_in);
@@ -424,17 +440,56 @@ static void add_bias(float *y, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += b[i];
 }
 
-static int forward_batch(const struct model *m, struct model_work *w, struct kv_cache *kv, const int32_t *tokens,
-                         uint32_t n, float *logits) {
+/* Causal attention of one layer, each token against its own sequence's cache up to its
+ * position; (token, head) pairs are shared among the pool's threads. */
+struct attn_job {
+  const struct model *m;
+  struct model_work *w;
+  struct kv_cache *const *kv;
+  uint32_t layer, n;
+};
+
+static void attn_share(void *arg, uint32_t ith, uint32_t nth) {
+  struct attn_job *j = arg;
+  const struct model_hparams *hp = &j->m->hp;
+  struct model_work *w = j->w;
+  uint32_t hdk = hp->head_dim_k, hdv = hp->head_dim_v, group = hp->n_head / hp->n_head_kv;
+  size_t qd = (size_t)hp->n_head * hdk, mi = w->max_in;
+  float kq_scale = 1.0f / sqrtf((float)hdk);
+  float *scores = w->scores + (size_t)ith * w->scores_cap;
+  uint64_t total = (uint64_t)j->n * hp->n_head;
+  uint64_t i0 = total * ith / nth, i1 = total * (ith + 1) / nth;
+  for (uint64_t i = i0; i < i1; i++) {
+    uint32_t t = (uint32_t)(i / hp->n_head), h = (uint32_t)(i % hp->n_head);
+    const struct kv_cache *kv = j->kv[t];
+    uint32_t n_kv = w->pos[t] + 1, kh = h / group;
+    const float *q = w->q + t * qd + (size_t)h * hdk;
+    for (uint32_t p = 0; p < n_kv; p++) {
+      const float *k = kv_k(kv, j->layer, p) + (size_t)kh * hdk;
+      double s = 0;
+      for (uint32_t d = 0; d < hdk; d++) s += (double)q[d] * k[d];
+      scores[p] = (float)s * kq_scale;
+    }
+    ops_softmax(scores, n_kv);
+    float *o = w->xb + t * mi + (size_t)h * hdv;
+    for (uint32_t d = 0; d < hdv; d++) o[d] = 0;
+    for (uint32_t p = 0; p < n_kv; p++) {
+      const float *v = kv_v(kv, j->layer, p) + (size_t)kh * hdv;
+      float s = scores[p];
+      for (uint32_t d = 0; d < hdv; d++) o[d] += s * v[d];
+    }
+  }
+}
+
+/* Runs b->n <= max_batch tokens whose positions are in w->pos and caches in b->kv. */
+static void forward_batch(const struct model *m, struct model_work *w, const struct model_batch *b, float *logits) {
   const struct model_hparams *hp = &m->hp;
-  uint32_t d = hp->n_embd, p0 = kv->n_pos;
+  uint32_t n = b->n, d = hp->n_embd;
   uint32_t hdk = hp->head_dim_k, hdv = hp->head_dim_v;
   size_t qd = (size_t)hp->n_head * hdk, kd = (size_t)hp->n_head_kv * hdk, vd = (size_t)hp->n_head_kv * hdv;
   size_t ff = hp->n_ff, mi = w->max_in;
-  uint32_t group = hp->n_head / hp->n_head_kv;
-  float kq_scale = 1.0f / sqrtf((float)hdk);
 
-  for (uint32_t t = 0; t < n; t++) ops_mat_row(&m->tok_embd, (uint32_t)tokens[t], w->x + (size_t)t * d);
+  for (uint32_t t = 0; t < n; t++) ops_mat_row(&m->tok_embd, (uint32_t)b->tokens[t], w->x + (size_t)t * d);
 
   for (uint32_t l = 0; l < hp->n_layer; l++) {
     const struct model_layer *L = &m->layers[l];
@@ -451,33 +506,14 @@ static int forward_batch(const struct model *m, struct model_work *w, struct kv_
         for (uint32_t h = 0; h < hp->n_head; h++) ops_rmsnorm(q + h * hdk, q + h * hdk, L->q_norm, hdk, hp->rms_eps);
       if (L->k_norm)
         for (uint32_t h = 0; h < hp->n_head_kv; h++) ops_rmsnorm(k + h * hdk, k + h * hdk, L->k_norm, hdk, hp->rms_eps);
-      ops_rope_apply(&hp->rope, q, hp->n_head, hdk, p0 + t);
-      ops_rope_apply(&hp->rope, k, hp->n_head_kv, hdk, p0 + t);
-      memcpy(kv_k(kv, l, p0 + t), k, kd * sizeof(float));
-      memcpy(kv_v(kv, l, p0 + t), v, vd * sizeof(float));
+      ops_rope_apply(&hp->rope, q, hp->n_head, hdk, w->pos[t]);
+      ops_rope_apply(&hp->rope, k, hp->n_head_kv, hdk, w->pos[t]);
+      memcpy(kv_k(b->kv[t], l, w->pos[t]), k, kd * sizeof(float));
+      memcpy(kv_v(b->kv[t], l, w->pos[t]), v, vd * sizeof(float));
     }
-    /* Causal attention: token t sees positions 0..p0+t. Output goes to xb. */
-    for (uint32_t t = 0; t < n; t++) {
-      uint32_t n_kv = p0 + t + 1;
-      for (uint32_t h = 0; h < hp->n_head; h++) {
-        const float *q = w->q + t * qd + (size_t)h * hdk;
-        uint32_t kh = h / group;
-        for (uint32_t j = 0; j < n_kv; j++) {
-          const float *k = kv_k(kv, l, j) + (size_t)kh * hdk;
-          double s = 0;
-          for (uint32_t i = 0; i < hdk; i++) s += (double)q[i] * k[i];
-          w->scores[j] = (float)s * kq_scale;
-        }
-        ops_softmax(w->scores, n_kv);
-        float *o = w->xb + t * mi + (size_t)h * hdv;
-        for (uint32_t i = 0; i < hdv; i++) o[i] = 0;
-        for (uint32_t j = 0; j < n_kv; j++) {
-          const float *v = kv_v(kv, l, j) + (size_t)kh * hdv;
-          float p = w->scores[j];
-          for (uint32_t i = 0; i < hdv; i++) o[i] += p * v[i];
-        }
-      }
-    }
+    /* Every token's key and value are in place, so a prompt chunk sees itself causally. */
+    struct attn_job aj = {m, w, b->kv, l, n};
+    threadpool_run(w->pool, attn_share, &aj);
     matmul(w, &L->wo, w->xb, mi, n, w->o, d, 0);
     for (uint32_t t = 0; t < n; t++) {
       float *x = w->x + (size_t)t * d;
@@ -495,20 +531,70 @@ static int forward_batch(const struct model *m, struct model_work *w, struct kv_
       for (uint32_t i = 0; i < d; i++) x[i] += o[i];
     }
   }
-  kv->n_pos = p0 + n;
   if (logits) {
-    ops_rmsnorm(w->xb, w->x + (size_t)(n - 1) * d, m->output_norm, d, hp->rms_eps);
-    matmul(w, &m->output, w->xb, mi, 1, logits, hp->n_vocab, 0);
+    uint32_t n_out = 0;
+    for (uint32_t t = 0; t < n; t++)
+      if (b->want_logits[t])
+        ops_rmsnorm(w->xb + (size_t)n_out++ * mi, w->x + (size_t)t * d, m->output_norm, d, hp->rms_eps);
+    if (n_out) matmul(w, &m->output, w->xb, mi, n_out, logits, hp->n_vocab, 0);
   }
+}
+
+static int check_kv(const struct model *m, const struct kv_cache *kv, struct err *e) {
+  if (kv->n_layer != m->hp.n_layer || kv->k_dim != m->hp.n_head_kv * m->hp.head_dim_k ||
+      kv->v_dim != m->hp.n_head_kv * m->hp.head_dim_v)
+    return err_set(e, ERR_INVALID, "model: the KV cache was made for another model");
+  return 0;
+}
+
+static int ensure_scores(struct model_work *w, uint32_t n_ctx, struct err *e) {
+  if (w->scores_cap >= n_ctx) return 0;
+  float *s = realloc(w->scores, (size_t)n_ctx * w->n_threads * sizeof(float));
+  if (!s) return err_set(e, ERR_NOMEM, "model: out of memory for %u attention scores", n_ctx);
+  w->scores = s;
+  w->scores_cap = n_ctx;
+  return 0;
+}
+
+int model_forward_batch(const struct model *m, struct model_work *w, const struct model_batch *b, float *logits,
+                        struct err *e) {
+  if (b->n == 0) return err_set(e, ERR_INVALID, "model: nothing to evaluate");
+  if (b->n > w->max_batch)
+    return err_set(e, ERR_LIMIT, "model: a batch of %u tokens is larger than the work's %u", b->n, w->max_batch);
+  uint32_t max_ctx = 0;
+  for (uint32_t t = 0; t < b->n; t++) {
+    int rc = check_kv(m, b->kv[t], e);
+    if (rc) return rc;
+    if (b->tokens[t] < 0 || (uint32_t)b->tokens[t] >= m->hp.n_vocab)
+      return err_set(e, ERR_INVALID, "model: token id %d is outside the vocabulary (0..%u)", b->tokens[t],
+                     m->hp.n_vocab - 1);
+    if (b->kv[t]->n_ctx > max_ctx) max_ctx = b->kv[t]->n_ctx;
+  }
+  int rc = ensure_scores(w, max_ctx, e);
+  if (rc) return rc;
+  /* Positions: each token goes after what its cache holds and the batch's earlier tokens of
+   * the same sequence. n_pos is advanced here and rolled back if a cache would overflow. */
+  int full = 0;
+  for (uint32_t t = 0; t < b->n; t++) {
+    struct kv_cache *kv = b->kv[t];
+    w->pos[t] = kv->n_pos;
+    if (kv->n_pos >= kv->n_ctx) full = 1;
+    else kv->n_pos++;
+  }
+  if (full) {
+    for (uint32_t t = b->n; t-- > 0;)
+      if (w->pos[t] < b->kv[t]->n_ctx) b->kv[t]->n_pos = w->pos[t];
+    return err_set(e, ERR_LIMIT, "model: the batch does not fit a sequence's context");
+  }
+  forward_batch(m, w, b, logits);
   return 0;
 }
 
 int model_forward(const struct model *m, struct model_work *w, struct kv_cache *kv, const int32_t *tokens, uint32_t n,
                   float *logits, struct err *e) {
   if (n == 0) return err_set(e, ERR_INVALID, "model: nothing to evaluate");
-  if (kv->n_layer != m->hp.n_layer || kv->k_dim != m->hp.n_head_kv * m->hp.head_dim_k ||
-      kv->v_dim != m->hp.n_head_kv * m->hp.head_dim_v)
-    return err_set(e, ERR_INVALID, "model: the KV cache was made for another model");
+  int rc = check_kv(m, kv, e);
+  if (rc) return rc;
   if (n > kv->n_ctx - kv->n_pos)
     return err_set(e, ERR_LIMIT, "model: %u more tokens do not fit the context (%u of %u used)", n, kv->n_pos,
                    kv->n_ctx);
@@ -516,17 +602,19 @@ int model_forward(const struct model *m, struct model_work *w, struct kv_cache *
     if (tokens[i] < 0 || (uint32_t)tokens[i] >= m->hp.n_vocab)
       return err_set(e, ERR_INVALID, "model: token id %d is outside the vocabulary (0..%u)", tokens[i],
                      m->hp.n_vocab - 1);
-  if (w->scores_cap < kv->n_ctx) {
-    float *s = realloc(w->scores, (size_t)kv->n_ctx * sizeof(float));
-    if (!s) return err_set(e, ERR_NOMEM, "model: out of memory for %u attention scores", kv->n_ctx);
-    w->scores = s;
-    w->scores_cap = kv->n_ctx;
+  for (uint32_t i = 0; i < w->max_batch; i++) {
+    w->kvs[i] = kv;
+    w->want[i] = 0;
   }
   for (uint32_t done = 0; done < n;) {
-    uint32_t b = n - done < w->max_batch ? n - done : w->max_batch;
-    int rc = forward_batch(m, w, kv, tokens + done, b, done + b == n ? logits : NULL);
+    uint32_t c = n - done < w->max_batch ? n - done : w->max_batch;
+    int last = done + c == n;
+    w->want[c - 1] = (uint8_t)(last && logits);
+    struct model_batch b = {.n = c, .tokens = tokens + done, .kv = w->kvs, .want_logits = w->want};
+    rc = model_forward_batch(m, w, &b, last ? logits : NULL, e);
+    w->want[c - 1] = 0;
     if (rc != 0) return rc;
-    done += b;
+    done += c;
   }
   return 0;
 }

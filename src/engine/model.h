@@ -20,6 +20,7 @@
 #define MODEL_MAX_VOCAB (1u << 22)
 #define MODEL_MAX_CTX (1u << 20)
 #define MODEL_MAX_EOG 8u
+#define MODEL_MAX_BATCH 65536u /* tokens in one forward pass */
 
 enum model_arch { MODEL_ARCH_LLAMA = 0, MODEL_ARCH_QWEN2 = 1, MODEL_ARCH_QWEN3 = 2 };
 
@@ -89,5 +90,24 @@ void model_work_free(struct model_work *w);
  * token id outside the vocabulary. */
 CC_NODISCARD int model_forward(const struct model *m, struct model_work *w, struct kv_cache *kv,
                                const int32_t *tokens, uint32_t n, float *logits, struct err *e);
+
+/* One forward pass over tokens of several sequences (continuous batching): token t is appended
+ * to its own cache kv[t] (at kv[t]->n_pos, after the batch's earlier tokens of that cache);
+ * attention runs per sequence, the matrix products once for the whole batch. Arrays are
+ * borrowed and n long; a sequence's tokens must appear in order. */
+struct model_batch {
+  uint32_t n;
+  const int32_t *tokens;
+  struct kv_cache *const *kv;
+  const uint8_t *want_logits; /* 1: write this token's next-token logits */
+};
+
+/* Runs b (n <= the work's max_batch) and writes the logits of the tokens that want them, in
+ * batch order, n_vocab floats apart, to logits (may be NULL when none does). ERR_LIMIT when a
+ * cache would overflow (nothing is appended then), ERR_INVALID for a bad token or cache. */
+CC_NODISCARD int model_forward_batch(const struct model *m, struct model_work *w, const struct model_batch *b,
+                                     float *logits, struct err *e);
+
+uint32_t model_work_max_batch(const struct model_work *w);
 
 #endif

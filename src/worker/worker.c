@@ -27,6 +27,7 @@
 #include "openai/openai_usage.h"
 #include "tl/tl_schema.h"
 #include "ton/payment.h"
+#include "worker/backend_builtin.h"
 
 #define WORKER_MAX_PROXIES 64
 #define WORKER_HANDSHAKE_TIMEOUT_MS 30000u
@@ -38,11 +39,22 @@ const struct config_key worker_config_schema[] = {
      "proxies to serve, comma-separated host:port of their worker ports; empty: the registry's proxy_addr "
      "entries", 0},
     {"backend", CONFIG_STRING, 1, 1024, "http://127.0.0.1:8000",
-     "base URL of the OpenAI-compatible server that runs the model (vLLM, SGLang, llama.cpp)", 0},
+     "base URL of the OpenAI-compatible server that runs the model (vLLM, SGLang, llama.cpp), or "
+     "'builtin' to run model_path on the built-in engine",
+     0},
     {"model", CONFIG_STRING, 1, 256, NULL,
      "model name announced to proxies (COCOON form Name@commit:hash; the part before '@' must be "
-     "the backend's model id)",
-     CONFIG_F_REQUIRED},
+     "the backend's model id). Required with an HTTP backend; with the built-in engine it defaults "
+     "to the file's general.name (or its file name). A value ending in .gguf is taken as model_path "
+     "and selects the built-in engine",
+     0},
+    {"model_path", CONFIG_STRING, 1, 4096, NULL, "GGUF file the built-in engine serves (backend = builtin)", 0},
+    {"engine_threads", CONFIG_INT, 1, 256, "1", "built-in engine: threads for the matrix products", 0},
+    {"engine_max_seqs", CONFIG_INT, 1, 256, "8",
+     "built-in engine: requests (choices) decoded together in each forward pass; more wait", 0},
+    {"engine_ctx", CONFIG_INT, 0, 1048576, "0",
+     "built-in engine: context (prompt + completion) of each request; 0: the model's, at most 8192", 0},
+    {"engine_batch", CONFIG_INT, 1, 65536, "512", "built-in engine: tokens in one forward pass", 0},
     {"coefficient", CONFIG_INT, 0, 999999999, "1000", "price coefficient (1000 = 1.0x the base price)", 0},
     {"max_active_requests", CONFIG_INT, 1, 100000, "200", "requests run at once, over all proxies", 0},
     {"owner_address", CONFIG_STRING, 0, 128,
@@ -70,6 +82,7 @@ struct wreq {
   struct wreq *next, *prev;
   uint8_t id[32];
   struct http_client_req *hreq;
+  struct builtin_req *breq; /* the built-in engine's request instead of hreq */
   struct openai_usage usage;
   int status;
   int sent_first;
@@ -92,6 +105,8 @@ struct worker {
   size_t base_len;
   char base[OPENAI_MAX_MODEL_NAME + 1];
   const char *backend;
+  struct builtin *engine; /* backend = builtin */
+  char model_name[OPENAI_MAX_MODEL_NAME + 1];
   int32_t coefficient;
   int32_t max_active;
   const char *owner;
@@ -236,11 +251,10 @@ static void req_free(struct wreq *r, int ok) {
   free(r);
 }
 
-static void backend_start_cb(struct http_client_req *hr, int status, void *arg) {
-  struct wreq *r = arg;
+/* The backend's answer, whichever backend gives it: status and Content-Type first. */
+static void answer_start(struct wreq *r, int status, const char *ct) {
   r->status = status;
-  char ct[128];
-  if (http_client_req_header(hr, "Content-Type", ct, sizeof(ct)) > 0) {
+  if (ct) {
     /* Header values go back over the wire: keep printable ASCII only. */
     size_t k = 0;
     for (size_t i = 0; ct[i] && k + 1 < sizeof(r->content_type); i++)
@@ -249,29 +263,30 @@ static void backend_start_cb(struct http_client_req *hr, int status, void *arg) 
   }
 }
 
-static int backend_data_cb(struct http_client_req *hr, const uint8_t *data, size_t len, void *arg) {
-  struct wreq *r = arg;
+enum { ANSWER_OK = 0, ANSWER_GONE = 1, ANSWER_PAUSE = 2, ANSWER_FAILED = 3 };
+
+/* Body bytes. GONE: the proxy link is down and r was freed; PAUSE: nothing was taken, come
+ * back after drain_cb; FAILED: the link is being closed (its close frees r). */
+static int answer_data(struct wreq *r, const uint8_t *data, size_t len, int can_pause) {
   struct wproxy *px = r->px;
   if (!px->up.c || px->up.state != UPLINK_READY) {
-    http_client_cancel(hr);
     req_free(r, 0);
-    return 0;
+    return ANSWER_GONE;
   }
-  if (!net_conn_writable(px->up.c)) {
+  if (can_pause && !net_conn_writable(px->up.c)) {
     /* The proxy is not reading fast enough: hold the backend until drain_cb. */
     r->paused = 1;
-    return HTTP_CLIENT_PAUSE;
+    return ANSWER_PAUSE;
   }
   openai_usage_feed(&r->usage, data, len);
   if (send_answer(r, data, len, 0)) {
     net_conn_close(px->up.c, "cannot queue answer");
-    return HTTP_CLIENT_PAUSE;
+    return ANSWER_FAILED;
   }
-  return 0;
+  return ANSWER_OK;
 }
 
-static void backend_done_cb(struct http_client_req *hr, int result, const char *errmsg, void *arg) {
-  struct wreq *r = arg;
+static void answer_done(struct wreq *r, int result, const char *errmsg) {
   struct worker *w = r->w;
   char hex[17];
   util_hex(r->id, 8, hex);
@@ -295,6 +310,58 @@ static void backend_done_cb(struct http_client_req *hr, int result, const char *
            hex, r->status, r->bytes, (double)(util_mono_us() - r->started_us) / 1000.0, r->usage.prompt_tokens,
            r->usage.completion_tokens, r->usage.seen);
   req_free(r, r->status >= 200 && r->status < 300);
+}
+
+static void backend_start_cb(struct http_client_req *hr, int status, void *arg) {
+  char ct[128];
+  answer_start(arg, status, http_client_req_header(hr, "Content-Type", ct, sizeof(ct)) > 0 ? ct : NULL);
+}
+
+static int backend_data_cb(struct http_client_req *hr, const uint8_t *data, size_t len, void *arg) {
+  switch (answer_data(arg, data, len, 1)) {
+  case ANSWER_GONE:
+    http_client_cancel(hr);
+    return 0;
+  case ANSWER_PAUSE:
+  case ANSWER_FAILED:
+    return HTTP_CLIENT_PAUSE;
+  default:
+    return 0;
+  }
+}
+
+static void backend_done_cb(struct http_client_req *hr, int result, const char *errmsg, void *arg) {
+  (void)hr;
+  answer_done(arg, result, errmsg);
+}
+
+/* The built-in engine: it cannot be paused mid-step, so its bytes queue on the link (an
+ * answer is bounded by max_tokens); the usage it reports is exact, not parsed. */
+static void builtin_start_cb(void *arg, int status, const char *ct) { answer_start(arg, status, ct); }
+
+static int builtin_data_cb(void *arg, const uint8_t *data, size_t len) {
+  struct wreq *r = arg;
+  int rc = answer_data(r, data, len, 0);
+  if (rc == ANSWER_FAILED) req_free(r, 0); /* its link closes: stop generating now */
+  return rc != ANSWER_OK;
+}
+
+static void builtin_done_cb(void *arg, int result, const char *errmsg, int64_t prompt, int64_t completion) {
+  struct wreq *r = arg;
+  r->breq = NULL; /* it frees itself after this call */
+  if (result == 0 && r->status >= 200 && r->status < 300) {
+    r->usage.prompt_tokens = prompt;
+    r->usage.completion_tokens = completion;
+    r->usage.seen = true;
+  }
+  answer_done(r, result, errmsg);
+}
+
+static const struct builtin_cbs builtin_cbs = {builtin_start_cb, builtin_data_cb, builtin_done_cb};
+
+static void backend_cancel(struct wreq *r) {
+  if (r->breq) builtin_cancel(r->breq);
+  else http_client_cancel(r->hreq);
 }
 
 static void run_query(struct wproxy *px, const struct tl_proxy_run_query *q) {
@@ -352,18 +419,30 @@ static void run_query(struct wproxy *px, const struct tl_proxy_run_query *q) {
   r->start_wall = util_wall_time();
   r->started_us = util_mono_us();
   openai_usage_init(&r->usage, 0);
+  double t = q->timeout > 0 ? q->timeout * 0.95 : 120;
+  uint32_t timeout_ms = (uint32_t)(t * 1000 > 4e9 ? 4e9 : t * 1000);
+  if (w->engine) {
+    rc = builtin_start(w->engine, vr.endpoint, vr.body, vr.body_len, timeout_ms, &builtin_cbs, r, &r->breq);
+    openai_worker_req_free(&vr);
+    if (rc) {
+      openai_usage_free(&r->usage);
+      free(r);
+      send_error_raw(px, q->request_id, COCOON_ERR_ERROR, "worker: cannot start the request on the engine");
+      return;
+    }
+    goto started;
+  }
   char url[WORKER_MAX_URL + 1100];
   snprintf(url, sizeof(url), "%s%s", w->backend, path);
   static const char *const headers[] = {"Content-Type: application/json", "Accept: application/json, text/event-stream",
                                         NULL};
-  double t = q->timeout > 0 ? q->timeout * 0.95 : 120;
   struct http_client_opts o = {
       .method = "POST",
       .url = url,
       .headers = headers,
       .body = vr.body,
       .body_len = vr.body_len,
-      .timeout_ms = (uint32_t)(t * 1000 > 4e9 ? 4e9 : t * 1000),
+      .timeout_ms = timeout_ms,
       .on_start = backend_start_cb,
       .on_data = backend_data_cb,
       .on_done = backend_done_cb,
@@ -377,6 +456,7 @@ static void run_query(struct wproxy *px, const struct tl_proxy_run_query *q) {
     send_error_raw(px, q->request_id, COCOON_ERR_ERROR, "worker: cannot start the backend request");
     return;
   }
+started:
   r->next = w->reqs;
   if (w->reqs) w->reqs->prev = r;
   w->reqs = r;
@@ -394,7 +474,7 @@ static void cancel_requests_of(struct wproxy *px) {
   for (struct wreq *r = w->reqs, *n; r; r = n) {
     n = r->next;
     if (r->px != px) continue;
-    http_client_cancel(r->hreq);
+    backend_cancel(r);
     req_free(r, 0);
   }
 }
@@ -624,6 +704,7 @@ static int json_extra(void *arg, struct buf *out) {
     if (!rc) rc = buf_append_str(out, "}");
   }
   if (!rc) rc = buf_append_str(out, "]");
+  if (!rc && w->engine) rc = builtin_stats_json(w->engine, out);
   return rc;
 }
 
@@ -664,6 +745,41 @@ static void registry_changed_cb(void *arg) {
 
 /* ---------------------------------------------------------------- lifecycle */
 
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* backend = builtin (or model = FILE.gguf): loads the model; the announced name defaults to
+ * the model's own. */
+static int start_engine(struct worker *w, const struct config *cfg, struct err *e) {
+  const char *path = config_get_str(cfg, "model_path");
+  int by_model = w->model && ends_with(w->model, ".gguf");
+  if (by_model) {
+    path = w->model;
+    w->model = NULL;
+  } else if (strcmp(w->backend, "builtin") != 0) {
+    return 0;
+  }
+  if (!path || !path[0]) return err_set(e, ERR_INVALID, "backend = builtin needs model_path (a GGUF file)");
+  struct builtin_opts o = {
+      .model_path = path,
+      .threads = (uint32_t)config_get_int(cfg, "engine_threads"),
+      .max_seqs = (uint32_t)config_get_int(cfg, "engine_max_seqs"),
+      .n_ctx = (uint32_t)config_get_int(cfg, "engine_ctx"),
+      .max_batch = (uint32_t)config_get_int(cfg, "engine_batch"),
+  };
+  int rc = builtin_new(w->loop, &o, &w->engine, e);
+  if (rc) return rc;
+  w->backend = "builtin";
+  if (!w->model || !w->model[0]) {
+    snprintf(w->model_name, sizeof(w->model_name), "%s", builtin_model_name(w->engine));
+    w->model = w->model_name;
+  }
+  log_info("engine_ready", "model=%s path=%s %s", w->model, path, builtin_describe(w->engine));
+  return 0;
+}
+
 int worker_new(struct loop *loop, const struct config *cfg, struct worker **out, struct err *e) {
   struct worker *w = calloc(1, sizeof(*w));
   if (!w) return err_set(e, ERR_NOMEM, "out of memory");
@@ -681,6 +797,12 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
   }
   node_on_registry_change(&w->node, registry_changed_cb, w);
   w->model = config_get_str(cfg, "model");
+  w->backend = config_get_str(cfg, "backend");
+  if ((rc = start_engine(w, cfg, e))) goto fail;
+  if (!w->model || !w->model[0]) {
+    rc = err_set(e, ERR_INVALID, "model is required with an HTTP backend (the name the backend serves)");
+    goto fail;
+  }
   w->base_len = openai_model_base_len(w->model);
   if (w->base_len == 0 || w->base_len > OPENAI_MAX_MODEL_NAME) {
     rc = err_set(e, ERR_INVALID, "model '%s' has no usable base name", w->model);
@@ -688,8 +810,7 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
   }
   memcpy(w->base, w->model, w->base_len);
   w->base[w->base_len] = 0;
-  w->backend = config_get_str(cfg, "backend");
-  if (strncmp(w->backend, "http://", 7) != 0 && strncmp(w->backend, "https://", 8) != 0) {
+  if (!w->engine && strncmp(w->backend, "http://", 7) != 0 && strncmp(w->backend, "https://", 8) != 0) {
     rc = err_set(e, ERR_INVALID, "backend must be an http:// or https:// URL, not '%s'", w->backend);
     goto fail;
   }
@@ -725,8 +846,10 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
   const char *hhost = config_get_host(cfg, "http_listen", &hport);
   struct http_server_config hc = {.host = hhost, .port = hport, .handler = http_cb, .arg = w};
   if ((rc = http_server_new(loop, &hc, &w->http, e))) goto fail;
-  /* Check the backend right away so the first handshake reports the real state. */
-  health_cb(&w->health);
+  /* Check the backend right away so the first handshake reports the real state. The built-in
+   * engine is up once loaded. */
+  if (w->engine) w->backend_ok = 1;
+  else health_cb(&w->health);
   for (size_t i = 0; i < w->nproxies; i++) uplink_connect(&w->proxies[i].up);
   char ready[256];
   snprintf(ready, sizeof(ready), "http_url=http://%s:%d\n", hhost, http_server_port(w->http));
@@ -748,7 +871,7 @@ void worker_free(struct worker *w) {
   if (!w) return;
   loop_timer_stop(w->loop, &w->health);
   while (w->reqs) {
-    http_client_cancel(w->reqs->hreq);
+    backend_cancel(w->reqs);
     req_free(w->reqs, 0);
   }
   for (size_t i = 0; w->proxies && i < w->nproxies; i++) {
@@ -757,6 +880,7 @@ void worker_free(struct worker *w) {
   }
   free(w->proxies);
   http_client_free(w->hc);
+  builtin_free(w->engine);
   http_server_free(w->http);
   buf_free(&w->health_body);
   node_cleanup(&w->node);
@@ -775,7 +899,8 @@ static void stop_cb(void *obj) { worker_free(obj); }
 int worker_main(int argc, char **argv) {
   static const struct daemon_role role = {
       .name = "worker",
-      .summary = "Connects to proxies and serves their requests with an OpenAI-compatible backend.",
+      .summary = "Connects to proxies and serves their requests with an OpenAI-compatible backend or the "
+                 "built-in engine (--model FILE.gguf).",
       .schema = worker_config_schema,
       .start_cb = start_cb,
       .stop_cb = stop_cb,
