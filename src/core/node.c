@@ -155,7 +155,11 @@ int node_config_measure(const struct config *cfg, const char *role, uint8_t out[
       break;
     }
     switch (k->type) {
-      case CONFIG_STRING: rc = buf_append_str(&b, config_get_str(cfg, k->name)); break;
+      case CONFIG_STRING: {
+        const char *v = config_get_str(cfg, k->name); /* NULL: a key without default, unset */
+        rc = buf_append_str(&b, v ? v : "");
+        break;
+      }
       case CONFIG_INT: rc = buf_appendf(&b, "%lld", (long long)config_get_int(cfg, k->name)); break;
       case CONFIG_BOOL: rc = buf_append_str(&b, config_get_bool(cfg, k->name) ? "true" : "false"); break;
       case CONFIG_DOUBLE: rc = buf_appendf(&b, "%.17g", config_get_double(cfg, k->name)); break;
