@@ -4,6 +4,7 @@
 #include "cli/registry_cmd.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,9 +14,15 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "chain/b64.h"
+#include "chain/root_registry.h"
+#include "chain/wallet_key.h"
 #include "registry/registry.h"
 #include "registry/signer.h"
 #include "registry/source.h"
+#include "ton/boc.h"
+#include "ton/sign.h"
+#include "ton/wallet.h"
 
 #define PROG "cocoon registry"
 
@@ -37,7 +44,13 @@ static void usage(FILE *f) {
           "  sign FILE --key KEYFILE [--version N]   signs (N: the new version, not below the file's)\n"
           "  show FILE                               prints every field\n"
           "  verify FILE --owner HEX [--min-version N]\n"
-          "      exit 0 only when FILE is signed by HEX (and its version is at least N)\n");
+          "      exit 0 only when FILE is signed by HEX (and its version is at least N)\n"
+          "  root-data FILE (--owner-address ADDR | --owner-wallet-key KEYFILE --wallet v4r2|v5r1 [--testnet])\n"
+          "      [--code-dir DIR] [--unique-id N] [--params-version N] [--mainnet] [--out data.boc]\n"
+          "      the TON root contract's initial data for FILE's version, parameters, lists and proxies\n"
+          "      (registered as 1..n); DIR holds proxy.boc, worker.boc, client.boc (node\n"
+          "      contracts/build.cjs DIR). Prints the data cell's hash, the root's address when DIR has\n"
+          "      root.boc, and the data's base64 BoC without --out\n");
 }
 
 static int load_file(const char *path, struct registry *r) {
@@ -363,6 +376,150 @@ static int verify_cmd(int argc, char **argv) {
   return 0;
 }
 
+static int read_code(const char *dir, const char *name, struct ton_cell **out) {
+  char path[4200];
+  struct buf b;
+  struct err e = {0};
+  snprintf(path, sizeof(path), "%s/%s.boc", dir, name);
+  buf_init(&b, REGISTRY_MAX_FILE + 1);
+  int rc = registry_read_file(path, &b, &e);
+  if (!rc) rc = ton_boc_parse_one(buf_ptr(&b), b.len, out, &e);
+  buf_free(&b);
+  if (rc) fprintf(stderr, PROG " root-data: %s: %s\n", path, e.msg);
+  return rc;
+}
+
+static int owner_from_wallet(const char *keyfile, const char *kind, int testnet, struct ton_addr *a) {
+  enum ton_wallet_kind k;
+  struct ton_wallet w;
+  uint8_t seed[32], pub[32];
+  struct err e = {0};
+  if (!kind || ton_wallet_kind_parse(kind, &k)) {
+    fprintf(stderr, PROG " root-data: --owner-wallet-key needs --wallet v4r2|v5r1\n");
+    return 2;
+  }
+  int rc = chain_wallet_key_load(keyfile, seed, &e);
+  if (!rc && ton_sign_pubkey(seed, pub)) rc = err_set(&e, ERR_CRYPTO, "bad wallet key");
+  OPENSSL_cleanse(seed, sizeof(seed));
+  if (!rc && ton_wallet_init(&w, k, 0, pub, testnet)) rc = err_set(&e, ERR_INVALID, "cannot set up the wallet");
+  if (!rc) rc = ton_wallet_address(&w, a, &e);
+  if (rc) fprintf(stderr, PROG " root-data: %s\n", e.msg);
+  return rc ? 1 : 0;
+}
+
+static int root_data_cmd(int argc, char **argv) {
+  const char *file = NULL, *owner = NULL, *wkey = NULL, *wkind = NULL, *code_dir = NULL, *out = NULL;
+  int testnet = 0, mainnet = 0, rc = 0;
+  int64_t uid = 1, pv = 1;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--testnet")) testnet = 1;
+    else if (!strcmp(a, "--mainnet")) mainnet = 1;
+    else if (a[0] == '-' && !v) {
+      fprintf(stderr, PROG " root-data: %s needs a value\n", a);
+      return 2;
+    } else if (!strcmp(a, "--owner-address")) owner = argv[++i];
+    else if (!strcmp(a, "--owner-wallet-key")) wkey = argv[++i];
+    else if (!strcmp(a, "--wallet")) wkind = argv[++i];
+    else if (!strcmp(a, "--code-dir")) code_dir = argv[++i];
+    else if (!strcmp(a, "--out")) out = argv[++i];
+    else if (!strcmp(a, "--unique-id") || !strcmp(a, "--params-version")) {
+      if (util_parse_i64(v, 0, UINT32_MAX, !strcmp(a, "--unique-id") ? &uid : &pv)) {
+        fprintf(stderr, PROG " root-data: %s must be a number from 0 to 4294967295\n", a);
+        return 2;
+      }
+      i++;
+    } else if (a[0] == '-' || file) {
+      fprintf(stderr, PROG " root-data: unexpected argument %s\n", a);
+      return 2;
+    } else file = a;
+  }
+  if (!file || (!owner == !wkey)) {
+    fprintf(stderr, "usage: " PROG " root-data FILE (--owner-address ADDR | --owner-wallet-key KEYFILE --wallet KIND) "
+                    "[--code-dir DIR] [--unique-id N] [--params-version N] [--mainnet] [--out FILE]\n");
+    return 2;
+  }
+  static struct registry r;
+  if (load_file(file, &r)) return 1;
+  struct ton_addr addr;
+  struct err e = {0};
+  if (owner && ton_addr_parse(owner, &addr, NULL, &e)) {
+    fprintf(stderr, PROG " root-data: --owner-address: %s\n", e.msg);
+    return 2;
+  }
+  if (wkey && (rc = owner_from_wallet(wkey, wkind, testnet, &addr))) return rc;
+  struct chain_root_build_opts o;
+  chain_root_build_opts_init(&o, &addr);
+  o.unique_id = (uint32_t)uid;
+  o.params_version = (uint32_t)pv;
+  o.is_test = !mainnet;
+  struct ton_cell *data = NULL;
+  struct buf boc;
+  buf_init(&boc, (size_t)1 << 20);
+  if (code_dir && (read_code(code_dir, "proxy", &o.proxy_code) || read_code(code_dir, "worker", &o.worker_code) ||
+                   read_code(code_dir, "client", &o.client_code))) {
+    rc = 1;
+    goto done;
+  }
+  if (chain_root_data_from_registry(&r, &o, &data, &e) || ton_boc_serialize(data, TON_BOC_CRC, &boc, &e)) {
+    fprintf(stderr, PROG " root-data: %s: %s\n", file, e.msg);
+    rc = 1;
+    goto done;
+  }
+  char hex[65], raw[TON_ADDR_RAW_MAX];
+  util_hex(data->hash, 32, hex);
+  ton_addr_to_raw(&addr, raw, sizeof(raw));
+  printf("version: %" PRIu64 "\nowner: %s\ndata_hash: %s\n", r.version, raw, hex);
+  /* With the root's own code at hand, where it will be deployed. */
+  char rootboc[4200];
+  snprintf(rootboc, sizeof(rootboc), "%s/root.boc", code_dir ? code_dir : "");
+  if (code_dir && access(rootboc, R_OK) == 0) {
+    struct ton_cell *code = NULL;
+    struct ton_addr at;
+    if (read_code(code_dir, "root", &code)) {
+      rc = 1;
+      goto done;
+    }
+    struct ton_state_init si = {.code = code, .data = data};
+    int arc = ton_state_init_address(0, &si, &at, &e);
+    ton_cell_unref(code);
+    if (arc) {
+      fprintf(stderr, PROG " root-data: %s\n", e.msg);
+      rc = 1;
+      goto done;
+    }
+    ton_addr_to_raw(&at, raw, sizeof(raw));
+    printf("address: %s\n", raw);
+  }
+  if (out) {
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(buf_ptr(&boc), 1, boc.len, f) == boc.len;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, out) != 0) {
+      fprintf(stderr, PROG " root-data: cannot write %s: %s\n", out, strerror(errno));
+      unlink(tmp);
+      rc = 1;
+      goto done;
+    }
+    printf("out: %s (%zu bytes)\n", out, boc.len);
+  } else {
+    struct buf b64;
+    buf_init(&b64, (size_t)2 << 20);
+    if (chain_b64_encode(buf_ptr(&boc), boc.len, &b64) || buf_append(&b64, "", 1)) rc = 1;
+    else printf("data_boc64: %s\n", (const char *)buf_ptr(&b64));
+    buf_free(&b64);
+  }
+done:
+  ton_cell_unref(o.proxy_code);
+  ton_cell_unref(o.worker_code);
+  ton_cell_unref(o.client_code);
+  ton_cell_unref(data);
+  buf_free(&boc);
+  return rc;
+}
+
 int registry_cmd_main(int argc, char **argv) {
   const char *c = argc >= 2 ? argv[1] : "";
   for (int i = 1; i < argc; i++)
@@ -376,6 +533,7 @@ int registry_cmd_main(int argc, char **argv) {
   if (!strcmp(c, "sign")) return sign_cmd(argc, argv);
   if (!strcmp(c, "show")) return show_cmd(argc, argv);
   if (!strcmp(c, "verify")) return verify_cmd(argc, argv);
+  if (!strcmp(c, "root-data")) return root_data_cmd(argc, argv);
   usage(stderr);
   return 2;
 }

@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
+#include "chain/registry_ton.h"
 #include "registry/registry.h"
 #include "registry/source.h"
 #include "registry/watch.h"
@@ -138,6 +139,7 @@ static int load_identity(struct node *n, struct ratls_identity **out, struct err
 int node_config_measure(const struct config *cfg, const char *role, uint8_t out[48]) {
   /* The registry's path is where this machine keeps it; its owner key is measured. */
   static const char *const local[] = {"key_dir", "ready_file", "log_level", "sim_platform_key", "registry",
+                                      "toncenter_url",
                                       "tdx_collateral_dir"};
   int rc = 0;
   struct buf b;
@@ -153,7 +155,11 @@ int node_config_measure(const struct config *cfg, const char *role, uint8_t out[
       break;
     }
     switch (k->type) {
-      case CONFIG_STRING: rc = buf_append_str(&b, config_get_str(cfg, k->name)); break;
+      case CONFIG_STRING: {
+        const char *v = config_get_str(cfg, k->name); /* NULL: a key without default, unset */
+        rc = buf_append_str(&b, v ? v : "");
+        break;
+      }
       case CONFIG_INT: rc = buf_appendf(&b, "%lld", (long long)config_get_int(cfg, k->name)); break;
       case CONFIG_BOOL: rc = buf_append_str(&b, config_get_bool(cfg, k->name) ? "true" : "false"); break;
       case CONFIG_DOUBLE: rc = buf_appendf(&b, "%.17g", config_get_double(cfg, k->name)); break;
@@ -359,11 +365,26 @@ int node_peer_allowed(const struct node *n, enum node_peer_kind k, const struct 
   return model ? node_registry_check_model(n, model, model_len, why, whysz) : 0;
 }
 
-/* Loads the registry named by the config (refusing a bad, unsigned or rolled-back one) and
- * makes the policies enforce it. */
-static int setup_registry(struct node *n, const struct config *cfg, struct err *e) {
+/* The registry's source from the config: the signed file (registry + registry_owner) or the TON
+ * root contract (registry_ton_root + toncenter_url), never both. *src NULL: no registry. */
+static int registry_source_from_config(const struct config *cfg, struct registry_source **src, const char **where,
+                                       struct err *e) {
   const char *path = config_get_str(cfg, "registry");
   const char *owner_hex = config_get_str(cfg, "registry_owner");
+  const char *root = config_get_str(cfg, "registry_ton_root");
+  const char *url = config_get_str(cfg, "toncenter_url");
+  *src = NULL;
+  *where = path[0] ? path : root;
+  if (path[0] && root[0])
+    return err_set(e, ERR_INVALID, "registry (a file) and registry_ton_root (the chain) are both set; use one");
+  if (root[0]) {
+    if (owner_hex[0])
+      return err_set(e, ERR_INVALID, "registry_owner is for a registry file; the root contract's owner is on chain");
+    if (!url[0]) return err_set(e, ERR_INVALID, "registry_ton_root needs toncenter_url (a toncenter v2 API URL)");
+    struct chain_registry_ton_config tc = {
+        .endpoint = url, .api_key = config_get_str(cfg, "toncenter_api_key"), .root = root};
+    return chain_registry_ton_new(&tc, src, e);
+  }
   if (!path[0]) {
     if (owner_hex[0]) return err_set(e, ERR_INVALID, "registry_owner is set but registry (the file) is not");
     return 0;
@@ -372,14 +393,23 @@ static int setup_registry(struct node *n, const struct config *cfg, struct err *
   if (!owner_hex[0]) return err_set(e, ERR_INVALID, "registry needs registry_owner (the owner's public key, 64 hex)");
   if (strlen(owner_hex) != 64 || util_unhex(owner_hex, 64, owner, sizeof(owner)) != 0)
     return err_set(e, ERR_INVALID, "registry_owner must be 64 hex digits");
+  return registry_file_source_new(path, owner, src, e);
+}
+
+/* Loads the registry named by the config (refusing a bad, unsigned or rolled-back one) and
+ * makes the policies enforce it. */
+static int setup_registry(struct node *n, const struct config *cfg, struct err *e) {
+  struct registry_source *src = NULL;
+  const char *path = "";
+  int rc = registry_source_from_config(cfg, &src, &path, e);
+  if (rc || !src) return rc;
   struct attest_policy *enforcing = n->is_proxy ? n->kind_policy[NODE_PEER_WORKER] : n->policy;
-  if (attest_policy_kind(enforcing) == ATTEST_POLICY_ANY)
+  if (attest_policy_kind(enforcing) == ATTEST_POLICY_ANY) {
+    registry_source_free(src);
     return err_set(e, ERR_INVALID, "registry: %s is any, which checks no quote, so the registry's %s images "
                    "cannot be enforced; use fake_tdx, sim or tdx", n->is_proxy ? "worker_policy" : "policy",
                    n->is_proxy ? "worker" : "proxy");
-  struct registry_source *src = NULL;
-  int rc = registry_file_source_new(path, owner, &src, e);
-  if (rc) return rc;
+  }
   n->registry = calloc(1, sizeof(*n->registry));
   if (!n->registry) {
     registry_source_free(src);
@@ -392,7 +422,7 @@ static int setup_registry(struct node *n, const struct config *cfg, struct err *
     n->registry = NULL;
     char why[sizeof(e->msg)];
     snprintf(why, sizeof(why), "%s", e ? e->msg : "");
-    return err_set(e, rc, "registry %.40s: %.200s", path, why);
+    return err_set(e, rc, "registry %.70s: %.170s", path, why);
   }
   return apply_registry(n, n->registry->cur, e);
 }

@@ -66,7 +66,16 @@ enum node_peer_kind { NODE_PEER_PROXY = 0, NODE_PEER_WORKER, NODE_PEER_CLIENT, N
        "changes; empty: none. Peers' image hashes (and workers' models) must be on its lists", \
        0},                                                                                    \
       {"registry_owner", CONFIG_STRING, 0, 64, "",                                            \
-       "the registry owner's Ed25519 public key (64 hex) the registry must be signed by", 0}
+       "the registry owner's Ed25519 public key (64 hex) the registry must be signed by", 0},  \
+      {"registry_ton_root", CONFIG_STRING, 0, 128, "",                                        \
+       "the registry from the TON root contract at this address (docs/registry.md), polled "   \
+       "every second through toncenter_url; instead of registry",                             \
+       0},                                                                                    \
+      {"toncenter_url", CONFIG_STRING, 0, 1024, "",                                           \
+       "toncenter v2 API base URL (e.g. https://toncenter.com/api/v2) for registry_ton_root",  \
+       0},                                                                                    \
+      {"toncenter_api_key", CONFIG_STRING, 0, 256, "", "toncenter API key (optional)",          \
+       CONFIG_F_SECRET}
 
 /* Keys only the proxy has: it checks two kinds of peers. */
 #define NODE_PROXY_CONFIG_KEYS                                                                \

@@ -1,5 +1,5 @@
-/* source: where a node's root configuration comes from (a signed file; the TON root contract
- * later), behind one interface. */
+/* source: where a node's root configuration comes from (a signed file, or the TON root contract:
+ * chain/registry_ton.h), behind one interface. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef COCOON_REGISTRY_SOURCE_H
 #define COCOON_REGISTRY_SOURCE_H
@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "registry/registry.h"
 
+struct loop;
 struct registry_source;
 
 /* What a source implements. poll_cb fills *out with a verified registry and returns 1 when the
@@ -17,6 +18,9 @@ struct registry_source_ops {
   const char *kind; /* "file", "ton" */
   int (*poll_cb)(struct registry_source *s, int force, struct registry *out, struct err *e);
   void (*free_cb)(struct registry_source *s);
+  /* Optional: the loop the watcher polls from (registry_watch_start), for sources that fetch
+   * asynchronously (the TON root contract). Polls before it (the first load) may block. */
+  int (*attach_cb)(struct registry_source *s, struct loop *loop, struct err *e);
 };
 
 struct registry_source {

@@ -139,6 +139,12 @@ void registry_watch_start(struct registry_watch *w, struct loop *loop, uint32_t 
   w->arg = arg;
   loop_timer_init(&w->timer, timer_cb, w);
   loop_timer_start(loop, &w->timer, w->interval_ms);
+  struct err e = {0};
+  if (w->src->ops->attach_cb && w->src->ops->attach_cb(w->src, loop, &e)) {
+    /* Polls go on blocking; say so where operators look. */
+    snprintf(w->last_error, sizeof(w->last_error), "%s", e.msg);
+    log_warn("registry_attach_failed", "source=\"%s\" error=\"%s\"", w->src->where, e.msg);
+  }
 }
 
 void registry_watch_cleanup(struct registry_watch *w) {

@@ -1,4 +1,5 @@
-/* fuzz_getmethod: toncenter runGetMethod answers (JSON stack) and root contract data cells. */
+/* fuzz_getmethod: toncenter runGetMethod answers (JSON stack) and root contract data cells (and
+ * their conversion to a registry and back). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdint.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 
 #include "chain/root.h"
+#include "chain/root_registry.h"
 #include "chain/tvm_stack.h"
 #include "ton/boc.h"
 #include "ton/cocoon_notify.h"
@@ -26,6 +28,37 @@ static int count_cb(const uint8_t *key, unsigned keybits, struct ton_slice *v, v
   return 0;
 }
 
+/* A root state the registry accepts survives registry -> data cell -> root -> registry. */
+static void registry_round_trip(const struct chain_root *r) {
+  static struct registry a, b;
+  static struct chain_root again;
+  struct err e = {0};
+  if (chain_root_to_registry(r, &a, &e)) {
+    check(e.msg[0] != '\0', "registry conversion refusal without a message");
+    return;
+  }
+  check(a.version == r->version && a.n_proxy_addrs == r->n_proxies, "registry conversion");
+  struct chain_root_build_opts o;
+  chain_root_build_opts_init(&o, &r->owner);
+  o.params_version = r->params.params_version;
+  o.unique_id = r->params.unique_id;
+  o.is_test = r->params.is_test;
+  struct ton_cell *c = NULL;
+  if (chain_root_data_from_registry(&a, &o, &c, &e)) {
+    /* Only a proxy address too long for its leaf cell may fail here. */
+    check(e.code == ERR_LIMIT && e.msg[0] != '\0', "rebuilding the root data failed");
+    return;
+  }
+  check(chain_root_parse_data(c, &again, &e) == 0, "rebuilt root data does not parse");
+  check(chain_root_to_registry(&again, &b, &e) == 0, "rebuilt root data does not convert");
+  check(b.version == a.version && !memcmp(&b.params, &a.params, sizeof(a.params)), "round trip: params");
+  for (int l = 0; l < REGISTRY_LISTS; l++)
+    check(b.n_hashes[l] == a.n_hashes[l] && !memcmp(b.hashes[l], a.hashes[l], a.n_hashes[l] * 32), "round trip: lists");
+  check(b.n_proxy_addrs == a.n_proxy_addrs, "round trip: proxies");
+  for (size_t i = 0; i < a.n_proxy_addrs; i++) check(!strcmp(a.proxy_addrs[i], b.proxy_addrs[i]), "round trip: proxy");
+  ton_cell_unref(c);
+}
+
 /* Everything that reads a cell: the root data layout, params, and dictionaries of both key
  * sizes. Refusals must carry a message. */
 static void cell_parsers(const struct ton_cell *c, struct chain_root *r) {
@@ -35,6 +68,7 @@ static void cell_parsers(const struct ton_cell *c, struct chain_root *r) {
     for (size_t i = 1; i < r->n_worker_hashes; i++)
       check(memcmp(r->worker_hashes[i - 1], r->worker_hashes[i], 32) < 0, "hash list not sorted");
     for (size_t i = 0; i < r->n_proxies; i++) check(strlen(r->proxies[i].addr) <= CHAIN_ROOT_MAX_PROXY_ADDR, "proxy");
+    if (r->has_owner) registry_round_trip(r);
   } else {
     check(e.msg[0] != '\0', "root data refusal without a message");
   }

@@ -11,10 +11,15 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/util.h"
 #include "chain/b64.h"
+#include "chain/registry_ton.h"
 #include "chain/root.h"
+#include "chain/root_registry.h"
 #include "chain/toncenter.h"
 #include "chain/tvm_stack.h"
+#include "http/http_server.h"
+#include "loop/loop.h"
 #include "ton/boc.h"
 #include "ton/cocoon_msg.h"
 #include "ton/dict.h"
@@ -411,6 +416,375 @@ static void test_toncenter_answers(void **st) {
   ton_cell_unref(c);
 }
 
+/* ---- dictionaries built in C read back by the walker ---- */
+
+struct collected {
+  uint8_t keys[300][32];
+  uint32_t vals[300];
+  size_t n;
+};
+
+static int collect(const uint8_t *key, unsigned keybits, struct ton_slice *v, void *arg) {
+  struct collected *c = arg;
+  uint64_t x;
+  if (c->n >= 300 || ton_slice_load_uint(v, 32, &x) || ton_slice_end(v)) return ERR_PARSE;
+  memcpy(c->keys[c->n], key, (keybits + 7) / 8);
+  c->vals[c->n++] = (uint32_t)x;
+  return 0;
+}
+
+static int put_index(size_t i, struct ton_builder *b, void *arg) {
+  (void)arg;
+  return ton_builder_store_uint(b, 1000 + i, 32);
+}
+
+static int put_too_much(size_t i, struct ton_builder *b, void *arg) {
+  (void)i, (void)arg;
+  uint8_t big[128] = {0};
+  return ton_builder_store_bytes(b, big, sizeof(big));
+}
+
+static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+static void test_dict_build(void **st) {
+  (void)st;
+  static uint8_t keys[300][32];
+  static struct collected got;
+  struct err e = {0};
+  uint32_t seed = 12345;
+  const unsigned widths[] = {256, 32, 7, 1};
+  const size_t counts[] = {1, 2, 3, 17, 300};
+  for (size_t w = 0; w < 4; w++)
+    for (size_t c = 0; c < 5; c++) {
+      unsigned kb = widths[w];
+      size_t n = counts[c];
+      if (kb < 9 && n > (1u << kb)) n = 1u << kb;
+      /* Random distinct keys (the unused low bits zero), sorted. */
+      memset(keys, 0, sizeof(keys));
+      size_t have = 0;
+      while (have < n) {
+        uint8_t k[32] = {0};
+        for (unsigned b = 0; b < kb; b++) {
+          seed = seed * 1103515245u + 12345u;
+          if ((seed >> 16) & 1) k[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+        }
+        int dup = 0;
+        for (size_t i = 0; i < have && !dup; i++) dup = !memcmp(keys[i], k, 32);
+        if (!dup) memcpy(keys[have++], k, 32);
+      }
+      qsort(keys, n, 32, cmp32);
+      struct ton_cell *root = NULL;
+      assert_int_equal(ton_dict_build(&keys[0][0], 32, n, kb, put_index, NULL, &root, &e), 0);
+      assert_non_null(root);
+      memset(&got, 0, sizeof(got));
+      assert_int_equal(ton_dict_foreach(root, kb, collect, &got, &e), 0);
+      assert_int_equal(got.n, n);
+      for (size_t i = 0; i < n; i++) {
+        assert_memory_equal(got.keys[i], keys[i], (kb + 7) / 8);
+        assert_int_equal(got.vals[i], 1000 + i);
+      }
+      ton_cell_unref(root);
+    }
+  struct ton_cell *root = (struct ton_cell *)1;
+  assert_int_equal(ton_dict_build(&keys[0][0], 32, 0, 256, put_index, NULL, &root, &e), 0);
+  assert_null(root);
+  /* Refusals: out of order, repeated, a value too big for its leaf, bad key lengths. */
+  memset(keys, 0, sizeof(keys));
+  keys[0][0] = 2, keys[1][0] = 1;
+  assert_int_equal(ton_dict_build(&keys[0][0], 32, 2, 256, put_index, NULL, &root, &e), ERR_INVALID);
+  assert_null(root);
+  keys[1][0] = 2;
+  assert_int_equal(ton_dict_build(&keys[0][0], 32, 2, 256, put_index, NULL, &root, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "not above"));
+  keys[1][0] = 3;
+  assert_int_equal(ton_dict_build(&keys[0][0], 32, 2, 256, put_too_much, NULL, &root, &e), ERR_LIMIT);
+  assert_null(root);
+  assert_int_equal(ton_dict_build(&keys[0][0], 32, 2, 0, put_index, NULL, &root, &e), ERR_INVALID);
+  assert_int_equal(ton_dict_build(&keys[0][0], 4, 2, 256, put_index, NULL, &root, &e), ERR_INVALID);
+}
+
+/* ---- the registry as root data and back ---- */
+
+static void sample_registry(struct registry *r) {
+  uint8_t owner[32] = {7};
+  struct err e = {0};
+  registry_init(r, owner);
+  r->version = 42;
+  r->params.price_per_token = 20;
+  r->params.worker_fee_per_token = 7;
+  r->params.cached_mult = 2500;
+  r->params.client_delay_before_close = 86400;
+  r->params.min_client_stake = 123456789;
+  for (int l = 0; l < REGISTRY_LISTS; l++)
+    for (int i = 0; i < 5 + l * 20; i++) {
+      uint8_t h[32];
+      for (int j = 0; j < 32; j++) h[j] = (uint8_t)(i * 31 + j * 7 + l);
+      assert_int_equal(registry_add_hash(r, (enum registry_list)l, h, &e), 0);
+    }
+  assert_int_equal(registry_add_proxy(r, "10.0.0.1:8888 10.0.0.1:8889", &e), 0);
+  assert_int_equal(registry_add_proxy(r, "proxy.example:443", &e), 0);
+}
+
+static void test_root_registry(void **st) {
+  (void)st;
+  struct registry *r = calloc(1, sizeof(*r)), *back = calloc(1, sizeof(*back));
+  struct chain_root *c = calloc(1, sizeof(*c));
+  assert_non_null(r), assert_non_null(back), assert_non_null(c);
+  struct err e = {0};
+  struct ton_addr owner = {.wc = 0};
+  memset(owner.hash, 0x42, 32);
+  struct chain_root_build_opts o;
+  chain_root_build_opts_init(&o, &owner);
+  o.unique_id = 239;
+  sample_registry(r);
+
+  /* Through a BoC, as the chain would hand it back. */
+  struct ton_cell *data = NULL, *parsed = NULL;
+  struct buf boc;
+  buf_init(&boc, 1 << 20);
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), 0);
+  assert_int_equal(ton_boc_serialize(data, TON_BOC_CRC, &boc, &e), 0);
+  assert_int_equal(ton_boc_parse_one(buf_ptr(&boc), boc.len, &parsed, &e), 0);
+  assert_memory_equal(parsed->hash, data->hash, 32);
+  assert_int_equal(chain_root_parse_data(parsed, c, &e), 0);
+  assert_int_equal(c->version, 42);
+  assert_int_equal(c->has_owner, 1);
+  assert_int_equal(ton_addr_equal(&c->owner, &owner), 1);
+  assert_int_equal(c->params.struct_version, 3);
+  assert_int_equal(c->params.unique_id, 239);
+  assert_int_equal(c->params.is_test, 1);
+  assert_int_equal(c->last_proxy_seqno, 2);
+  assert_int_equal(c->proxies[1].seqno, 2);
+  assert_string_equal(c->proxies[1].addr, "proxy.example:443");
+  assert_int_equal(chain_root_to_registry(c, back, &e), 0);
+  assert_int_equal(back->version, 42);
+  assert_memory_equal(&back->params, &r->params, sizeof(r->params));
+  for (int l = 0; l < REGISTRY_LISTS; l++) {
+    assert_int_equal(back->n_hashes[l], r->n_hashes[l]);
+    assert_memory_equal(back->hashes[l], r->hashes[l], r->n_hashes[l] * 32);
+  }
+  assert_int_equal(back->n_proxy_addrs, 2);
+  assert_string_equal(back->proxy_addrs[0], r->proxy_addrs[0]);
+  assert_int_equal(back->is_signed, 0);
+  ton_cell_unref(parsed);
+  ton_cell_unref(data);
+  buf_free(&boc);
+
+  /* Child code goes into the params as refs. */
+  o.proxy_code = ton_cell_empty();
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), 0);
+  assert_int_equal(chain_root_parse_data(data, c, &e), 0);
+  assert_int_equal(c->params.has_proxy_code, 1);
+  assert_int_equal(c->params.has_worker_code, 0);
+  ton_cell_unref(data);
+  ton_cell_unref(o.proxy_code);
+  o.proxy_code = NULL;
+
+  /* The builder's limits: a 33-bit version, an address too long for the root, bad params. */
+  r->version = (uint64_t)UINT32_MAX + 1;
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), ERR_LIMIT);
+  assert_null(data);
+  assert_non_null(strstr(e.msg, "32-bit"));
+  r->version = UINT32_MAX;
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), 0);
+  ton_cell_unref(data);
+  char addr[REGISTRY_MAX_ADDR + 1];
+  memset(addr, 'a', sizeof(addr));
+  memcpy(addr + REGISTRY_MAX_ADDR - 5, ":8080", 6);
+  assert_int_equal(registry_add_proxy(r, addr, &e), 0);
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), ERR_LIMIT);
+  assert_null(data);
+  r->n_proxy_addrs--;
+  r->params.min_proxy_stake = -1;
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), ERR_INVALID);
+  assert_null(data);
+
+  /* The conversion's refusals: lists too long or out of order, prices too high, bad proxies. */
+  sample_registry(r);
+  assert_int_equal(chain_root_data_from_registry(r, &o, &data, &e), 0);
+  assert_int_equal(chain_root_parse_data(data, c, &e), 0);
+  ton_cell_unref(data);
+  c->n_worker_hashes = REGISTRY_MAX_HASHES + 1;
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_LIMIT);
+  assert_non_null(strstr(e.msg, "worker_image"));
+  c->n_worker_hashes = 3;
+  memcpy(c->worker_hashes[2], c->worker_hashes[0], 32);
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_INVALID);
+  memcpy(c->worker_hashes[2], c->worker_hashes[1], 32);
+  c->worker_hashes[2][31] ^= 1;
+  c->worker_hashes[2][0] = 0xff;
+  assert_int_equal(chain_root_to_registry(c, back, &e), 0);
+  c->params.min_client_stake = (uint64_t)REGISTRY_MAX_PRICE + 1;
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "min_client_stake"));
+  c->params.min_client_stake = 1;
+  snprintf(c->proxies[0].addr, sizeof(c->proxies[0].addr), "no port here");
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "registered proxy 1"));
+  snprintf(c->proxies[0].addr, sizeof(c->proxies[0].addr), "proxy.example:443");
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_INVALID); /* a repeat */
+  c->n_proxies = REGISTRY_MAX_PROXIES + 1;
+  assert_int_equal(chain_root_to_registry(c, back, &e), ERR_LIMIT);
+  free(r);
+  free(back);
+  free(c);
+}
+
+/* The TON source's own refusals, and an unreachable endpoint reported once. */
+static void test_registry_ton_source(void **st) {
+  (void)st;
+  struct registry_source *s = NULL;
+  struct err e = {0};
+  static struct registry r;
+  struct chain_registry_ton_config c = {.endpoint = "", .root = "0:00"};
+  assert_int_equal(chain_registry_ton_new(&c, &s, &e), ERR_INVALID);
+  c.endpoint = "http://127.0.0.1:1/api/v2?api_key=SECRET";
+  assert_int_equal(chain_registry_ton_new(&c, &s, &e), ERR_INVALID);
+  assert_non_null(strstr(e.msg, "root contract address"));
+  assert_null(s);
+  char root[80];
+  snprintf(root, sizeof(root), "0:%064d", 5);
+  c.root = root;
+  c.api_key = "KEY123";
+  c.timeout_ms = 2000;
+  assert_int_equal(chain_registry_ton_new(&c, &s, &e), 0);
+  assert_string_equal(s->ops->kind, "ton");
+  assert_null(strstr(s->where, "SECRET"));
+  assert_non_null(strstr(s->where, "ton root 0:0000"));
+  int rc = registry_source_poll(s, 1, &r, &e);
+  assert_true(rc < 0);
+  assert_non_null(strstr(e.msg, "toncenter"));
+  assert_null(strstr(e.msg, "KEY123"));
+  /* The same failure again is not news, unless forced. */
+  assert_int_equal(registry_source_poll(s, 0, &r, &e), 0);
+  assert_true(registry_source_poll(s, 1, &r, &e) < 0);
+  registry_source_free(s);
+}
+
+/* ---- the TON source on a loop, against canned toncenter answers ---- */
+
+static struct {
+  struct loop *loop;
+  int requests;
+  int status;
+  char *answer; /* owned */
+} TS;
+
+static void ts_handler(struct http_request *req, void *arg) {
+  (void)arg;
+  TS.requests++;
+  (void)http_respond(req, TS.status, "application/json", TS.answer, strlen(TS.answer));
+}
+
+static void ts_set(int status, const char *answer) {
+  free(TS.answer);
+  TS.answer = strdup(answer);
+  assert_non_null(TS.answer);
+  TS.status = status;
+}
+
+#define TS_LAST "\"last_transaction_id\":{\"lt\":\"%llu\",\"hash\":\"q83vq83vq83vq83vq83vq83vq83vq83vq83vq83vq80=\"}"
+
+static void ts_active(const char *data_b64, uint64_t lt) {
+  static char a[1 << 16];
+  snprintf(a, sizeof(a),
+           "{\"ok\":true,\"result\":{\"balance\":\"1000\",\"state\":\"active\",\"code\":\"%s\",\"data\":\"%s\"," TS_LAST
+           "}}",
+           data_b64, data_b64, (unsigned long long)lt);
+  ts_set(200, a);
+}
+
+static void ts_uninit(uint64_t lt) {
+  char a[512];
+  snprintf(a, sizeof(a), "{\"ok\":true,\"result\":{\"balance\":\"0\",\"state\":\"uninitialized\"," TS_LAST "}}",
+           (unsigned long long)lt);
+  ts_set(200, a);
+}
+
+/* One watcher tick: the answer to the request started by the previous poll arrives, then a
+ * poll hands it over (and starts the next request). */
+static int ts_cycle(struct registry_source *src, struct registry *out, struct err *e) {
+  int want = TS.requests + 1;
+  uint64_t end = util_mono_ms() + 5000;
+  while (TS.requests < want && util_mono_ms() < end) loop_run_once(TS.loop, 10);
+  assert_int_equal(TS.requests, want);
+  end = util_mono_ms() + 200;
+  while (util_mono_ms() < end) loop_run_once(TS.loop, 10);
+  memset(e, 0, sizeof(*e));
+  return registry_source_poll(src, 0, out, e);
+}
+
+static void test_registry_ton_async(void **st) {
+  (void)st;
+  struct registry *r = calloc(1, sizeof(*r)), *out = calloc(1, sizeof(*out));
+  assert_non_null(r), assert_non_null(out);
+  struct err e = {0};
+  struct ton_addr owner = {.wc = 0};
+  struct chain_root_build_opts o;
+  chain_root_build_opts_init(&o, &owner);
+  sample_registry(r);
+  r->version = 7;
+  struct ton_cell *d7 = NULL, *d9 = NULL;
+  assert_int_equal(chain_root_data_from_registry(r, &o, &d7, &e), 0);
+  r->version = 9;
+  assert_int_equal(chain_root_data_from_registry(r, &o, &d9, &e), 0);
+  struct ton_cell *empty = ton_cell_empty();
+  char *b7 = cell_b64(d7), *b9 = cell_b64(d9), *bad = cell_b64(empty);
+  ton_cell_unref(empty);
+
+  memset(&TS, 0, sizeof(TS));
+  assert_int_equal(loop_new(&TS.loop), 0);
+  struct http_server *srv = NULL;
+  struct http_server_config cfg = {.host = "127.0.0.1", .port = 0, .handler = ts_handler};
+  assert_int_equal(http_server_new(TS.loop, &cfg, &srv, &e), 0);
+  char url[128], root[80];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v2", http_server_port(srv));
+  snprintf(root, sizeof(root), "0:%064d", 3);
+  struct chain_registry_ton_config c = {.endpoint = url, .root = root, .timeout_ms = 3000};
+  struct registry_source *src = NULL;
+  assert_int_equal(chain_registry_ton_new(&c, &src, &e), 0);
+  assert_int_equal(src->ops->attach_cb(src, TS.loop, &e), 0);
+
+  /* The first poll only starts a request; the next hands over version 7. */
+  ts_active(b7, 100);
+  assert_int_equal(registry_source_poll(src, 0, out, &e), 0);
+  assert_int_equal(ts_cycle(src, out, &e), 1);
+  assert_int_equal(out->version, 7);
+  assert_int_equal(out->n_proxy_addrs, 2);
+  /* The same last transaction: nothing new. A newer one: version 9. */
+  assert_int_equal(ts_cycle(src, out, &e), 0);
+  ts_active(b9, 200);
+  assert_int_equal(ts_cycle(src, out, &e), 1);
+  assert_int_equal(out->version, 9);
+  /* Bad answers are reported once each: not JSON, HTTP errors, not deployed, not a root. */
+  ts_set(502, "<html>bad gateway</html>");
+  assert_true(ts_cycle(src, out, &e) < 0);
+  assert_non_null(strstr(e.msg, "toncenter"));
+  assert_int_equal(ts_cycle(src, out, &e), 0);
+  ts_uninit(300);
+  assert_int_equal(ts_cycle(src, out, &e), ERR_NOTFOUND);
+  assert_non_null(strstr(e.msg, "not deployed"));
+  ts_active(bad, 400);
+  assert_int_equal(ts_cycle(src, out, &e), ERR_PARSE);
+  assert_non_null(strstr(e.msg, "root data"));
+  assert_int_equal(ts_cycle(src, out, &e), 0);
+  /* Back to the state already handed over: nothing new; a change after it is news again. */
+  ts_active(b9, 200);
+  assert_int_equal(ts_cycle(src, out, &e), 0);
+  ts_active(b7, 500);
+  assert_int_equal(ts_cycle(src, out, &e), 1);
+  assert_int_equal(out->version, 7); /* the order is the watcher's business */
+
+  registry_source_free(src);
+  http_server_free(srv);
+  loop_run_once(TS.loop, 0);
+  loop_free(TS.loop);
+  free(TS.answer);
+  free(b7), free(b9), free(bad);
+  ton_cell_unref(d7), ton_cell_unref(d9);
+  free(r), free(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_b64),
@@ -421,6 +795,10 @@ int main(void) {
       cmocka_unit_test(test_wallet_transfer_refusals),
       cmocka_unit_test(test_cocoon_msgs),
       cmocka_unit_test(test_toncenter_answers),
+      cmocka_unit_test(test_dict_build),
+      cmocka_unit_test(test_root_registry),
+      cmocka_unit_test(test_registry_ton_source),
+      cmocka_unit_test(test_registry_ton_async),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* test_node: node identity: key_dir creation, reuse, permission check, certificate reissue. */
+/* test_node: node identity: key_dir creation, reuse, permission check, certificate reissue;
+ * configuration measurement; registry source keys. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,10 +96,64 @@ static void test_bad_policy(void **state) {
   config_free(cfg);
 }
 
+/* A string key without a default that is unset is measured as empty, not dereferenced. */
+static void test_measure_unset_key(void **state) {
+  (void)state;
+  static const struct config_key with_unset[] = {
+      NODE_CONFIG_KEYS,
+      {"model_path", CONFIG_STRING, 1, 4096, NULL, "no default", 0},
+      {NULL, 0, 0, 0, NULL, NULL, 0}};
+  struct err e = {0};
+  struct config *c = config_new(with_unset, &e);
+  assert_non_null(c);
+  uint8_t m1[48], m2[48];
+  assert_int_equal(node_config_measure(c, "worker", m1), 0);
+  assert_int_equal(node_config_measure(c, "worker", m2), 0);
+  assert_memory_equal(m1, m2, 48);
+  assert_int_equal(config_set_override(c, "model_path", "/m.gguf", &e), 0);
+  assert_int_equal(node_config_measure(c, "worker", m2), 0);
+  assert_memory_not_equal(m1, m2, 48);
+  config_free(c);
+}
+
+/* The registry comes from a file or from the root contract, never both; each named. */
+static void test_registry_source_config(void **state) {
+  (void)state;
+  static const struct {
+    const char *keys[4][2];
+    const char *want;
+  } cases[] = {
+      {{{"registry", "/x"}, {"registry_ton_root", "0:1111111111111111111111111111111111111111111111111111111111111111"}},
+       "both set"},
+      {{{"registry_ton_root", "0:1111111111111111111111111111111111111111111111111111111111111111"}},
+       "needs toncenter_url"},
+      {{{"registry_ton_root", "0:1111111111111111111111111111111111111111111111111111111111111111"},
+        {"toncenter_url", "http://127.0.0.1:1/api/v2"},
+        {"registry_owner", "1111111111111111111111111111111111111111111111111111111111111111"}},
+       "registry_owner is for a registry file"},
+      {{{"registry_ton_root", "not-an-address"}, {"toncenter_url", "http://127.0.0.1:1/api/v2"}},
+       "root contract address"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct err e = {0};
+    struct config *c = config_new(schema, &e);
+    assert_non_null(c);
+    assert_int_equal(config_set_override(c, "log_level", "error", &e), 0);
+    for (size_t k = 0; k < 4 && cases[i].keys[k][0]; k++)
+      assert_int_equal(config_set_override(c, cases[i].keys[k][0], cases[i].keys[k][1], &e), 0);
+    struct node n;
+    assert_int_equal(node_init(&n, c, "test", &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, cases[i].want));
+    config_free(c);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_identity_lifecycle),
       cmocka_unit_test(test_bad_policy),
+      cmocka_unit_test(test_measure_unset_key),
+      cmocka_unit_test(test_registry_source_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
