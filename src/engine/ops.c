@@ -3,9 +3,11 @@
 #include "engine/ops.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "engine/kern.h"
+#include "engine/threadpool.h"
 #include "engine/quant.h"
 
 size_t ops_act_size(uint32_t wtype, uint32_t n) {
@@ -76,6 +78,45 @@ float ops_dot_row(const struct ops_mat *w, uint32_t row, const void *act) {
 void ops_matmul_rows(const struct ops_mat *w, const void *act, uint32_t n_tok, float *y, size_t y_stride,
                      uint32_t r0, uint32_t r1) {
   kern_active()->matmul(w, act, ops_act_size(w->type, w->n_in), n_tok, y, y_stride, r0, r1);
+}
+
+struct matmul_job {
+  const struct kern *k;
+  const struct ops_mat *w;
+  const void *act;
+  size_t act_stride;
+  uint32_t n_tok, chunk;
+  float *y;
+  size_t y_stride;
+  _Atomic uint32_t next;
+};
+
+/* Each participant takes chunks of rows until none is left: a thread the OS delays (the
+ * machine is shared) takes fewer, instead of holding everyone at the barrier. */
+static void matmul_share(void *arg, uint32_t ith, uint32_t nth) {
+  struct matmul_job *j = arg;
+  uint32_t n = j->w->n_out;
+  for (;;) {
+    uint32_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+    if ((uint64_t)c * j->chunk >= n) break;
+    uint32_t r0 = c * j->chunk, r1 = n - r0 < j->chunk ? n : r0 + j->chunk;
+    j->k->matmul(j->w, j->act, j->act_stride, j->n_tok, j->y, j->y_stride, r0, r1);
+  }
+}
+
+void ops_matmul(struct threadpool *pool, const struct ops_mat *w, const void *act, uint32_t n_tok, float *y,
+                size_t y_stride) {
+  uint32_t nth = threadpool_size(pool), n = w->n_out;
+  /* A prompt: chunks of 64 rows (the kernels' cache tile); one token: about 8 chunks per
+   * thread, multiples of 4 rows, at least 16. */
+  uint32_t chunk = 64;
+  if (n_tok == 1) {
+    chunk = (uint32_t)(((uint64_t)n + 8u * nth - 1) / (8u * nth));
+    chunk = chunk < 16 ? 16 : (chunk + 3) & ~3u;
+  }
+  struct matmul_job j = {kern_active(), w, act, ops_act_size(w->type, w->n_in), n_tok, chunk, y, y_stride, 0};
+  if (nth == 1) j.chunk = n; /* no one to share with: one call keeps the kernel's own order */
+  threadpool_run(pool, matmul_share, &j);
 }
 
 float ops_dot_f32(const float *a, const float *b, size_t n) { return kern_active()->dot_f32(a, b, n); }

@@ -54,6 +54,13 @@ void ops_scale_f32(float *y, float a, size_t n);
 /* The kernel path the products run on: "scalar", "avx2" or "avx512" (see kern.h). */
 const char *ops_kernels_name(void);
 
+struct threadpool;
+/* The whole product Y[t][r] (r < n_out, t < n_tok; act as for ops_matmul_rows, Y rows y_stride
+ * floats apart) on the pool (NULL: this thread): rows in chunks taken dynamically by each
+ * participant, the caller included; one barrier. */
+void ops_matmul(struct threadpool *pool, const struct ops_mat *w, const void *act, uint32_t n_tok, float *y,
+                size_t y_stride);
+
 /* out = x / sqrt(mean(x^2) + eps) * w (w may be NULL: no gain). out may equal x. */
 void ops_rmsnorm(float *out, const float *x, const float *w, size_t n, float eps);
 
