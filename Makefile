@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 TSAN_BUILD ?= build-tsan
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test test-tsan demo demo-build serve bench fuzz fuzz-short clean node-deps
+.PHONY: all deps build build-asan test test-tsan demo demo-build serve bench bench-engine fuzz fuzz-short clean node-deps
 
 all: build
 
@@ -58,6 +58,10 @@ serve: demo-build
 bench: build
 	@scripts/install-deps.sh wrk
 	@bench/forward.sh $(BUILD)
+
+# The built-in engine against llama.cpp (node-llama-cpp) on generated models with real shapes.
+bench-engine: build node-deps
+	@bench/engine.sh $(BUILD)
 
 # Fuzzing campaigns with libFuzzer (clang): `make fuzz FUZZ_SECONDS=600`.
 fuzz: deps
