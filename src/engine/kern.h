@@ -62,5 +62,6 @@ void kern_scalar_prep_q8_k(const float *x, void *act, uint32_t n);
 void kern_avx2_matmul(const struct ops_mat *w, const void *act, size_t act_stride, uint32_t n_tok, float *y,
                       size_t y_stride, uint32_t r0, uint32_t r1);
 void kern_avx2_prep_q8_0(const float *x, void *act, uint32_t n);
+void kern_avx2_prep_q8_k(const float *x, void *act, uint32_t n);
 
 #endif

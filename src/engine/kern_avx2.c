@@ -226,6 +226,52 @@ TGT void kern_avx2_prep_q8_0(const float *x, void *act, uint32_t n) {
   }
 }
 
+TGT_INLINE int32_t hsum8i(__m256i v) {
+  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+  return _mm_cvtsi128_si32(x);
+}
+
+/* Q8_K preparation, bit-identical to the scalar one: the first value of largest magnitude
+ * sets the scale, the rest round to nearest even and cap at 127. */
+TGT void kern_avx2_prep_q8_k(const float *x, void *act, uint32_t n) {
+  struct kern_q8_k *a = act;
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (uint32_t b = 0; b < n / 256; b++, x += 256) {
+    __m256 mx = _mm256_setzero_ps();
+    for (int k = 0; k < 32; k++) mx = _mm256_max_ps(mx, _mm256_and_ps(_mm256_loadu_ps(x + 8 * k), absmask));
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    float amax = _mm_cvtss_f32(m);
+    memset(&a[b], 0, sizeof(a[b]));
+    if (amax == 0) continue;
+    float vmax = 0;
+    for (int i = 0; i < 256; i++)
+      if (fabsf(x[i]) == amax) {
+        vmax = x[i];
+        break;
+      }
+    float iscale = -127.0f / vmax;
+    __m256 isv = _mm256_set1_ps(iscale), cap = _mm256_set1_ps(127.0f);
+    for (int k = 0; k < 8; k++) { /* 32 values: 2 sums of 16 */
+      __m256i i[4];
+      for (int j = 0; j < 4; j++)
+        i[j] = _mm256_cvtps_epi32(_mm256_min_ps(
+            _mm256_round_ps(_mm256_mul_ps(isv, _mm256_loadu_ps(x + 32 * k + 8 * j)),
+                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+            cap));
+      a[b].bsums[2 * k] = (int16_t)hsum8i(_mm256_add_epi32(i[0], i[1]));
+      a[b].bsums[2 * k + 1] = (int16_t)hsum8i(_mm256_add_epi32(i[2], i[3]));
+      __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
+      p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+      _mm256_storeu_si256((__m256i *)(a[b].q + 32 * k), p);
+    }
+    a[b].d = 1.0f / iscale;
+  }
+}
+
 TGT static float dot_f32(const float *a, const float *b, size_t n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   size_t i = 0;
@@ -256,7 +302,7 @@ const struct kern kern_avx2 = {
     .name = "avx2",
     .matmul = kern_avx2_matmul,
     .prep_q8_0 = kern_avx2_prep_q8_0,
-    .prep_q8_k = kern_scalar_prep_q8_k,
+    .prep_q8_k = kern_avx2_prep_q8_k,
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
     .scale_f32 = scale_f32,

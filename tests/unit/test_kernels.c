@@ -66,6 +66,10 @@ static void test_prepare_identical(void **state) {
     x[3] = 0.5f; /* ties: x * 127/amax lands on .5 for some values */
     if (n >= 64)
       for (uint32_t i = 32; i < 64; i++) x[i] = 0; /* an all-zero block */
+    if (n >= 256) { /* Q8_K: of two values of largest magnitude, the first sets the sign */
+      x[100] = -25.0f;
+      x[200] = 25.0f;
+    }
     for (size_t i = 0; i < nk; i++) {
       if (n % 32 == 0) {
         kern_scalar.prep_q8_0(x, ref, n);
