@@ -5,7 +5,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Usage: bench/engine.sh [BUILD_DIR] (default build). Environment: REPS=3 (best of), MODELS=dir to
 # keep the generated models between runs (default: a temporary folder), THREADS="1 2",
-# ONLY="qwen2.5-0.5b:q8_0" to run one model, COCOON_ENGINE_KERNELS to force a kernel path.
+# ONLY="qwen2.5-0.5b:q8_0" to run one model, COCOON_ENGINE_KERNELS to force a kernel path,
+# LLAMA_TIMEOUT=300 (seconds per llama.cpp run: its 2-thread decode can collapse to ~1 tok/s while
+# other processes keep the CPUs busy; a run cut off shows as "timeout").
 # Figures are wall-clock, best of REPS after a warm-up: on a shared machine other processes lower
 # them (both engines alike, since they alternate), so compare ratios from one run.
 set -euo pipefail
@@ -51,9 +53,12 @@ for spec in $models; do
     rss=$(($(get vmhwm_kb "$ours") * 1024 / 1000000))
     lpp=- ltg=-
     if [ "$have_llama" = 1 ]; then
-      theirs=$(node "$root/bench/engine_llama.cjs" "$file" "$t" 128 64 "$reps")
-      lpp=$(get pp128 "$theirs")
-      ltg=$(get tg64 "$theirs")
+      if theirs=$(timeout "${LLAMA_TIMEOUT:-300}" node "$root/bench/engine_llama.cjs" "$file" "$t" 128 64 "$reps"); then
+        lpp=$(get pp128 "$theirs")
+        ltg=$(get tg64 "$theirs")
+      else
+        lpp=timeout ltg=timeout
+      fi
     fi
     budget=$((fmb + kvmb + 64))
     verdict=ok
