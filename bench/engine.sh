@@ -35,7 +35,7 @@ fi
 models=${ONLY:-"qwen2.5-0.5b:q8_0 qwen2.5-0.5b:q4_k qwen3-0.6b:q8_0"}
 
 get() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
 printf "%-22s %3s | %9s %9s %6s | %9s %9s %6s | %s\n" model thr "pp128" "llama" ratio "tg64" "llama" ratio \
   "memory (MB): RSS peak / file + KV + 64"
