@@ -96,6 +96,49 @@ TGT static float dot_q4_k(const uint8_t *row, const struct kern_q8_k *a, uint32_
   return hsum8(acc) - macc;
 }
 
+/* Q4_K, one row against 4 tokens: the scales and the unpacked nibbles of each block serve all
+ * four (a prompt), the arithmetic per token is dot_q4_k's. act_stride is in bytes. */
+TGT static void dot_q4_k_t4(const uint8_t *row, const void *act, size_t act_stride, uint32_t nb, float *y,
+                            size_t y_stride) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  float macc[4] = {0, 0, 0, 0};
+  const __m256i m4 = _mm256_set1_epi8(15);
+  for (uint32_t b = 0; b < nb; b++, row += 144) {
+    const uint8_t *sc6 = row + 4, *qs = row + 16;
+    int sc[8], m[8];
+    for (int j = 0; j < 4; j++) {
+      sc[j] = sc6[j] & 63;
+      m[j] = sc6[j + 4] & 63;
+      sc[j + 4] = (sc6[j + 8] & 15) | ((sc6[j] >> 6) << 4);
+      m[j + 4] = (sc6[j + 8] >> 4) | ((sc6[j + 4] >> 6) << 4);
+    }
+    __m256i lo[4], hi[4];
+    for (int k = 0; k < 4; k++) {
+      __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * k));
+      lo[k] = _mm256_and_si256(q, m4);
+      hi[k] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+    }
+    float dw = f16_at(row), dmw = f16_at(row + 2);
+    for (int t = 0; t < 4; t++) {
+      const struct kern_q8_k *a = (const struct kern_q8_k *)(const void *)((const uint8_t *)act + t * act_stride) + b;
+      __m256i sumi = _mm256_setzero_si256();
+      for (int k = 0; k < 4; k++) {
+        __m256i plo = _mm256_maddubs_epi16(lo[k], _mm256_loadu_si256((const __m256i *)(a->q + 64 * k)));
+        __m256i phi = _mm256_maddubs_epi16(hi[k], _mm256_loadu_si256((const __m256i *)(a->q + 64 * k + 32)));
+        plo = _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sc[2 * k]));
+        phi = _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sc[2 * k + 1]));
+        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
+      }
+      int32_t msum = 0;
+      for (int j = 0; j < 8; j++) msum += m[j] * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
+      float d = dw * a->d, dmin = dmw * a->d;
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+      macc[t] += dmin * (float)msum;
+    }
+  }
+  for (int t = 0; t < 4; t++) y[(size_t)t * y_stride] = hsum8(acc[t]) - macc[t];
+}
+
 /* Q6_K: w = d * scale_{e/16} * (q - 32); the -32 is applied through the activation's sums of
  * 16 (bsums), so the bytes multiply as unsigned 0..63. */
 TGT static float dot_q6_k(const uint8_t *row, const struct kern_q8_k *a, uint32_t nb) {
@@ -184,7 +227,13 @@ TGT void kern_avx2_matmul(const struct ops_mat *w, const void *act, size_t act_s
   int q8 = w->type == QUANT_Q8_0 || w->type == QUANT_Q4_0, q4 = w->type == QUANT_Q4_0;
   for (uint32_t c0 = r0; c0 < r1; c0 += ROW_CHUNK) {
     uint32_t c1 = r1 - c0 < ROW_CHUNK ? r1 : c0 + ROW_CHUNK;
-    for (uint32_t t = 0; t < n_tok; t++) {
+    uint32_t t0 = 0;
+    if (w->type == QUANT_Q4_K)
+      for (; t0 + 4 <= n_tok; t0 += 4)
+        for (uint32_t r = c0; r < c1; r++)
+          dot_q4_k_t4(base + (size_t)r * w->row_bytes, (const uint8_t *)act + (size_t)t0 * act_stride, act_stride,
+                      w->n_in / 256, y + (size_t)t0 * y_stride + r, y_stride);
+    for (uint32_t t = t0; t < n_tok; t++) {
       const void *a = (const uint8_t *)act + (size_t)t * act_stride;
       float *yt = y + (size_t)t * y_stride;
       uint32_t r = c0;
