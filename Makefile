@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 TSAN_BUILD ?= build-tsan
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test test-tsan demo demo-build serve bench bench-attest bench-batch fuzz fuzz-short clean node-deps
+.PHONY: all deps build build-asan test test-tsan demo demo-build serve bench bench-attest bench-batch bench-engine fuzz fuzz-short clean node-deps
 
 all: build
 
@@ -72,6 +72,10 @@ bench: build
 
 bench-attest: build
 	@bench/attest.sh $(BUILD)
+
+# The built-in engine against llama.cpp (node-llama-cpp) on generated models with real shapes.
+bench-engine: build node-deps
+	@bench/engine.sh $(BUILD)
 
 # Fuzzing campaigns with libFuzzer (clang): `make fuzz FUZZ_SECONDS=600`.
 fuzz: deps

@@ -8,6 +8,7 @@
 
 #include "base/util.h"
 #include "engine/gguf.h"
+#include "engine/ops.h"
 #include "engine/quant.h"
 #include "engine/testmodel.h"
 
@@ -136,6 +137,7 @@ static int model_info(const char *path) {
   }
   printf("output: %s\n", gguf_find_tensor(g, "output.weight") ? "separate output.weight" : "tied to token_embd");
   print_tokenizer(g);
+  printf("kernels: %s (this CPU; COCOON_ENGINE_KERNELS=scalar|avx2|avx512 forces one)\n", ops_kernels_name());
   gguf_free(g);
   return 0;
 }

@@ -407,21 +407,6 @@ void model_work_free(struct model_work *w) {
 
 uint32_t model_work_max_batch(const struct model_work *w) { return w->max_batch; }
 
-struct matmul_job {
-  const struct ops_mat *w;
-  const void *act;
-  uint32_t n_tok;
-  float *y;
-  size_t y_stride;
-};
-
-static void matmul_share(void *arg, uint32_t ith, uint32_t nth) {
-  struct matmul_job *j = arg;
-  uint32_t n = j->w->n_out;
-  uint32_t r0 = (uint32_t)((uint64_t)n * ith / nth), r1 = (uint32_t)((uint64_t)n * (ith + 1) / nth);
-  if (r0 < r1) ops_matmul_rows(j->w, j->act, j->n_tok, j->y, j->y_stride, r0, r1);
-}
-
 /* y[t] = W . x[t] for n_tok tokens; x rows are x_stride apart, y rows y_stride apart.
  * `prepared` says whether w->xr already holds x prepared for W's type (shared by q/k/v).
  * All the tokens of a step go through one product, so each weight row is read once per step
@@ -431,8 +416,7 @@ static void matmul(struct model_work *w, const struct ops_mat *W, const float *x
   size_t as = ops_act_size(W->type, W->n_in);
   if (!prepared)
     for (uint32_t t = 0; t < n_tok; t++) ops_act_prepare(W->type, x + t * x_stride, (uint8_t *)w->xr + t * as, W->n_in);
-  struct matmul_job j = {W, w->xr, n_tok, y, y_stride};
-  threadpool_run(w->pool, matmul_share, &j);
+  ops_matmul(w->pool, W, w->xr, n_tok, y, y_stride);
 }
 
 static void add_bias(float *y, const float *b, size_t n) {

@@ -1,64 +1,21 @@
-/* ops: scalar reference kernels of the forward pass: products with quantized weights, norms, RoPE. */
+/* ops: kernels of the forward pass: products with quantized weights (dispatched, see kern.h), norms, RoPE. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "engine/ops.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
+#include "engine/kern.h"
+#include "engine/threadpool.h"
 #include "engine/quant.h"
-
-/* Prepared activation blocks (our in-memory layout; only the values follow ggml). */
-struct act_q8_0 {
-  float d; /* the f16 scale, widened */
-  int8_t q[32];
-};
-
-struct act_q8_k {
-  float d;
-  int8_t q[256];
-  int16_t bsums[16]; /* sums of each 16 values */
-};
-
-/* Q8_0 (for Q8_0 / Q4_0 weights): scale amax/127 stored as f16, values x * (127/amax) rounded
- * to nearest even, as ggml's x86 path computes them (1/d rounds a few values differently). */
-static void prep_q8_0(const float *x, struct act_q8_0 *a, uint32_t n) {
-  for (uint32_t b = 0; b < n / 32; b++, x += 32) {
-    float amax = 0;
-    for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
-    float id = amax != 0 ? 127.0f / amax : 0.0f;
-    a[b].d = quant_f16_to_f32(quant_f32_to_f16(amax / 127.0f));
-    for (int i = 0; i < 32; i++) a[b].q[i] = (int8_t)nearbyintf(x[i] * id);
-  }
-}
-
-/* Q8_K (for K-quant weights): f32 scale chosen so that the value of largest magnitude maps to
- * -127; others rounded to nearest even and capped at 127. */
-static void prep_q8_k(const float *x, struct act_q8_k *a, uint32_t n) {
-  for (uint32_t b = 0; b < n / 256; b++, x += 256) {
-    float amax = 0, vmax = 0;
-    for (int i = 0; i < 256; i++)
-      if (fabsf(x[i]) > amax) {
-        amax = fabsf(x[i]);
-        vmax = x[i];
-      }
-    memset(&a[b], 0, sizeof(a[b]));
-    if (amax == 0) continue;
-    float iscale = -127.0f / vmax;
-    for (int i = 0; i < 256; i++) {
-      float q = fminf(nearbyintf(iscale * x[i]), 127.0f);
-      a[b].q[i] = (int8_t)q;
-      a[b].bsums[i / 16] = (int16_t)(a[b].bsums[i / 16] + (int16_t)q);
-    }
-    a[b].d = 1.0f / iscale;
-  }
-}
 
 size_t ops_act_size(uint32_t wtype, uint32_t n) {
   switch (wtype) {
   case QUANT_Q8_0:
-  case QUANT_Q4_0: return (size_t)(n / 32) * sizeof(struct act_q8_0);
+  case QUANT_Q4_0: return (size_t)(n / 32) * sizeof(struct kern_q8_0);
   case QUANT_Q4_K:
-  case QUANT_Q6_K: return (size_t)(n / 256) * sizeof(struct act_q8_k);
+  case QUANT_Q6_K: return (size_t)(n / 256) * sizeof(struct kern_q8_k);
   default: return (size_t)n * sizeof(float);
   }
 }
@@ -73,9 +30,9 @@ void ops_act_prepare(uint32_t wtype, const float *x, void *act, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) f[i] = quant_bf16_to_f32(quant_f32_to_bf16(x[i]));
     break;
   case QUANT_Q8_0:
-  case QUANT_Q4_0: prep_q8_0(x, act, n); break;
+  case QUANT_Q4_0: kern_active()->prep_q8_0(x, act, n); break;
   case QUANT_Q4_K:
-  case QUANT_Q6_K: prep_q8_k(x, act, n); break;
+  case QUANT_Q6_K: kern_active()->prep_q8_k(x, act, n); break;
   default: memmove(f, x, (size_t)n * sizeof(float)); break;
   }
 }
@@ -84,13 +41,13 @@ void ops_act_to_float(uint32_t wtype, const void *act, float *out, uint32_t n) {
   switch (wtype) {
   case QUANT_Q8_0:
   case QUANT_Q4_0: {
-    const struct act_q8_0 *a = act;
+    const struct kern_q8_0 *a = act;
     for (uint32_t i = 0; i < n; i++) out[i] = a[i / 32].d * (float)a[i / 32].q[i % 32];
     break;
   }
   case QUANT_Q4_K:
   case QUANT_Q6_K: {
-    const struct act_q8_k *a = act;
+    const struct kern_q8_k *a = act;
     for (uint32_t i = 0; i < n; i++) out[i] = a[i / 256].d * (float)a[i / 256].q[i % 256];
     break;
   }
@@ -108,121 +65,67 @@ void ops_mat_row(const struct ops_mat *w, uint32_t row, float *out) {
   if (quant_dequantize(w->type, p, out, w->n_in) != 0) memset(out, 0, (size_t)w->n_in * sizeof(float));
 }
 
-static float le_f16(const uint8_t *p) { return quant_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
-
-/* The float types: widened weights times the (rounded) activation, summed in double. */
-static double dot_float(uint32_t type, const uint8_t *row, const float *x, uint32_t n) {
-  double s = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    float wv;
-    if (type == QUANT_F32) memcpy(&wv, row + 4 * (size_t)i, 4);
-    else if (type == QUANT_F16) wv = le_f16(row + 2 * (size_t)i);
-    else wv = quant_bf16_to_f32((uint16_t)(row[2 * i] | (row[2 * i + 1] << 8)));
-    s += (double)wv * x[i];
-  }
-  return s;
-}
-
-/* Q8_0 and Q4_0 rows (f16 d, then 32 int8 / 16 nibble pairs) against Q8_0 activations: an
- * integer sum per block times the float product of the two scales, rounded to float; blocks
- * summed in double. */
-static double dot_q8_0(const uint8_t *row, const struct act_q8_0 *a, uint32_t nb) {
-  double s = 0;
-  for (uint32_t b = 0; b < nb; b++, row += 34) {
-    int32_t isum = 0;
-    for (int i = 0; i < 32; i++) isum += (int32_t)(int8_t)row[2 + i] * a[b].q[i];
-    s += (double)((float)isum * (le_f16(row) * a[b].d));
-  }
-  return s;
-}
-
-static double dot_q4_0(const uint8_t *row, const struct act_q8_0 *a, uint32_t nb) {
-  double s = 0;
-  for (uint32_t b = 0; b < nb; b++, row += 18) {
-    int32_t isum = 0;
-    for (int i = 0; i < 16; i++) {
-      isum += ((int32_t)(row[2 + i] & 15) - 8) * a[b].q[i];
-      isum += ((int32_t)(row[2 + i] >> 4) - 8) * a[b].q[i + 16];
-    }
-    s += (double)((float)isum * (le_f16(row) * a[b].d));
-  }
-  return s;
-}
-
-/* Q4_K (see quant.c for the layout): w = d*sc_j*q - dmin*m_j per sub-block j of 32, so
- * row . x = d_a*d * sum_j sc_j (q . q_a) - d_a*dmin * sum_j m_j sum(q_a in j). */
-static double dot_q4_k(const uint8_t *row, const struct act_q8_k *a, uint32_t nb) {
-  double s = 0;
-  for (uint32_t b = 0; b < nb; b++, row += 144) {
-    const uint8_t *sc6 = row + 4, *qs = row + 16;
-    int32_t isum = 0, msum = 0;
-    for (int j = 0; j < 8; j++) {
-      int sc, m;
-      if (j < 4) {
-        sc = sc6[j] & 63;
-        m = sc6[j + 4] & 63;
-      } else {
-        sc = (sc6[j + 4] & 15) | ((sc6[j - 4] >> 6) << 4);
-        m = (sc6[j + 4] >> 4) | ((sc6[j] >> 6) << 4);
-      }
-      int32_t dq = 0;
-      for (int i = 0; i < 32; i++) {
-        uint8_t v = qs[32 * (j / 2) + i];
-        dq += (int32_t)(j & 1 ? v >> 4 : v & 15) * a[b].q[32 * j + i];
-      }
-      isum += sc * dq;
-      msum += m * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
-    }
-    float d = le_f16(row) * a[b].d, dmin = le_f16(row + 2) * a[b].d;
-    /* Each term rounded to float as llama.cpp does: its rounding is large next to the
-     * difference of the two, and an 8-bit activation downstream can round either way. */
-    s += (double)(d * (float)isum - dmin * (float)msum);
-  }
-  return s;
-}
-
-/* Q6_K (see quant.c for the layout): w = d * scale_{e/16} * (q - 32). */
-static double dot_q6_k(const uint8_t *row, const struct act_q8_k *a, uint32_t nb) {
-  double s = 0;
-  for (uint32_t b = 0; b < nb; b++, row += 210) {
-    const uint8_t *ql = row, *qh = row + 128;
-    const int8_t *scales = (const int8_t *)(row + 192);
-    int32_t isum = 0;
-    for (int j = 0; j < 16; j++) {
-      int32_t sub = 0;
-      for (int k = 0; k < 16; k++) {
-        int e = 16 * j + k;
-        int h = e / 128, g = (e % 128) / 32, l = e % 32;
-        uint8_t lv = ql[64 * h + l + 32 * (g & 1)];
-        int lo = g < 2 ? lv & 15 : lv >> 4;
-        int hi = (qh[32 * h + l] >> (2 * g)) & 3;
-        sub += ((lo | (hi << 4)) - 32) * a[b].q[e];
-      }
-      isum += scales[j] * sub;
-    }
-    s += (double)((le_f16(row + 208) * a[b].d) * (float)isum);
-  }
-  return s;
-}
-
 float ops_dot_row(const struct ops_mat *w, uint32_t row, const void *act) {
-  const uint8_t *p = (const uint8_t *)w->data + (size_t)row * w->row_bytes;
-  switch (w->type) {
-  case QUANT_Q8_0: return (float)dot_q8_0(p, act, w->n_in / 32);
-  case QUANT_Q4_0: return (float)dot_q4_0(p, act, w->n_in / 32);
-  case QUANT_Q4_K: return (float)dot_q4_k(p, act, w->n_in / 256);
-  case QUANT_Q6_K: return (float)dot_q6_k(p, act, w->n_in / 256);
-  default: return (float)dot_float(w->type, p, act, w->n_in);
-  }
+  /* A one-row matrix made of that row, so the product lands in y[0]. */
+  struct ops_mat one = *w;
+  one.data = (const uint8_t *)w->data + (size_t)row * w->row_bytes;
+  one.n_out = 1;
+  float y;
+  kern_active()->matmul(&one, act, 0, 1, &y, 0, 0, 1);
+  return y;
 }
 
 void ops_matmul_rows(const struct ops_mat *w, const void *act, uint32_t n_tok, float *y, size_t y_stride,
                      uint32_t r0, uint32_t r1) {
-  size_t stride = ops_act_size(w->type, w->n_in);
-  for (uint32_t r = r0; r < r1; r++)
-    for (uint32_t t = 0; t < n_tok; t++)
-      y[(size_t)t * y_stride + r] = ops_dot_row(w, r, (const uint8_t *)act + (size_t)t * stride);
+  kern_active()->matmul(w, act, ops_act_size(w->type, w->n_in), n_tok, y, y_stride, r0, r1);
 }
+
+struct matmul_job {
+  const struct kern *k;
+  const struct ops_mat *w;
+  const void *act;
+  size_t act_stride;
+  uint32_t n_tok, chunk;
+  float *y;
+  size_t y_stride;
+  _Atomic uint32_t next;
+};
+
+/* Each participant takes chunks of rows until none is left: a thread the OS delays (the
+ * machine is shared) takes fewer, instead of holding everyone at the barrier. */
+static void matmul_share(void *arg, uint32_t ith, uint32_t nth) {
+  struct matmul_job *j = arg;
+  uint32_t n = j->w->n_out;
+  for (;;) {
+    uint32_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+    if ((uint64_t)c * j->chunk >= n) break;
+    uint32_t r0 = c * j->chunk, r1 = n - r0 < j->chunk ? n : r0 + j->chunk;
+    j->k->matmul(j->w, j->act, j->act_stride, j->n_tok, j->y, j->y_stride, r0, r1);
+  }
+}
+
+void ops_matmul(struct threadpool *pool, const struct ops_mat *w, const void *act, uint32_t n_tok, float *y,
+                size_t y_stride) {
+  uint32_t nth = threadpool_size(pool), n = w->n_out;
+  /* A prompt: chunks of 64 rows (the kernels' cache tile); one token: about 8 chunks per
+   * thread, multiples of 4 rows, at least 16. */
+  uint32_t chunk = 64;
+  if (n_tok == 1) {
+    chunk = (uint32_t)(((uint64_t)n + 8u * nth - 1) / (8u * nth));
+    chunk = chunk < 16 ? 16 : (chunk + 3) & ~3u;
+  }
+  struct matmul_job j = {kern_active(), w, act, ops_act_size(w->type, w->n_in), n_tok, chunk, y, y_stride, 0};
+  if (nth == 1) j.chunk = n; /* no one to share with: one call keeps the kernel's own order */
+  threadpool_run(pool, matmul_share, &j);
+}
+
+float ops_dot_f32(const float *a, const float *b, size_t n) { return kern_active()->dot_f32(a, b, n); }
+
+void ops_axpy_f32(float *y, float a, const float *x, size_t n) { kern_active()->axpy_f32(y, a, x, n); }
+
+void ops_scale_f32(float *y, float a, size_t n) { kern_active()->scale_f32(y, a, n); }
+
+const char *ops_kernels_name(void) { return kern_active()->name; }
 
 void ops_rmsnorm(float *out, const float *x, const float *w, size_t n, float eps) {
   /* Float squares summed in double, a float mean and scale, then (x * scale) * w: llama.cpp's

@@ -1,4 +1,4 @@
-/* ops: scalar reference kernels of the forward pass: products with quantized weights, norms, RoPE. */
+/* ops: the forward pass's kernels (products on the run-time chosen path, see kern.h): products with quantized weights, norms, RoPE. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef COCOON_ENGINE_OPS_H
 #define COCOON_ENGINE_OPS_H
@@ -42,6 +42,24 @@ float ops_dot_row(const struct ops_mat *w, uint32_t row, const void *act);
  * apart. */
 void ops_matmul_rows(const struct ops_mat *w, const void *act, uint32_t n_tok, float *y, size_t y_stride,
                      uint32_t r0, uint32_t r1);
+
+/* F32 vector helpers for the attention, on the active kernel path (ops_kernels_name). The
+ * scalar path sums dot products in double; SIMD paths in float vectors. */
+float ops_dot_f32(const float *a, const float *b, size_t n);
+/* y[i] += a * x[i] */
+void ops_axpy_f32(float *y, float a, const float *x, size_t n);
+/* y[i] *= a */
+void ops_scale_f32(float *y, float a, size_t n);
+
+/* The kernel path the products run on: "scalar", "avx2" or "avx512" (see kern.h). */
+const char *ops_kernels_name(void);
+
+struct threadpool;
+/* The whole product Y[t][r] (r < n_out, t < n_tok; act as for ops_matmul_rows, Y rows y_stride
+ * floats apart) on the pool (NULL: this thread): rows in chunks taken dynamically by each
+ * participant, the caller included; one barrier. */
+void ops_matmul(struct threadpool *pool, const struct ops_mat *w, const void *act, uint32_t n_tok, float *y,
+                size_t y_stride);
 
 /* out = x / sqrt(mean(x^2) + eps) * w (w may be NULL: no gain). out may equal x. */
 void ops_rmsnorm(float *out, const float *x, const float *w, size_t n, float eps);

@@ -3,23 +3,39 @@
 #include "engine/threadpool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
-/* Workers sleep on `wake` until `generation` changes, run their share, and the last one to
- * finish signals `done`. Blocking (no spinning) keeps the pool cheap while the daemon's other
- * threads need the CPU; a short spin phase can come with the SIMD kernels. */
+/* A job is published by bumping `generation`; each worker runs its share and decrements
+ * `pending`. Both sides first spin on the atomics for a short while (the gap between two
+ * matrix products of one token is a few microseconds, far less than a futex wake-up), then
+ * block on the condition variables, so an idle pool costs no CPU while the daemon's other
+ * threads need it. The mutex orders the sleepers with the publisher: a job is published, and
+ * the last share reported, with the mutex held, after which sleepers are woken. */
 struct threadpool {
   uint32_t n;
   pthread_t *threads;
   uint32_t n_started;
   pthread_mutex_t mu;
   pthread_cond_t wake, done;
-  uint64_t generation;
-  uint32_t pending;
-  int stop;
+  _Atomic uint64_t generation;
+  _Atomic uint32_t pending;
+  _Atomic int stop;
+  _Atomic uint32_t sleepers; /* workers blocked (or about to block) on `wake` */
+  _Atomic int caller_sleeping;
   threadpool_job_cb fn;
   void *arg;
 };
+
+/* About 20-50 µs of PAUSE on current x86 cores: longer than the gaps inside a forward pass,
+ * short next to a scheduler time slice. */
+#define SPIN_ITERS 4000
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 struct worker_arg {
   struct threadpool *p;
@@ -32,19 +48,33 @@ static void *worker_main(void *a) {
   uint32_t ith = wa->ith;
   free(wa);
   uint64_t seen = 0;
-  pthread_mutex_lock(&p->mu);
   for (;;) {
-    while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
-    if (p->stop) break;
-    seen = p->generation;
-    threadpool_job_cb fn = p->fn;
-    void *arg = p->arg;
-    pthread_mutex_unlock(&p->mu);
-    fn(arg, ith, p->n);
-    pthread_mutex_lock(&p->mu);
-    if (--p->pending == 0) pthread_cond_signal(&p->done);
+    uint64_t g = atomic_load_explicit(&p->generation, memory_order_acquire);
+    for (int i = 0; i < SPIN_ITERS && g == seen && !atomic_load_explicit(&p->stop, memory_order_relaxed); i++) {
+      cpu_relax();
+      g = atomic_load_explicit(&p->generation, memory_order_acquire);
+    }
+    if (g == seen) {
+      pthread_mutex_lock(&p->mu);
+      atomic_fetch_add_explicit(&p->sleepers, 1, memory_order_relaxed);
+      while (!atomic_load_explicit(&p->stop, memory_order_relaxed) &&
+             (g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen)
+        pthread_cond_wait(&p->wake, &p->mu);
+      atomic_fetch_sub_explicit(&p->sleepers, 1, memory_order_relaxed);
+      pthread_mutex_unlock(&p->mu);
+    }
+    if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
+    seen = g;
+    p->fn(p->arg, ith, p->n);
+    /* seq_cst on both sides (here and in threadpool_run): the caller writes caller_sleeping
+     * then reads pending, we write pending then read caller_sleeping; one of us sees the other. */
+    if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_seq_cst) == 1 &&
+        atomic_load_explicit(&p->caller_sleeping, memory_order_seq_cst)) {
+      pthread_mutex_lock(&p->mu);
+      pthread_cond_signal(&p->done);
+      pthread_mutex_unlock(&p->mu);
+    }
   }
-  pthread_mutex_unlock(&p->mu);
   return NULL;
 }
 
@@ -87,7 +117,7 @@ int threadpool_new(uint32_t n_threads, struct threadpool **out, struct err *e) {
 void threadpool_free(struct threadpool *p) {
   if (!p) return;
   pthread_mutex_lock(&p->mu);
-  p->stop = 1;
+  atomic_store(&p->stop, 1);
   pthread_cond_broadcast(&p->wake);
   pthread_mutex_unlock(&p->mu);
   for (uint32_t i = 0; i < p->n_started; i++) pthread_join(p->threads[i], NULL);
@@ -105,15 +135,22 @@ void threadpool_run(struct threadpool *p, threadpool_job_cb fn, void *arg) {
     fn(arg, 0, 1);
     return;
   }
-  pthread_mutex_lock(&p->mu);
   p->fn = fn;
   p->arg = arg;
-  p->pending = p->n - 1;
-  p->generation++;
-  pthread_cond_broadcast(&p->wake);
+  atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+  /* A worker that found no job registers as a sleeper under the mutex before re-checking the
+   * generation, so either it sees the new one or it is counted here and woken. */
+  pthread_mutex_lock(&p->mu);
+  if (atomic_load_explicit(&p->sleepers, memory_order_relaxed) > 0) pthread_cond_broadcast(&p->wake);
   pthread_mutex_unlock(&p->mu);
   fn(arg, 0, p->n);
-  pthread_mutex_lock(&p->mu);
-  while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
-  pthread_mutex_unlock(&p->mu);
+  for (int i = 0; i < SPIN_ITERS && atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) cpu_relax();
+  if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+    pthread_mutex_lock(&p->mu);
+    atomic_store_explicit(&p->caller_sleeping, 1, memory_order_seq_cst);
+    while (atomic_load_explicit(&p->pending, memory_order_seq_cst) > 0) pthread_cond_wait(&p->done, &p->mu);
+    atomic_store_explicit(&p->caller_sleeping, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&p->mu);
+  }
 }

@@ -21,7 +21,8 @@ void threadpool_free(struct threadpool *p);
 uint32_t threadpool_size(const struct threadpool *p);
 
 /* Calls fn(arg, i, n) once for each i < n (n = the pool size; share 0 on the calling thread)
- * and returns when all shares are done: one barrier per call. A NULL pool runs fn(arg, 0, 1).
+ * and returns when all shares are done: one barrier per call (workers and caller spin for
+ * some microseconds, then block). A NULL pool runs fn(arg, 0, 1).
  * Not reentrant: one caller at a time. */
 void threadpool_run(struct threadpool *p, threadpool_job_cb fn, void *arg);
 
