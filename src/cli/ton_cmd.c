@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "chain/b64.h"
 #include "base/util.h"
 #include "chain/root.h"
 #include "ledger/ledger.h"
@@ -74,44 +75,6 @@ static int unhex_alloc(const char *s, size_t slen, uint8_t **out, size_t *n) {
   return 0;
 }
 
-static int b64val(int c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
-/* Base64 (standard or url-safe, padding optional) into a malloc'd buffer (caller frees). */
-static int unb64_alloc(const char *s, size_t slen, uint8_t **out, size_t *n) {
-  while (slen > 0 && s[slen - 1] == '=') slen--;
-  *out = NULL;
-  *n = 0;
-  if (slen % 4 == 1) return ERR_PARSE;
-  uint8_t *p = malloc(slen * 3 / 4 + 3);
-  if (!p) return ERR_NOMEM;
-  size_t o = 0;
-  uint32_t acc = 0;
-  unsigned nb = 0;
-  for (size_t i = 0; i < slen; i++) {
-    int d = b64val((unsigned char)s[i]);
-    if (d < 0) {
-      free(p);
-      return ERR_PARSE;
-    }
-    acc = acc << 6 | (uint32_t)d;
-    nb += 6;
-    if (nb >= 8) {
-      nb -= 8;
-      p[o++] = (uint8_t)(acc >> nb);
-    }
-  }
-  *out = p;
-  *n = o;
-  return 0;
-}
-
 /* Reads a whole file (or stdin for "-") up to max bytes; caller frees *out. */
 static int read_file(const char *path, size_t max, uint8_t **out, size_t *n, struct err *e) {
   FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
@@ -167,7 +130,15 @@ static int decode_boc_file(uint8_t *p, size_t n, uint8_t **out, size_t *outn, co
     return unhex_alloc((const char *)p, m, out, outn);
   }
   *what = "base64";
-  return unb64_alloc((const char *)p, m, out, outn);
+  struct buf b;
+  buf_init(&b, n + 4);
+  int rc = chain_b64_decode((const char *)p, m, &b);
+  if (rc) {
+    buf_free(&b);
+    return rc;
+  }
+  *out = buf_steal(&b, outn);
+  return 0;
 }
 
 static void print_friendly_forms(const struct ton_addr *a, int testnet, const char *indent) {
