@@ -32,6 +32,10 @@
 #define CLIENT_HANDSHAKE_TIMEOUT_MS 30000u
 #define CLIENT_MODELS_TIMEOUT_MS 10000u
 #define CLIENT_MAX_PATH 256
+/* A request goes to at most this many proxies (the first one plus retry_other_proxies). */
+#define CLIENT_MAX_ATTEMPTS 9
+/* Below this much of its time budget left, a failed request is not sent again. */
+#define CLIENT_RETRY_MIN_LEFT_MS 100u
 
 const struct config_key client_config_schema[] = {
     NODE_CONFIG_KEYS,
@@ -47,6 +51,10 @@ const struct config_key client_config_schema[] = {
      "0:0000000000000000000000000000000000000000000000000000000000000000",
      "TON address this client pays from (announced to proxies)", 0},
     {"max_requests", CONFIG_INT, 1, 100000, "10000", "requests in flight at most", 0},
+    {"retry_other_proxies", CONFIG_INT, 0, CLIENT_MAX_ATTEMPTS - 1, "2",
+     "a request that fails before its first answer byte (link lost, or a 502/503/504-class or "
+     "no-worker error from the proxy) is sent again to up to this many other ready proxies; 0: never",
+     0},
     {NULL, 0, 0, 0, NULL, NULL, 0},
 };
 
@@ -78,6 +86,14 @@ struct creq {
   int started;   /* HTTP response begun (streaming) */
   int sse;       /* the answer is an event stream */
   int64_t bytes;
+  /* What a resend to another proxy needs (q borrows model and query); freed once the answer
+   * head arrived, since from then on the request is never sent again. */
+  struct tl_client_run_query q;
+  char *model;
+  uint8_t *query;
+  double timeout_s;                         /* the app's whole budget */
+  struct cproxy *tried[CLIENT_MAX_ATTEMPTS]; /* proxies this request was sent to, in order */
+  int ntried;
 };
 
 /* An outstanding /v1/models query; survives the app leaving. */
@@ -97,6 +113,9 @@ struct client {
   size_t nproxies;
   struct creq *reqs;
   int64_t nreqs, max_reqs;
+  int retry_max;     /* retry_other_proxies */
+  uint64_t retries;  /* requests sent again to another proxy */
+  uint64_t retried_ok; /* of those, finished with a complete answer */
   const char *secret;
   const char *owner;
   struct loop_timer account_timer; /* refreshes each ready proxy's account for /jsonstats */
@@ -142,7 +161,17 @@ static void creq_free(struct creq *r, int ok) {
   if (ok) cl->stats.success++;
   else cl->stats.failed++;
   stats_observe_latency(&cl->stats, (double)(util_mono_us() - r->started_us) / 1e6);
+  if (ok && r->ntried > 1) cl->retried_ok++;
+  free(r->model);
+  free(r->query);
   free(r);
+}
+
+static void creq_drop_resend(struct creq *r) {
+  free(r->model);
+  free(r->query);
+  r->model = NULL;
+  r->query = NULL;
 }
 
 /* Ends a request with an error: an HTTP error if nothing was sent yet, else an SSE error event
@@ -192,11 +221,18 @@ static struct creq *find_req(struct cproxy *px, const uint8_t id[32]) {
   return NULL;
 }
 
-static struct cproxy *pick_proxy(struct client *cl) {
+static int creq_tried(const struct creq *r, const struct cproxy *px) {
+  for (int i = 0; r && i < r->ntried; i++)
+    if (r->tried[i] == px) return 1;
+  return 0;
+}
+
+/* The least-loaded ready proxy, leaving out those r (may be NULL) was already sent to. */
+static struct cproxy *pick_proxy(struct client *cl, const struct creq *r) {
   struct cproxy *best = NULL;
   for (size_t i = 0; i < cl->nproxies; i++) {
     struct cproxy *px = &cl->proxies[i];
-    if (px->up.state != UPLINK_READY) continue;
+    if (px->up.state != UPLINK_READY || creq_tried(r, px)) continue;
     if (!best || px->running < best->running) best = px;
   }
   return best;
@@ -213,6 +249,50 @@ static void no_proxy(struct client *cl, struct http_request *req) {
   respond_error(req, 503, msg);
 }
 
+/* Sends r's query to px with the given timeout and makes px its proxy. */
+static int creq_send(struct creq *r, struct cproxy *px, double timeout_s) {
+  if (r->ntried >= CLIENT_MAX_ATTEMPTS) return -1;
+  r->q.timeout = timeout_s;
+  int rc = rpc_send(px->up.c, px->up.proto > 0 ? TL_ID_CLIENT_RUN_QUERY_EX : TL_ID_CLIENT_RUN_QUERY, &r->q);
+  r->tried[r->ntried++] = px; /* even when the send failed: that link is no use to r */
+  if (rc) return rc;
+  if (r->px) r->px->running--;
+  r->px = px;
+  px->running++;
+  return 0;
+}
+
+/* Errors another proxy may not have: the proxy or its worker failed, is busy, timed out or has
+ * no worker for the model. 4xx codes other than that last one are the request's own fault. */
+static int retryable_code(int32_t code) {
+  return code < 400 || code > 499 || code == COCOON_ERR_UNKNOWN_MODEL;
+}
+
+/* A failure before any answer byte reached the app: sends r again, same id, to another ready
+ * proxy it was not sent to yet, within what is left of its time budget (its timer keeps
+ * running). Returns 1 when r lives on there, 0 when the caller must fail it. */
+static int creq_retry(struct creq *r, const char *why) {
+  struct client *cl = r->cl;
+  if (r->started || !r->req || !r->query) return 0;
+  char hex[17];
+  util_hex(r->id, 8, hex);
+  while (r->ntried <= cl->retry_max) {
+    double left_ms = r->timeout_s * 1000.0 - (double)(util_mono_us() - r->started_us) / 1000.0;
+    if (left_ms < CLIENT_RETRY_MIN_LEFT_MS) return 0;
+    struct cproxy *to = pick_proxy(cl, r), *from = r->px;
+    if (!to) return 0;
+    if (creq_send(r, to, left_ms * 0.95 / 1000.0)) {
+      log_warn("request_retry_failed", "req=%s to=%s:%d", hex, to->up.host, to->up.port);
+      continue;
+    }
+    cl->retries++;
+    log_info("request_retry", "req=%s from=%s:%d to=%s:%d attempt=%d reason=\"%s\"", hex, from ? from->up.host : "",
+             from ? from->up.port : 0, to->up.host, to->up.port, r->ntried, why);
+    return 1;
+  }
+  return 0;
+}
+
 static void start_query(struct client *cl, struct http_request *req) {
   cl->stats.requests++;
   size_t blen;
@@ -225,7 +305,7 @@ static void start_query(struct client *cl, struct http_request *req) {
     respond_error(req, 400, e.msg);
     return;
   }
-  struct cproxy *px = pick_proxy(cl);
+  struct cproxy *px = pick_proxy(cl, NULL);
   if (!px || cl->nreqs >= cl->max_reqs) {
     cl->stats.rejected++;
     openai_client_req_free(&pr);
@@ -240,9 +320,9 @@ static void start_query(struct client *cl, struct http_request *req) {
     return;
   }
   r->cl = cl;
-  r->px = px;
   r->req = req;
   r->started_us = util_mono_us();
+  r->timeout_s = pr.timeout_s;
   util_random(r->id, 32);
   const char *path = http_request_path(req);
   char clen[32];
@@ -262,24 +342,33 @@ static void start_query(struct client *cl, struct http_request *req) {
   struct buf qb;
   buf_init(&qb, (size_t)16 << 20);
   int rc = rpc_encode(&qb, TL_ID_HTTP_REQUEST, &hr);
-  struct tl_client_run_query q;
-  memset(&q, 0, sizeof(q));
-  q.model_name.p = (const uint8_t *)pr.model;
-  q.model_name.n = strlen(pr.model);
-  q.query.p = buf_ptr(&qb);
-  q.query.n = qb.len;
-  q.max_coefficient = (int32_t)pr.max_coefficient;
-  q.max_tokens = pr.max_tokens;
-  q.timeout = pr.timeout_s * 0.95;
-  memcpy(q.request_id, r->id, 32);
-  q.min_config_version = 0;
-  q.flags = pr.enable_debug ? TL_RUN_QUERY_F_DEBUG : 0;
-  q.enable_debug = pr.enable_debug;
-  if (!rc) rc = rpc_send(px->up.c, px->up.proto > 0 ? TL_ID_CLIENT_RUN_QUERY_EX : TL_ID_CLIENT_RUN_QUERY, &q);
-  double timeout_s = pr.timeout_s;
+  /* Kept until the answer head arrives, so that the request can go to another proxy. */
+  size_t mlen = strlen(pr.model);
+  if (!rc) {
+    r->model = malloc(mlen + 1);
+    r->query = malloc(qb.len ? qb.len : 1);
+    if (!r->model || !r->query) rc = -1;
+  }
+  if (!rc) {
+    memcpy(r->model, pr.model, mlen + 1);
+    memcpy(r->query, buf_ptr(&qb), qb.len);
+    r->q.model_name.p = (const uint8_t *)r->model;
+    r->q.model_name.n = mlen;
+    r->q.query.p = r->query;
+    r->q.query.n = qb.len;
+    r->q.max_coefficient = (int32_t)pr.max_coefficient;
+    r->q.max_tokens = pr.max_tokens;
+    memcpy(r->q.request_id, r->id, 32);
+    r->q.min_config_version = 0;
+    r->q.flags = pr.enable_debug ? TL_RUN_QUERY_F_DEBUG : 0;
+    r->q.enable_debug = pr.enable_debug;
+    rc = creq_send(r, px, pr.timeout_s * 0.95);
+  }
   buf_free(&qb);
   openai_client_req_free(&pr);
   if (rc) {
+    free(r->model);
+    free(r->query);
     free(r);
     respond_error(req, 502, "cannot send the request to the proxy");
     return;
@@ -289,9 +378,8 @@ static void start_query(struct client *cl, struct http_request *req) {
   cl->reqs = r;
   cl->nreqs++;
   cl->stats.active++;
-  px->running++;
   loop_timer_init(&r->timer, creq_timeout_cb, r);
-  loop_timer_start(cl->loop, &r->timer, (uint64_t)(timeout_s * 1000));
+  loop_timer_start(cl->loop, &r->timer, (uint64_t)(r->timeout_s * 1000));
   http_request_set_abort_cb(req, creq_abort_cb, r);
   char hex[17];
   util_hex(r->id, 8, hex);
@@ -301,6 +389,8 @@ static void start_query(struct client *cl, struct http_request *req) {
 /* First answer: the worker's http.response with status, headers and the first body bytes. */
 /* Returns 0, or -1 when it failed the request (r is freed then). */
 static int on_first(struct creq *r, const struct tl_query_answer_ex *a, int final) {
+  /* The worker ran it: from here on the request is never sent again. */
+  creq_drop_resend(r);
   struct tl_http_response hr;
   if (tl_http_response_decode(a->answer.p, a->answer.n, &hr)) {
     creq_fail(r, 502, "malformed answer from the worker");
@@ -363,7 +453,7 @@ static void on_answer(struct cproxy *px, uint32_t id, const uint8_t *data, size_
     if (!r) return;
     char msg[600];
     snprintf(msg, sizeof(msg), "%.*s", (int)CC_MIN(e.error.n, 500), (const char *)e.error.p);
-    creq_fail(r, cocoon_err_http_status(e.error_code), msg);
+    if (!retryable_code(e.error_code) || !creq_retry(r, msg)) creq_fail(r, cocoon_err_http_status(e.error_code), msg);
     return;
   }
   if (id == TL_ID_CLIENT_QUERY_ANSWER_ERROR_EX) {
@@ -376,7 +466,7 @@ static void on_answer(struct cproxy *px, uint32_t id, const uint8_t *data, size_
     if (!r) return;
     char msg[600];
     snprintf(msg, sizeof(msg), "%.*s", (int)CC_MIN(e.error.n, 500), (const char *)e.error.p);
-    creq_fail(r, cocoon_err_http_status(e.error_code), msg);
+    if (!retryable_code(e.error_code) || !creq_retry(r, msg)) creq_fail(r, cocoon_err_http_status(e.error_code), msg);
     return;
   }
   struct tl_query_answer_ex a;
@@ -472,7 +562,7 @@ static void models_cb(struct net_conn *c, void *arg, const struct net_answer *a)
 }
 
 static void list_models(struct client *cl, struct http_request *req) {
-  struct cproxy *px = pick_proxy(cl);
+  struct cproxy *px = pick_proxy(cl, NULL);
   if (!px) {
     no_proxy(cl, req);
     return;
@@ -880,7 +970,8 @@ static void px_close_cb(struct net_conn *c, int code, const char *reason) {
   px->up.state = UPLINK_IDLE;
   for (struct creq *r = cl->reqs, *n; r; r = n) {
     n = r->next;
-    if (r->px == px) creq_fail(r, 502, "connection to the proxy was lost");
+    if (r->px == px && !creq_retry(r, "connection to the proxy was lost"))
+      creq_fail(r, 502, "connection to the proxy was lost");
   }
   uplink_closed(&px->up, reason);
 }
@@ -895,7 +986,9 @@ static const struct net_conn_handler px_handler = {
 
 static int json_extra(void *arg, struct buf *out) {
   struct client *cl = arg;
-  int rc = buf_append_str(out, ",\"proxies\":[");
+  int rc = buf_appendf(out, ",\"retry\":{\"max_other_proxies\":%d,\"retries\":%" PRIu64 ",\"retried_ok\":%" PRIu64 "}",
+                       cl->retry_max, cl->retries, cl->retried_ok);
+  if (!rc) rc = buf_append_str(out, ",\"proxies\":[");
   for (size_t i = 0; i < cl->nproxies && !rc; i++) {
     struct cproxy *px = &cl->proxies[i];
     char key[65] = "";
@@ -916,6 +1009,18 @@ static int json_extra(void *arg, struct buf *out) {
   }
   if (!rc) rc = buf_append_str(out, "]");
   return rc;
+}
+
+static int metrics_extra(void *arg, struct buf *out) {
+  struct client *cl = arg;
+  return buf_appendf(out,
+                     "# HELP cocoon_client_retries_total Requests sent again to another proxy after a failure "
+                     "before their first answer byte\n# TYPE cocoon_client_retries_total counter\n"
+                     "cocoon_client_retries_total{role=\"client\"} %" PRIu64 "\n"
+                     "# HELP cocoon_client_retried_ok_total Retried requests that then finished with a complete "
+                     "answer\n# TYPE cocoon_client_retried_ok_total counter\n"
+                     "cocoon_client_retried_ok_total{role=\"client\"} %" PRIu64 "\n",
+                     cl->retries, cl->retried_ok);
 }
 
 static int html_extra(void *arg, struct buf *out) {
@@ -955,7 +1060,8 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
   cl->loop = loop;
   cl->cfg = cfg;
   stats_init(&cl->stats, "client");
-  cl->web = (struct statsweb){.stats = &cl->stats, .json_cb = json_extra, .html_cb = html_extra, .arg = cl, .node = &cl->node};
+  cl->web = (struct statsweb){.stats = &cl->stats, .json_cb = json_extra, .html_cb = html_extra,
+                           .metrics_cb = metrics_extra, .arg = cl, .node = &cl->node};
   int rc = node_init(&cl->node, cfg, "client", e);
   if (rc) {
     free(cl);
@@ -965,6 +1071,7 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
   cl->secret = config_get_str(cfg, "secret");
   cl->owner = config_get_str(cfg, "owner_address");
   cl->max_reqs = config_get_int(cfg, "max_requests");
+  cl->retry_max = (int)config_get_int(cfg, "retry_other_proxies");
   size_t nproxies = CC_MIN(node_proxy_count(&cl->node, cfg), (size_t)CLIENT_MAX_PROXIES);
   if (nproxies == 0) {
     rc = err_set(e, ERR_INVALID, "proxy: no proxy given (and no registry with proxy_addr entries)");
