@@ -377,6 +377,8 @@ static void scan_account_cb(void *arg, const struct ledger_account *a) {
   int64_t owed;
   if (!settle_ton_due(sig, chain, per, thr, &owed)) return;
   if (s->cur && s->cur->kind == c->kind && !strcmp(s->cur->owner, a->owner) && s->cur->total >= sig) return;
+  for (struct job *q = s->head; q; q = q->next)
+    if (q->kind == c->kind && !strcmp(q->owner, a->owner) && q->total >= sig) return; /* queued already */
   struct err e = {0};
   if (enqueue(s, c->kind, a->owner, sig, NULL, NULL, &e) == 0)
     log_info("ton_settle_due", "kind=%s owner=%s signed=%" PRId64 " chain=%" PRId64 " owed=%" PRId64,
