@@ -1,7 +1,7 @@
 // deploy_settle: deploys root, proxy (staked), client (topped up) and worker contracts on the local
 // TON for test_ton_settle.sh, with contracts/build.cjs; prints KEY=VALUE lines.
 // SPDX-License-Identifier: Apache-2.0
-// Usage: node deploy_settle.cjs URL PROXY_KEY_PEM PROXY_WALLET CLIENT_OWNER WORKER_OWNER TOPUP OUTDIR
+// Usage: node deploy_settle.cjs URL PROXY_KEY_PEM PROXY_WALLET CLIENT_OWNER WORKER_OWNER TOPUP
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -10,11 +10,11 @@ const contracts = path.resolve(__dirname, '../../../contracts');
 const build = require(path.join(contracts, 'build.cjs'));
 const { beginCell, Address } = require(path.join(contracts, 'node_modules/@ton/core'));
 
-const [url, keyPem, proxyWallet, clientOwner, workerOwner, topUpS, outDir] = process.argv.slice(2);
+const [url, keyPem, proxyWallet, clientOwner, workerOwner, topUpS] = process.argv.slice(2);
 const topUp = BigInt(topUpS);
 const params = { pricePerToken: 20n, workerFeePerToken: 19n, minClientStake: 1000000000n, minProxyStake: 2000000000n,
   clientDelayBeforeClose: 300, proxyDelayBeforeClose: 600 };
-const OP = { proxyIncreaseStake: 0x9713f187, clientTopUp: 0xf172e6c2, clientRequestRefund: 0xfafa6cc1 };
+const OP = { proxyIncreaseStake: 0x9713f187, clientTopUp: 0xf172e6c2 };
 const body = (op, qid, f = (b) => b) => f(beginCell().storeUint(op, 32).storeUint(qid, 64)).endCell();
 
 async function post(route, obj) {
@@ -41,9 +41,6 @@ async function deploy(c, amount, b) {
     body(OP.clientTopUp, 2, (b) => b.storeCoins(topUp).storeAddress(Address.parse(clientOwner))));
   const worker = await build.contract('worker', { owner: workerOwner, proxy: proxy.address, proxyPublicKey: pub, params });
   await deploy(worker, 300000000n);
-  // The client's close: request_refund from its owner's wallet (sent twice: closing, then closed).
-  fs.writeFileSync(path.join(outDir, 'refund.boc'),
-    body(OP.clientRequestRefund, 3, (b) => b.storeAddress(Address.parse(clientOwner))).toBoc());
   console.log(`ROOT_SC=${root.address.toRawString()}`);
   console.log(`PROXY_SC=${proxy.address.toRawString()}`);
   console.log(`CLIENT_SC=${client.address.toRawString()}`);
