@@ -55,6 +55,17 @@ struct job {
   struct waiter *waiters;
 };
 
+/* An account whose last submission failed is left alone this long by the policy (a contract not
+ * deployed, a wallet to fund): one warning per period, not one per scan. */
+#define COOLDOWN_MS 30000u
+#define MAX_COOLING 64
+
+struct cooling {
+  enum job_kind kind;
+  uint64_t until_ms;
+  char owner[LEDGER_ADDR_MAX + 1];
+};
+
 enum step { STEP_IDLE = 0, STEP_LOOK_BEFORE, STEP_WALLET, STEP_SEQNO, STEP_SENDING, STEP_LOOK_AFTER };
 
 struct tonb {
@@ -76,6 +87,8 @@ struct tonb {
   struct toncenter_send *send;
   struct loop_timer scan, retry;
   struct settle_ton_stats st;
+  struct cooling cool[MAX_COOLING];
+  size_t ncool;
 };
 
 int settle_ton_due(int64_t signed_tokens, int64_t chain_tokens, int64_t per_token, int64_t threshold,
@@ -117,6 +130,15 @@ static void job_end(struct tonb *s, int rc, const char *why) {
   s->step = STEP_IDLE;
   if (!j) return;
   if (rc) {
+    /* Remember the account for the policy; when full, the oldest entry goes. */
+    if (s->ncool == MAX_COOLING) {
+      memmove(&s->cool[0], &s->cool[1], sizeof(s->cool[0]) * (MAX_COOLING - 1));
+      s->ncool--;
+    }
+    struct cooling *k = &s->cool[s->ncool++];
+    k->kind = j->kind;
+    k->until_ms = loop_now_ms(s->loop) + COOLDOWN_MS;
+    memcpy(k->owner, j->owner, sizeof(j->owner));
     s->st.failed++;
     snprintf(s->st.last_error, sizeof(s->st.last_error), "%.190s", why ? why : "failed");
     log_warn("ton_settle_failed", "kind=%s owner=%s total=%" PRId64 " error=\"%s\"", KIND[j->kind].name, j->owner,
@@ -376,6 +398,9 @@ static void scan_account_cb(void *arg, const struct ledger_account *a) {
   int64_t thr = c->kind == JOB_CHARGE ? s->p.charge_threshold : s->p.payout_threshold;
   int64_t owed;
   if (!settle_ton_due(sig, chain, per, thr, &owed)) return;
+  uint64_t now = loop_now_ms(s->loop);
+  for (size_t i = 0; i < s->ncool; i++)
+    if (s->cool[i].kind == c->kind && s->cool[i].until_ms > now && !strcmp(s->cool[i].owner, a->owner)) return;
   if (s->cur && s->cur->kind == c->kind && !strcmp(s->cur->owner, a->owner) && s->cur->total >= sig) return;
   for (struct job *q = s->head; q; q = q->next)
     if (q->kind == c->kind && !strcmp(q->owner, a->owner) && q->total >= sig) return; /* queued already */
@@ -388,6 +413,11 @@ static void scan_account_cb(void *arg, const struct ledger_account *a) {
 static void scan_cb(struct loop_timer *t) {
   struct tonb *s = t->data;
   loop_timer_start(s->loop, &s->scan, s->p.scan_ms);
+  uint64_t now = loop_now_ms(s->loop);
+  size_t keep = 0;
+  for (size_t i = 0; i < s->ncool; i++)
+    if (s->cool[i].until_ms > now) s->cool[keep++] = s->cool[i];
+  s->ncool = keep;
   struct scan_ctx c = {.s = s, .kind = JOB_CHARGE};
   ledger_accounts_foreach(s->l, LEDGER_CLIENT, scan_account_cb, &c);
   c.kind = JOB_PAYOUT;

@@ -129,3 +129,8 @@ grep ' in internal ' "$WORK/client-txs.txt" | head -n $NEW | awk '{print $12}' |
 PAYS=$(awk '$1 > 300000000' "$WORK/refunds.txt" | paste -sd' ')
 [ "$PAYS" = "$((CBAL - 1000000000)) 1000000000" ] || fail "refunds $PAYS, expected $((CBAL - 1000000000)) then the stake 1000000000 (balance $CBAL): $(cat "$WORK/client-txs.txt")"
 pass "client closed its contract: refunded $((CBAL - 1000000000)) at once and its stake 1000000000 after the close delay = the ledger balance $CBAL"
+
+# The ledger with its on-chain marks still verifies (every row's MAC, the billing invariants).
+"$COCOON" ledger verify "$WORK/proxy-keys/ledger.db" --key-file "$WORK/proxy-keys/key.pem" >"$WORK/verify.out" 2>&1 ||
+  fail "ledger verify: $(cat "$WORK/verify.out")"
+pass "ledger verifies: $(head -1 "$WORK/verify.out")"
