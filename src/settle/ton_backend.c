@@ -89,6 +89,7 @@ struct tonb {
   struct settle_ton_stats st;
   struct cooling cool[MAX_COOLING];
   size_t ncool;
+  int wallet_checked;
 };
 
 int settle_ton_due(int64_t signed_tokens, int64_t chain_tokens, int64_t per_token, int64_t threshold,
@@ -410,8 +411,34 @@ static void scan_account_cb(void *arg, const struct ledger_account *a) {
              KIND[c->kind].name, a->owner, sig, chain, owed);
 }
 
+/* The wallet's balance, read once at start-up (and after each submission by wallet_cb): an operator
+ * learns at once that the wallet needs funding, not at the first charge. */
+static void wallet_check_cb(int rc, const char *errmsg, const struct toncenter_account *a, void *arg) {
+  struct tonb *s = arg;
+  if (rc) {
+    log_warn("ton_wallet_unreadable", "wallet=%s error=\"%s\"", s->waddr_s, errmsg ? errmsg : "");
+    return;
+  }
+  s->st.wallet_balance = (int64_t)a->balance;
+  int64_t need = 0;
+  if (__builtin_add_overflow(s->p.min_wallet, s->p.msg_value, &need)) need = INT64_MAX;
+  if ((int64_t)a->balance < need)
+    log_error("ton_wallet_low", "wallet=%s balance=%" PRIu64 " need=%" PRId64
+              " msg=\"below ton_min_wallet_nanoton + one message: fund it\"",
+              s->waddr_s, a->balance, need);
+  else
+    log_info("ton_wallet", "wallet=%s balance=%" PRIu64 " state=%s", s->waddr_s, a->balance,
+             a->state == TONCENTER_ACTIVE ? "active" : "not deployed (the first submission deploys it)");
+}
+
 static void scan_cb(struct loop_timer *t) {
   struct tonb *s = t->data;
+  if (!s->wallet_checked) {
+    struct err e = {0};
+    s->wallet_checked = 1;
+    if (toncenter_get_account(s->tc, &s->waddr, wallet_check_cb, s, &e))
+      log_warn("ton_wallet_unreadable", "wallet=%s error=\"%s\"", s->waddr_s, e.msg);
+  }
   loop_timer_start(s->loop, &s->scan, s->p.scan_ms);
   uint64_t now = loop_now_ms(s->loop);
   size_t keep = 0;

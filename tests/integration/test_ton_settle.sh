@@ -58,6 +58,8 @@ start_proxy proxy --settlement ton --toncenter-url "$TON" --ton-wallet-key "$WOR
 PADDR=$(ready_get "$WORK/proxy.ready" worker_addr)
 CADDR=$(ready_get "$WORK/proxy.ready" client_addr)
 PHTTP=$(ready_get "$WORK/proxy.ready" http_url)
+wallet_seen() { grep -q "ev=ton_wallet wallet=.* balance=5000000000 " "$WORK/proxy.log"; }
+wait_until 10 wallet_seen || fail "the proxy did not report its wallet's balance"
 
 # The contracts, bound to the proxy's signing key.
 node "$ROOT/tests/integration/ton/deploy_settle.cjs" "$TON" "$WORK/proxy-keys/key.pem" "$W_proxy" "$W_client" \
