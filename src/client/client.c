@@ -26,6 +26,7 @@
 #include "net/conn.h"
 #include "openai/openai_request.h"
 #include "tl/tl_schema.h"
+#include "client/client_ton.h"
 #include "ton/payment.h"
 
 #define CLIENT_MAX_PROXIES 64
@@ -55,6 +56,14 @@ const struct config_key client_config_schema[] = {
      "a request that fails before its first answer byte (link lost, or a 502/503/504-class or "
      "no-worker error from the proxy) is sent again to up to this many other ready proxies; 0: never",
      0},
+    {"ton_wallet_key", CONFIG_STRING, 0, 4096, "",
+     "ton settlement: file (mode 0600) with the client wallet's key; /request/topup, withdraw and close then "
+     "go from this wallet to the client contract at owner_address instead of through the proxy", 0},
+    {"ton_wallet", CONFIG_STRING, 0, 8, "v4r2", "ton settlement: the client wallet's contract (v4r2 or v5r1)", 0},
+    {"ton_testnet", CONFIG_BOOL, 0, 1, "false", "ton settlement: testnet addresses and wallet ids", 0},
+    {"ton_msg_value_nanoton", CONFIG_INT, 1, INT64_MAX / 4, "300000000",
+     "ton settlement: nano-TON sent with withdraw and close for the contracts' gas (the excess comes back)", 0},
+    {"ton_message_ttl_s", CONFIG_INT, 10, 86400, "60", "ton settlement: validity of a wallet message", 0},
     {NULL, 0, 0, 0, NULL, NULL, 0},
 };
 
@@ -119,6 +128,8 @@ struct client {
   const char *secret;
   const char *owner;
   struct loop_timer account_timer; /* refreshes each ready proxy's account for /jsonstats */
+  struct client_ton *ton;          /* the client's wallet (ton settlement), or NULL */
+  struct cton_wait *ton_wait;      /* its operation in flight */
   uint64_t account_ticks;
 };
 
@@ -702,6 +713,63 @@ static int settle_send(struct cproxy *px, int op, int64_t amount, struct http_re
   return 0;
 }
 
+/* A /request/topup|withdraw|close sent by the client's own wallet to its client contract. */
+struct cton_wait {
+  struct client *cl;
+  struct http_request *req; /* NULL once the app went away */
+  int op;
+};
+
+static void ton_abort_cb(struct http_request *req, void *arg) {
+  struct cton_wait *w = arg;
+  http_request_release(req);
+  w->req = NULL;
+}
+
+static void wallet_done_cb(void *arg, int rc, const char *error, const struct client_ton_contract *c) {
+  struct cton_wait *w = arg;
+  struct http_request *req = w->req;
+  w->cl->ton_wait = NULL;
+  int op = w->op;
+  free(w);
+  if (!req) return;
+  http_request_set_abort_cb(req, NULL, NULL);
+  struct buf b;
+  buf_init(&b, 1 << 14);
+  int brc;
+  if (rc) {
+    brc = buf_appendf(&b, "{\"ok\":false,\"op\":\"%s\",\"via\":\"wallet\",\"error\":\"", settle_ops[op]);
+    if (!brc) brc = buf_append_json_str(&b, error ? error : "failed", strlen(error ? error : "failed"));
+    if (!brc) brc = buf_append_str(&b, "\"}\n");
+  } else {
+    brc = buf_appendf(&b,
+                      "{\"ok\":true,\"op\":\"%s\",\"via\":\"wallet\",\"contract\":{\"state\":\"%s\",\"balance\":%" PRId64
+                      ",\"stake\":%" PRId64 ",\"tokens_used\":%" PRId64 ",\"unlock_ts\":%" PRId64 "}}\n",
+                      settle_ops[op], state_name(c->state), c->balance, c->stake, c->tokens_used, c->unlock_ts);
+  }
+  if (brc) respond_error(req, 500, "cannot build the answer");
+  else http_respond_ex(req, rc ? (rc == ERR_REFUSED ? 409 : 502) : 200, "application/json", cors, buf_ptr(&b), b.len);
+  buf_free(&b);
+}
+
+static void wallet_request(struct client *cl, struct http_request *req, int op, int64_t amount) {
+  struct cton_wait *w = calloc(1, sizeof(*w));
+  struct err e = {0};
+  if (!w) {
+    respond_error(req, 500, "out of memory");
+    return;
+  }
+  *w = (struct cton_wait){.cl = cl, .req = req, .op = op};
+  enum client_ton_op top = op == 1 ? CLIENT_TON_TOPUP : op == 2 ? CLIENT_TON_WITHDRAW : CLIENT_TON_CLOSE;
+  if (client_ton_op(cl->ton, top, amount, wallet_done_cb, w, &e)) {
+    free(w);
+    respond_error(req, e.code == ERR_AGAIN ? 409 : 400, e.msg);
+    return;
+  }
+  cl->ton_wait = w;
+  http_request_set_abort_cb(req, ton_abort_cb, w);
+}
+
 /* GET /request/{topup,withdraw,charge,close,status}?proxy=<proxy address or host:port>[&amount=N] */
 static void account_request(struct client *cl, struct http_request *req, const char *what) {
   int op = -1;
@@ -746,6 +814,10 @@ static void account_request(struct client *cl, struct http_request *req, const c
   }
   if (op != 1 && an >= 0) {
     respond_error(req, 400, "amount applies to topup only (withdraw and close move what the rules allow)");
+    return;
+  }
+  if (cl->ton && (op == 1 || op == 2 || op == 4)) {
+    wallet_request(cl, req, op, amount);
     return;
   }
   if (px->up.state != UPLINK_READY || !px->up.c) {
@@ -1091,6 +1163,23 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
     const char *a = node_proxy_addr(&cl->node, cfg, NODE_PEER_CLIENT, i, addr, sizeof(addr));
     if ((rc = uplink_init(&px->up, loop, &cl->node, a, &px_handler, px, e))) goto fail;
   }
+  if (config_get_str(cfg, "ton_wallet_key")[0]) {
+    const char *key = config_get_str(cfg, "toncenter_api_key");
+    struct client_ton_config tc = {.toncenter_url = config_get_str(cfg, "toncenter_url"),
+                                   .api_key = key[0] ? key : NULL,
+                                   .key_path = config_get_str(cfg, "ton_wallet_key"),
+                                   .wallet_kind = config_get_str(cfg, "ton_wallet"),
+                                   .testnet = config_get_bool(cfg, "ton_testnet"),
+                                   .contract = cl->owner,
+                                   .msg_value = config_get_int(cfg, "ton_msg_value_nanoton"),
+                                   .ttl_s = (uint32_t)config_get_int(cfg, "ton_message_ttl_s")};
+    if (!tc.toncenter_url[0]) {
+      rc = err_set(e, ERR_INVALID, "ton_wallet_key needs toncenter_url");
+      goto fail;
+    }
+    if ((rc = client_ton_new(loop, &tc, &cl->ton, e))) goto fail;
+    log_info("client_wallet", "wallet=%s contract=%s", client_ton_wallet(cl->ton), cl->owner);
+  }
   int hport;
   const char *hhost = config_get_host(cfg, "http_listen", &hport);
   struct http_server_config hc = {.host = hhost, .port = hport, .handler = http_cb, .arg = cl};
@@ -1123,6 +1212,14 @@ void client_free(struct client *cl) {
     payments_held_free(&cl->proxies[i].charge);
   }
   free(cl->proxies);
+  client_ton_free(cl->ton); /* its callback does not run: answer what waits */
+  if (cl->ton_wait) {
+    if (cl->ton_wait->req) {
+      http_request_set_abort_cb(cl->ton_wait->req, NULL, NULL);
+      respond_error(cl->ton_wait->req, 503, "client is stopping");
+    }
+    free(cl->ton_wait);
+  }
   http_server_free(cl->http);
   node_cleanup(&cl->node);
   free(cl);

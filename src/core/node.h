@@ -72,7 +72,7 @@ enum node_peer_kind { NODE_PEER_PROXY = 0, NODE_PEER_WORKER, NODE_PEER_CLIENT, N
        "every second through toncenter_url; instead of registry",                             \
        0},                                                                                    \
       {"toncenter_url", CONFIG_STRING, 0, 1024, "",                                           \
-       "toncenter v2 API base URL (e.g. https://toncenter.com/api/v2) for registry_ton_root",  \
+       "toncenter v2 API base URL (registry_ton_root, settlement ton)",                         \
        0},                                                                                    \
       {"toncenter_api_key", CONFIG_STRING, 0, 256, "", "toncenter API key (optional)",          \
        CONFIG_F_SECRET}

@@ -25,7 +25,9 @@
 #include "http/http_server.h"
 #include "ledger/billing.h"
 #include "ledger/ledger.h"
+#include "chain/wallet_key.h"
 #include "ledger/settle.h"
+#include "settle/ton_backend.h"
 #include "loop/loop.h"
 #include "net/conn.h"
 #include "openai/openai_request.h"
@@ -53,7 +55,24 @@ const struct config_key proxy_config_schema[] = {
      "0:0000000000000000000000000000000000000000000000000000000000000000",
      "TON address of the proxy's owner (announced to peers)", 0},
     {"settlement", CONFIG_STRING, 0, 16, "local",
-     "settlement backend: local (no chain; clients authorized by the shared secret)", 0},
+     "settlement backend: local (no chain; clients authorized by the shared secret) or ton (the proxy's "
+     "wallet submits the signed charges and payouts to the contracts on TON)", 0},
+    /* toncenter_url and toncenter_api_key are node keys (NODE_CONFIG_KEYS), shared with the
+     * registry's TON source. */
+    {"ton_wallet_key", CONFIG_STRING, 0, 4096, "",
+     "ton settlement: file (mode 0600) with the proxy wallet's private key (cocoon ton wallet-key)", 0},
+    {"ton_wallet", CONFIG_STRING, 0, 8, "v4r2", "ton settlement: the proxy wallet's contract (v4r2 or v5r1)", 0},
+    {"ton_testnet", CONFIG_BOOL, 0, 1, "false", "ton settlement: testnet addresses and wallet ids", 0},
+    {"ton_charge_threshold_nanoton", CONFIG_INT, -1, INT64_MAX / 4, "1000000000",
+     "ton settlement: submit a client's signed charge once this much nano-TON is signed but not on chain "
+     "(-1: only when the client asks)", 0},
+    {"ton_payout_threshold_nanoton", CONFIG_INT, -1, INT64_MAX / 4, "1000000000",
+     "ton settlement: submit a worker's signed payout once this much nano-TON is owed (-1: never automatically)", 0},
+    {"ton_msg_value_nanoton", CONFIG_INT, 0, INT64_MAX / 4, "500000000",
+     "ton settlement: nano-TON sent with each signed message for the contracts' gas (the rest returns)", 0},
+    {"ton_min_wallet_nanoton", CONFIG_INT, 0, INT64_MAX / 4, "1000000000",
+     "ton settlement: the wallet must keep this much beyond one message, else submissions stop with an error", 0},
+    {"ton_scan_ms", CONFIG_INT, 100, 3600000, "2000", "ton settlement: how often the thresholds are checked", 0},
     {"client_secret", CONFIG_STRING, 0, 1024, "",
      "secret clients prove with the short authorization (COCOON fake-TON: empty)", CONFIG_F_SECRET},
     {"price_per_token", CONFIG_INT, 0, INT64_MAX / 4, "2",
@@ -1383,11 +1402,11 @@ static void registry_changed_cb(void *arg) {
 static int json_extra(void *arg, struct buf *out) {
   struct proxy *p = arg;
   int rc = buf_appendf(out,
-                       ",\"config_version\":%d,\"settlement\":\"local\",\"price_per_token\":%" PRId64
+                       ",\"config_version\":%d,\"settlement\":\"%s\",\"price_per_token\":%" PRId64
                        ",\"worker_fee_per_token\":%" PRId64 ",\"multipliers\":[%u,%u,%u,%u],",
-                       p->config_version, p->prices.price_per_token, p->prices.worker_fee_per_token,
-                       p->prices.prompt_mult, p->prices.cached_mult, p->prices.completion_mult,
-                       p->prices.reasoning_mult);
+                       p->config_version, p->settle->vt->name, p->prices.price_per_token,
+                       p->prices.worker_fee_per_token, p->prices.prompt_mult, p->prices.cached_mult,
+                       p->prices.completion_mult, p->prices.reasoning_mult);
   if (!rc)
     rc = buf_appendf(out,
                      "\"billing\":{\"requests\":%" PRId64 ",\"committed\":%" PRId64 ",\"pending\":%zu,"
@@ -1397,6 +1416,16 @@ static int json_extra(void *arg, struct buf *out) {
                      p->billed_requests, p->committed_requests, ledger_pending(p->ledger), p->charged_total,
                      p->earned_total, p->commission_total, p->usage_rejected, p->held_finals, p->payments_signed,
                      p->settle_ops, p->settle_refused);
+  if (!rc && !strcmp(p->settle->vt->name, "ton")) {
+    struct settle_ton_stats ts;
+    settle_ton_get_stats(p->settle, &ts);
+    rc = buf_appendf(out,
+                     "\"ton\":{\"submitted\":%" PRId64 ",\"landed\":%" PRId64 ",\"failed\":%" PRId64
+                     ",\"queued\":%" PRId64 ",\"wallet_balance\":%" PRId64 ",\"last_error\":\"",
+                     ts.submitted, ts.landed, ts.failed, ts.queued, ts.wallet_balance);
+    if (!rc) rc = buf_append_json_str(out, ts.last_error, strlen(ts.last_error));
+    if (!rc) rc = buf_append_str(out, "\"},");
+  }
   /* Alarms come first in /jsonstats so that monitoring finds them without walking the lists. */
   if (!rc) rc = buf_appendf(out, "\"alarms\":{\"ledger_behind\":%" PRId64 ",\"ledger_behind_last\":\"", p->ledger_behind);
   if (!rc) rc = buf_append_json_str(out, p->ledger_behind_msg, strlen(p->ledger_behind_msg));
@@ -1651,6 +1680,41 @@ static int open_ledger(struct proxy *p, const struct config *cfg, struct err *e)
   return rc;
 }
 
+/* The ton backend: the proxy's wallet (key file 0600) submits what the proxy signed. */
+static int open_ton_settle(struct proxy *p, const struct config *cfg, struct err *e) {
+  struct settle_ton_params tp;
+  memset(&tp, 0, sizeof(tp));
+  int rc = 0;
+  tp.toncenter_url = config_get_str(cfg, "toncenter_url");
+  const char *key = config_get_str(cfg, "toncenter_api_key");
+  tp.toncenter_api_key = key[0] ? key : NULL;
+  const char *wkey = config_get_str(cfg, "ton_wallet_key");
+  if (!tp.toncenter_url[0]) return err_set(e, ERR_INVALID, "settlement ton needs toncenter_url");
+  if (!wkey[0]) return err_set(e, ERR_INVALID, "settlement ton needs ton_wallet_key (create one: cocoon ton wallet-key)");
+  if ((rc = chain_wallet_key_load(wkey, tp.wallet_seed, e))) return rc;
+  if (ton_wallet_kind_parse(config_get_str(cfg, "ton_wallet"), &tp.wallet_kind)) {
+    rc = err_set(e, ERR_INVALID, "ton_wallet must be v4r2 or v5r1");
+    goto out;
+  }
+  tp.testnet = config_get_bool(cfg, "ton_testnet");
+  size_t slen = sizeof(tp.proxy_seed);
+  if (EVP_PKEY_get_raw_private_key(ratls_identity_key(p->node.id), tp.proxy_seed, &slen) != 1 || slen != 32) {
+    rc = err_set(e, ERR_CRYPTO, "cannot read the proxy's signing key");
+    goto out;
+  }
+  tp.price_per_token = config_get_int(cfg, "price_per_token");
+  tp.worker_fee_per_token = config_get_int(cfg, "worker_fee_per_token");
+  tp.charge_threshold = config_get_int(cfg, "ton_charge_threshold_nanoton");
+  tp.payout_threshold = config_get_int(cfg, "ton_payout_threshold_nanoton");
+  tp.msg_value = config_get_int(cfg, "ton_msg_value_nanoton");
+  tp.min_wallet = config_get_int(cfg, "ton_min_wallet_nanoton");
+  tp.scan_ms = (uint32_t)config_get_int(cfg, "ton_scan_ms");
+  rc = settle_ton_new(p->loop, p->ledger, &tp, &p->settle, e);
+out:
+  OPENSSL_cleanse(&tp, sizeof(tp));
+  return rc;
+}
+
 int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, struct err *e) {
   struct proxy *p = calloc(1, sizeof(*p));
   if (!p) return err_set(e, ERR_NOMEM, "out of memory");
@@ -1665,9 +1729,9 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
     return rc;
   }
   node_on_registry_change(&p->node, registry_changed_cb, p);
-  if (strcmp(config_get_str(cfg, "settlement"), "local") != 0) {
-    rc = err_set(e, ERR_INVALID, "settlement '%s' is not available yet (only 'local')",
-                 config_get_str(cfg, "settlement"));
+  const char *settlement = config_get_str(cfg, "settlement");
+  if (strcmp(settlement, "local") != 0 && strcmp(settlement, "ton") != 0) {
+    rc = err_set(e, ERR_INVALID, "settlement '%s' is unknown (local or ton)", settlement);
     goto fail;
   }
   billing_prices_init(&p->prices, config_get_int(cfg, "price_per_token"), config_get_int(cfg, "worker_fee_per_token"));
@@ -1684,7 +1748,9 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
   struct settle_local_params sp = {.min_client_stake = p->min_client_stake,
                                    .client_delay_close_ms = config_get_int(cfg, "client_delay_before_close") * 1000};
   memcpy(sp.proxy_pubkey, ratls_identity_public_key(p->node.id), 32);
-  if ((rc = settle_local_new(p->ledger, &sp, &p->settle, e))) goto fail;
+  if (!strcmp(settlement, "ton")) rc = open_ton_settle(p, cfg, e);
+  else rc = settle_local_new(p->ledger, &sp, &p->settle, e);
+  if (rc) goto fail;
   catch_up_marks(p);
   p->owner = config_get_str(cfg, "owner_address");
   p->max_reqs = config_get_int(cfg, "max_requests");

@@ -1,0 +1,221 @@
+/* client_ton: the client's wallet sends top-up, withdraw and request_refund to its client
+ * contract: read the wallet (balance, deployed?), its seqno, send with resending until the
+ * wallet's transaction is seen or the message expired, then read the contract. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "client/client_ton.h"
+
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "chain/toncenter.h"
+#include "chain/wallet_key.h"
+#include "http/http_client.h"
+#include "ton/boc.h"
+#include "ton/cocoon_msg.h"
+#include "ton/message.h"
+#include "ton/sign.h"
+#include "ton/wallet.h"
+#include "ton/wallet_transfer.h"
+
+struct client_ton {
+  struct loop *loop;
+  struct http_client *hc;
+  struct toncenter *tc;
+  struct ton_wallet w;
+  struct ton_addr waddr, contract;
+  char waddr_s[80];
+  uint8_t seed[32];
+  int64_t msg_value;
+  uint32_t ttl_s;
+  /* the operation in flight */
+  int busy;
+  enum client_ton_op op;
+  int64_t amount;
+  client_ton_done_cb cb;
+  void *arg;
+};
+
+const char *client_ton_wallet(const struct client_ton *t) { return t->waddr_s; }
+
+static void finish(struct client_ton *t, int rc, const char *error, const struct client_ton_contract *c) {
+  t->busy = 0;
+  if (rc) log_warn("client_ton_failed", "op=%d error=\"%s\"", (int)t->op, error ? error : "");
+  t->cb(t->arg, rc, error, c);
+}
+
+static void contract_cb(int rc, const char *errmsg, const struct chain_tvm_stack *s, void *arg) {
+  struct client_ton *t = arg;
+  struct err e = {0};
+  struct client_ton_contract c;
+  memset(&c, 0, sizeof(c));
+  int64_t st = 0;
+  if (rc) {
+    finish(t, rc, errmsg, NULL);
+    return;
+  }
+  if (chain_tvm_get_i64(s, 3, &st, &e) || chain_tvm_get_i64(s, 4, &c.balance, &e) ||
+      chain_tvm_get_i64(s, 5, &c.stake, &e) || chain_tvm_get_i64(s, 6, &c.tokens_used, &e) ||
+      chain_tvm_get_i64(s, 7, &c.unlock_ts, &e)) {
+    finish(t, ERR_PROTO, e.msg, NULL);
+    return;
+  }
+  c.state = (int)st;
+  finish(t, 0, NULL, &c);
+}
+
+static void read_contract(struct client_ton *t) {
+  struct err e = {0};
+  if (toncenter_run_get_method(t->tc, &t->contract, "get_cocoon_client_data", NULL, contract_cb, t, &e))
+    finish(t, ERR_IO, e.msg, NULL);
+}
+
+static void sent_cb(int rc, const char *errmsg, const struct toncenter_tx *tx, void *arg) {
+  struct client_ton *t = arg;
+  (void)tx;
+  if (rc) {
+    finish(t, rc, errmsg, NULL);
+    return;
+  }
+  read_contract(t);
+}
+
+static void send_with_seqno(struct client_ton *t, uint32_t seqno, int deploy) {
+  struct err e = {0};
+  struct ton_cell *body = NULL, *msg = NULL, *tbody = NULL, *init = NULL, *ext = NULL;
+  struct buf boc;
+  buf_init(&boc, 4096);
+  uint32_t op = t->op == CLIENT_TON_TOPUP      ? TON_OP_CLIENT_TOP_UP
+                : t->op == CLIENT_TON_WITHDRAW ? TON_OP_CLIENT_WITHDRAW
+                                               : TON_OP_CLIENT_REQUEST_REFUND;
+  struct ton_cocoon_msg m = {.op = op, .qid = util_random_u64(), .coins = (uint64_t)t->amount, .has_excess = 1,
+                             .excess = t->waddr};
+  int64_t value = t->op == CLIENT_TON_TOPUP ? t->amount + t->msg_value : t->msg_value;
+  int rc = ton_cocoon_msg_cell(&m, &body, &e);
+  struct ton_int_msg im = {.bounce = 1, .dest = t->contract, .value = (uint64_t)value, .body = body};
+  if (!rc) rc = ton_int_msg_cell(&im, 0, &msg, &e);
+  uint32_t valid_until = (uint32_t)time(NULL) + t->ttl_s;
+  struct ton_wallet_out out = {.mode = TON_SEND_MODE_PAY_FEES_SEPARATELY, .msg = msg};
+  struct ton_wallet_transfer tr = {.seqno = seqno, .valid_until = valid_until, .msgs = &out, .nmsgs = 1};
+  if (!rc) rc = ton_wallet_transfer_body(&t->w, &tr, t->seed, &tbody, &e);
+  if (!rc && deploy) rc = ton_wallet_state_init(&t->w, &init, &e);
+  if (!rc) rc = ton_ext_in_msg_cell(&t->waddr, init, tbody, 0, &ext, &e);
+  if (!rc) rc = ton_boc_serialize(ext, 0, &boc, &e);
+  struct toncenter_send_opts so = {.valid_until = valid_until, .poll_ms = 300, .resend_ms = 5000};
+  if (!rc)
+    rc = toncenter_send_external(t->tc, &t->waddr, buf_ptr(&boc), boc.len, tbody->hash, &so, sent_cb, t, NULL, &e);
+  if (!rc) log_info("client_ton_send", "op=%d seqno=%u value=%" PRId64, (int)t->op, seqno, value);
+  ton_cell_unref(body);
+  ton_cell_unref(msg);
+  ton_cell_unref(tbody);
+  ton_cell_unref(init);
+  ton_cell_unref(ext);
+  buf_free(&boc);
+  if (rc) finish(t, rc, e.msg, NULL);
+}
+
+static void seqno_cb(int rc, const char *errmsg, const struct chain_tvm_stack *s, void *arg) {
+  struct client_ton *t = arg;
+  struct err e = {0};
+  uint64_t seqno = 0;
+  if (rc) {
+    finish(t, rc, errmsg, NULL);
+    return;
+  }
+  if (chain_tvm_get_u64(s, 0, &seqno, &e) || seqno > UINT32_MAX) {
+    finish(t, ERR_PROTO, e.msg[0] ? e.msg : "seqno out of range", NULL);
+    return;
+  }
+  send_with_seqno(t, (uint32_t)seqno, 0);
+}
+
+static void wallet_cb(int rc, const char *errmsg, const struct toncenter_account *a, void *arg) {
+  struct client_ton *t = arg;
+  struct err e = {0};
+  if (rc) {
+    finish(t, rc, errmsg, NULL);
+    return;
+  }
+  int64_t need = (t->op == CLIENT_TON_TOPUP ? t->amount : 0) + t->msg_value + CLIENT_TON_FEE_RESERVE;
+  if ((int64_t)a->balance < need) {
+    char msg[240];
+    snprintf(msg, sizeof(msg), "the client wallet %s holds %" PRIu64 " nanoTON, this needs %" PRId64 ": fund it",
+             t->waddr_s, a->balance, need);
+    finish(t, ERR_REFUSED, msg, NULL);
+    return;
+  }
+  if (a->state != TONCENTER_ACTIVE) {
+    send_with_seqno(t, 0, 1);
+    return;
+  }
+  if (toncenter_run_get_method(t->tc, &t->waddr, "seqno", NULL, seqno_cb, t, &e)) finish(t, ERR_IO, e.msg, NULL);
+}
+
+int client_ton_op(struct client_ton *t, enum client_ton_op op, int64_t amount, client_ton_done_cb cb, void *arg,
+                  struct err *e) {
+  if (t->busy) return err_set(e, ERR_AGAIN, "another wallet operation is in flight");
+  if (op == CLIENT_TON_TOPUP && amount <= 0) return err_set(e, ERR_INVALID, "a top-up needs amount= (nano-TON)");
+  t->busy = 1;
+  t->op = op;
+  t->amount = amount;
+  t->cb = cb;
+  t->arg = arg;
+  int rc = op == CLIENT_TON_STATUS
+               ? toncenter_run_get_method(t->tc, &t->contract, "get_cocoon_client_data", NULL, contract_cb, t, e)
+               : toncenter_get_account(t->tc, &t->waddr, wallet_cb, t, e);
+  if (rc) t->busy = 0;
+  return rc;
+}
+
+int client_ton_new(struct loop *loop, const struct client_ton_config *cfg, struct client_ton **out, struct err *e) {
+  struct client_ton *t = calloc(1, sizeof(*t));
+  if (!t) return err_set(e, ERR_NOMEM, "out of memory");
+  t->loop = loop;
+  t->msg_value = cfg->msg_value > 0 ? cfg->msg_value : 300000000;
+  t->ttl_s = cfg->ttl_s ? cfg->ttl_s : 60;
+  enum ton_wallet_kind k;
+  uint8_t pub[32];
+  int rc = chain_wallet_key_load(cfg->key_path, t->seed, e);
+  if (rc) goto fail;
+  if (ton_wallet_kind_parse(cfg->wallet_kind, &k)) {
+    rc = err_set(e, ERR_INVALID, "ton_wallet must be v4r2 or v5r1");
+    goto fail;
+  }
+  if (ton_sign_pubkey(t->seed, pub) || ton_wallet_init(&t->w, k, 0, pub, cfg->testnet)) {
+    rc = err_set(e, ERR_CRYPTO, "bad wallet key");
+    goto fail;
+  }
+  if ((rc = ton_wallet_address(&t->w, &t->waddr, e))) goto fail;
+  if (ton_addr_parse(cfg->contract, &t->contract, NULL, e)) {
+    rc = err_set(e, ERR_INVALID, "owner_address must be the client contract's TON address for ton settlement");
+    goto fail;
+  }
+  if (ton_addr_to_friendly(&t->waddr, 0, cfg->testnet, 1, t->waddr_s, sizeof(t->waddr_s)))
+    ton_addr_to_raw(&t->waddr, t->waddr_s, sizeof(t->waddr_s));
+  struct http_client_config hcfg = {0};
+  if ((rc = http_client_new(loop, &hcfg, &t->hc))) {
+    rc = err_set(e, rc, "http client");
+    goto fail;
+  }
+  struct toncenter_config tcfg = {.endpoint = cfg->toncenter_url, .api_key = cfg->api_key};
+  if ((rc = toncenter_new(loop, t->hc, &tcfg, &t->tc, e))) goto fail;
+  *out = t;
+  return 0;
+fail:
+  client_ton_free(t);
+  return rc;
+}
+
+void client_ton_free(struct client_ton *t) {
+  if (!t) return;
+  toncenter_free(t->tc);
+  http_client_free(t->hc);
+  OPENSSL_cleanse(t->seed, sizeof(t->seed));
+  free(t);
+}

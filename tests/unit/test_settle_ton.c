@@ -1,0 +1,391 @@
+/* test_settle_ton: the ton settlement backend's state machine against a fake toncenter (a thread
+ * answering the four API calls from a small model of one wallet and one client contract): the
+ * threshold policy, refusals, a total already on chain (nothing sent), a wallet below its minimum
+ * (nothing sent, a clear error), and the full path: look, wallet, seqno, sendBoc, the wallet's
+ * transaction found by its body hash, the contract read again, the ledger mark recorded. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "chain/b64.h"
+#include "chain/toncenter.h"
+#include "ledger/ledger.h"
+#include "loop/loop.h"
+#include "settle/ton_backend.h"
+#include "ton/boc.h"
+#include "ton/payment.h"
+
+#define CLIENT "0:0303030303030303030303030303030303030303030303030303030303030303"
+
+static const uint8_t ledger_seed[32] = {1, 2, 3};
+static const uint8_t proxy_seed[32] = {9, 8, 7, 6, 5};
+static const uint8_t wallet_seed[32] = {4, 4, 4, 4};
+
+/* ---- the fake toncenter ---- */
+struct fake {
+  pthread_mutex_t mu;
+  int fd, port, stop;
+  pthread_t th;
+  uint64_t wallet_balance;
+  int wallet_active;
+  int64_t seqno, tokens, tokens_after_send;
+  int sends, looks;
+  char body_hash_b64[64]; /* of the last external sent; "" none */
+};
+
+static void answer(int c, const char *json) {
+  char head[256];
+  int n = snprintf(head, sizeof(head),
+                   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                   strlen(json));
+  if (write(c, head, (size_t)n) < 0 || write(c, json, strlen(json)) < 0) return;
+}
+
+static const char *CELL_B64 = "te6cckEBAQEAAgAAAEysuc0="; /* the empty cell */
+
+static void serve(struct fake *f, int c) {
+  char req[16384];
+  size_t n = 0;
+  for (;;) { /* headers, then Content-Length bytes of body */
+    ssize_t r = read(c, req + n, sizeof(req) - 1 - n);
+    if (r <= 0) break;
+    n += (size_t)r;
+    req[n] = 0;
+    char *end = strstr(req, "\r\n\r\n");
+    if (!end) continue;
+    char *cl = strcasestr(req, "Content-Length:");
+    size_t want = cl && cl < end ? strtoul(cl + 15, NULL, 10) : 0;
+    if (n >= (size_t)(end + 4 - req) + want) break;
+  }
+  req[n] = 0;
+  char out[4096];
+  pthread_mutex_lock(&f->mu);
+  if (strstr(req, "/getAddressInformation")) {
+    snprintf(out, sizeof(out),
+             "{\"ok\":true,\"result\":{\"balance\":\"%" PRIu64 "\",\"state\":\"%s\",\"code\":\"%s\",\"data\":\"%s\","
+             "\"last_transaction_id\":{\"lt\":\"0\",\"hash\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"},"
+             "\"sync_utime\":1}}",
+             f->wallet_balance, f->wallet_active ? "active" : "uninitialized", CELL_B64, CELL_B64);
+  } else if (strstr(req, "/runGetMethod") && strstr(req, "\"seqno\"")) {
+    snprintf(out, sizeof(out), "{\"ok\":true,\"result\":{\"gas_used\":1,\"exit_code\":0,\"stack\":[[\"num\",\"0x%" PRIx64 "\"]]}}",
+             (uint64_t)f->seqno);
+  } else if (strstr(req, "/runGetMethod")) {
+    f->looks++;
+    snprintf(out, sizeof(out),
+             "{\"ok\":true,\"result\":{\"gas_used\":1,\"exit_code\":0,\"stack\":[[\"num\",\"0x0\"],[\"num\",\"0x0\"],"
+             "[\"num\",\"0x0\"],[\"num\",\"0x0\"],[\"num\",\"0x0\"],[\"num\",\"0x0\"],[\"num\",\"0x%" PRIx64 "\"],"
+             "[\"num\",\"0x0\"],[\"num\",\"0x0\"]]}}",
+             (uint64_t)f->tokens);
+  } else if (strstr(req, "/sendBoc")) {
+    /* {"boc":"..."}: the external's body hash is what the backend watches for. */
+    char *b = strstr(req, "\"boc\":\""), *q = b ? strchr(b + 7, '"') : NULL;
+    struct buf raw;
+    buf_init(&raw, 1 << 16);
+    struct ton_cell *ext = NULL, *body = NULL;
+    struct err e = {0};
+    if (b && q && !chain_b64_decode(b + 7, (size_t)(q - b - 7), &raw) &&
+        !ton_boc_parse_one(buf_ptr(&raw), raw.len, &ext, &e) && !toncenter_ext_body(ext, &body, &e)) {
+      struct buf h;
+      buf_init(&h, 128);
+      if (!chain_b64_encode(body->hash, 32, &h) && h.len < sizeof(f->body_hash_b64)) {
+        memcpy(f->body_hash_b64, buf_ptr(&h), h.len);
+        f->body_hash_b64[h.len] = 0;
+      }
+      buf_free(&h);
+      f->sends++;
+      f->seqno++;
+      f->wallet_active = 1;
+      f->tokens = f->tokens_after_send;
+      snprintf(out, sizeof(out), "{\"ok\":true,\"result\":{\"@type\":\"ok\"}}");
+    } else {
+      snprintf(out, sizeof(out), "{\"ok\":false,\"error\":\"bad boc\",\"code\":400}");
+    }
+    ton_cell_unref(body);
+    ton_cell_unref(ext);
+    buf_free(&raw);
+  } else if (strstr(req, "/getTransactions")) {
+    if (f->body_hash_b64[0])
+      snprintf(out, sizeof(out),
+               "{\"ok\":true,\"result\":[{\"utime\":5,\"transaction_id\":{\"lt\":\"9\",\"hash\":\"%s\"},"
+               "\"fee\":\"1\",\"in_msg\":{\"source\":\"\",\"value\":\"0\",\"body_hash\":\"%s\"},\"out_msgs\":[{}]}]}",
+               f->body_hash_b64, f->body_hash_b64);
+    else
+      snprintf(out, sizeof(out), "{\"ok\":true,\"result\":[]}");
+  } else {
+    snprintf(out, sizeof(out), "{\"ok\":false,\"error\":\"unknown\",\"code\":404}");
+  }
+  pthread_mutex_unlock(&f->mu);
+  answer(c, out);
+}
+
+static void *fake_main(void *arg) {
+  struct fake *f = arg;
+  for (;;) {
+    int c = accept(f->fd, NULL, NULL);
+    if (c < 0) break;
+    pthread_mutex_lock(&f->mu);
+    int stop = f->stop;
+    pthread_mutex_unlock(&f->mu);
+    if (stop) {
+      close(c);
+      break;
+    }
+    serve(f, c);
+    close(c);
+  }
+  return NULL;
+}
+
+static void fake_start(struct fake *f) {
+  memset(f, 0, sizeof(*f));
+  pthread_mutex_init(&f->mu, NULL);
+  f->fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(f->fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t al = sizeof(a);
+  assert_int_equal(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(listen(f->fd, 16), 0);
+  assert_int_equal(getsockname(f->fd, (struct sockaddr *)&a, &al), 0);
+  f->port = ntohs(a.sin_port);
+  assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void fake_stop(struct fake *f) {
+  pthread_mutex_lock(&f->mu);
+  f->stop = 1;
+  pthread_mutex_unlock(&f->mu);
+  int c = socket(AF_INET, SOCK_STREAM, 0); /* wake accept() */
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons((uint16_t)f->port)};
+  (void)connect(c, (struct sockaddr *)&a, sizeof(a));
+  close(c);
+  pthread_join(f->th, NULL);
+  close(f->fd);
+  pthread_mutex_destroy(&f->mu);
+}
+
+/* ---- the backend under test ---- */
+struct fx {
+  char dir[64], path[128], url[64];
+  struct loop *loop;
+  struct ledger *l;
+  struct settle *s;
+  struct fake f;
+  int done;
+  struct settle_result last;
+  char last_error[256];
+};
+
+static void done_cb(void *arg, const struct settle_result *r) {
+  struct fx *x = arg;
+  x->done++;
+  x->last = *r;
+  snprintf(x->last_error, sizeof(x->last_error), "%s", r->error ? r->error : "");
+}
+
+static void setup_fx(struct fx *x, int64_t charge_threshold) {
+  memset(x, 0, sizeof(*x));
+  fake_start(&x->f);
+  snprintf(x->url, sizeof(x->url), "http://127.0.0.1:%d/api/v2", x->f.port);
+  snprintf(x->dir, sizeof(x->dir), "/tmp/cocoon-settle-ton.XXXXXX");
+  assert_non_null(mkdtemp(x->dir));
+  snprintf(x->path, sizeof(x->path), "%s/ledger.db", x->dir);
+  assert_int_equal(loop_new(&x->loop), 0);
+  struct err e = {0};
+  struct ledger_opts lo = {0};
+  assert_int_equal(ledger_open(x->path, ledger_seed, x->loop, &lo, &x->l, &e), 0);
+  struct settle_ton_params p = {.toncenter_url = x->url, .wallet_kind = TON_WALLET_V4R2, .price_per_token = 20,
+                                .worker_fee_per_token = 19, .charge_threshold = charge_threshold,
+                                .payout_threshold = -1, .scan_ms = 100, .poll_ms = 50};
+  memcpy(p.wallet_seed, wallet_seed, 32);
+  memcpy(p.proxy_seed, proxy_seed, 32);
+  assert_int_equal(settle_ton_new(x->loop, x->l, &p, &x->s, &e), 0);
+}
+
+static void teardown_fx(struct fx *x) {
+  struct err e = {0};
+  settle_free(x->s);
+  assert_int_equal(ledger_close(x->l, &e), 0);
+  loop_free(x->loop);
+  fake_stop(&x->f);
+  char p[160];
+  snprintf(p, sizeof(p), "%s-wal", x->path);
+  unlink(p);
+  snprintf(p, sizeof(p), "%s-shm", x->path);
+  unlink(p);
+  unlink(x->path);
+  rmdir(x->dir);
+}
+
+static void run_until(struct fx *x, int *flag, int want) {
+  for (int i = 0; i < 400 && *flag < want; i++) assert_int_equal(loop_run_once(x->loop, 25), 0);
+}
+
+static void sign_charge(struct buf *b, uint64_t tokens, const uint8_t *key) {
+  struct ton_payment p = {.op = TON_OP_CLIENT_CHARGE_SIGNED, .qid = tokens, .tokens = tokens};
+  struct err e = {0};
+  assert_int_equal(ton_addr_parse(CLIENT, &p.target, NULL, &e), 0);
+  buf_reset(b);
+  assert_int_equal(ton_payment_sign(&p, NULL, key, b, &e), 0);
+}
+
+static int64_t chain_mark(struct fx *x) {
+  int64_t v = 0;
+  if (ledger_payment_get(x->l, SETTLE_TON_MARK_CHARGED, CLIENT, &v)) v = 0;
+  return v;
+}
+
+static void test_due(void **st) {
+  (void)st;
+  int64_t owed;
+  assert_false(settle_ton_due(10, 10, 20, 0, &owed));
+  assert_int_equal(owed, 0);
+  assert_false(settle_ton_due(14, 10, 20, 100, &owed)); /* 80 < 100 */
+  assert_int_equal(owed, 80);
+  assert_true(settle_ton_due(15, 10, 20, 100, &owed));
+  assert_int_equal(owed, 100);
+  assert_false(settle_ton_due(1000, 0, 20, -1, &owed)); /* automatic submission off */
+  assert_true(settle_ton_due(INT64_MAX, 0, 20, 1, &owed)); /* no overflow */
+  assert_int_equal(owed, INT64_MAX);
+}
+
+static void test_refusals_and_already_on_chain(void **st) {
+  (void)st;
+  struct fx x;
+  setup_fx(&x, -1);
+  struct err e = {0};
+  struct settle_status ss;
+  assert_int_equal(settle_status(x.s, CLIENT, &ss, &e), ERR_NOTFOUND);
+  assert_int_equal(settle_topup(x.s, CLIENT, 0, done_cb, &x, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "client's own wallet"));
+  assert_int_equal(settle_close(x.s, CLIENT, done_cb, &x, &e), ERR_REFUSED);
+  assert_int_equal(settle_withdraw(x.s, CLIENT, done_cb, &x, &e), ERR_REFUSED);
+  struct buf b;
+  buf_init(&b, 2048);
+  static const uint8_t other[32] = {7};
+  sign_charge(&b, 50, other); /* not the proxy's key */
+  assert_int_not_equal(settle_charge(x.s, CLIENT, buf_ptr(&b), b.len, done_cb, &x, &e), 0);
+  assert_int_equal(x.done, 0);
+  /* The contract already holds 60 tokens: a charge of 50 completes without a message. */
+  pthread_mutex_lock(&x.f.mu);
+  x.f.tokens = 60;
+  pthread_mutex_unlock(&x.f.mu);
+  sign_charge(&b, 50, proxy_seed);
+  assert_int_equal(settle_charge(x.s, CLIENT, buf_ptr(&b), b.len, done_cb, &x, &e), 0);
+  run_until(&x, &x.done, 1);
+  assert_int_equal(x.done, 1);
+  assert_int_equal(x.last.rc, 0);
+  assert_int_equal(x.f.sends, 0);
+  assert_int_equal(chain_mark(&x), 60);
+  /* Below what the chain holds: refused at once. */
+  assert_int_equal(settle_charge(x.s, CLIENT, buf_ptr(&b), b.len, done_cb, &x, &e), ERR_REFUSED);
+  buf_free(&b);
+  teardown_fx(&x);
+}
+
+static void test_low_wallet(void **st) {
+  (void)st;
+  struct fx x;
+  setup_fx(&x, -1);
+  x.f.wallet_balance = 1200000000; /* < 1 TON minimum + 0.5 TON message */
+  x.f.wallet_active = 1;
+  struct err e = {0};
+  struct buf b;
+  buf_init(&b, 2048);
+  sign_charge(&b, 50, proxy_seed);
+  assert_int_equal(settle_charge(x.s, CLIENT, buf_ptr(&b), b.len, done_cb, &x, &e), 0);
+  run_until(&x, &x.done, 1);
+  assert_int_equal(x.done, 1);
+  assert_int_equal(x.last.rc, ERR_REFUSED);
+  assert_non_null(strstr(x.last_error, "fund it"));
+  assert_non_null(strstr(x.last_error, "1200000000"));
+  assert_int_equal(x.f.sends, 0);
+  struct settle_ton_stats ts;
+  settle_ton_get_stats(x.s, &ts);
+  assert_int_equal(ts.failed, 1);
+  assert_int_equal(ts.wallet_balance, 1200000000);
+  buf_free(&b);
+  teardown_fx(&x);
+}
+
+/* The policy: signed marks in the ledger above the threshold go on chain by themselves. */
+static void test_policy_submits(void **st) {
+  (void)st;
+  struct fx x;
+  setup_fx(&x, 100);
+  x.f.wallet_balance = 5000000000;
+  x.f.seqno = 7;
+  x.f.wallet_active = 1;
+  x.f.tokens_after_send = 40;
+  struct err e = {0};
+  /* An account with a signed total of 40 tokens (800 nanoTON >= 100). */
+  assert_int_equal(ledger_record_transfer(x.l, LEDGER_CLIENT, CLIENT, 100000, 0, 0, &e), 0);
+  assert_int_equal(ledger_record_payment(x.l, "client_charge", CLIENT, 40, NULL, 0, 0, &e), 0);
+  int64_t m = 0;
+  for (int i = 0; i < 400 && m < 40; i++) {
+    assert_int_equal(loop_run_once(x.loop, 25), 0);
+    m = chain_mark(&x);
+  }
+  assert_int_equal(m, 40);
+  assert_int_equal(x.f.sends, 1);
+  assert_int_equal(x.f.seqno, 8);
+  struct settle_status ss;
+  assert_int_equal(settle_status(x.s, CLIENT, &ss, &e), 0);
+  assert_int_equal(ss.tokens_charged, 40);
+  struct settle_ton_stats ts;
+  settle_ton_get_stats(x.s, &ts);
+  assert_int_equal(ts.submitted, 1);
+  assert_int_equal(ts.landed, 1);
+  assert_int_equal(ts.failed, 0);
+  /* Nothing more is due: no second message. */
+  for (int i = 0; i < 10; i++) assert_int_equal(loop_run_once(x.loop, 25), 0);
+  assert_int_equal(x.f.sends, 1);
+  teardown_fx(&x);
+}
+
+/* The wallet's message lands but the contract keeps a lower total: an error, not a success. */
+static void test_contract_refuses(void **st) {
+  (void)st;
+  struct fx x;
+  setup_fx(&x, -1);
+  x.f.wallet_balance = 5000000000;
+  x.f.wallet_active = 0; /* the first message deploys the wallet (seqno 0) */
+  x.f.tokens_after_send = 0;
+  struct err e = {0};
+  struct buf b;
+  buf_init(&b, 2048);
+  sign_charge(&b, 50, proxy_seed);
+  assert_int_equal(settle_charge(x.s, CLIENT, buf_ptr(&b), b.len, done_cb, &x, &e), 0);
+  run_until(&x, &x.done, 1);
+  assert_int_equal(x.done, 1);
+  assert_int_equal(x.last.rc, ERR_IO);
+  assert_non_null(strstr(x.last_error, "did not take"));
+  assert_int_equal(x.f.sends, 1);
+  assert_int_equal(chain_mark(&x), 0);
+  buf_free(&b);
+  teardown_fx(&x);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_due),
+      cmocka_unit_test(test_refusals_and_already_on_chain),
+      cmocka_unit_test(test_low_wallet),
+      cmocka_unit_test(test_policy_submits),
+      cmocka_unit_test(test_contract_refuses),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
