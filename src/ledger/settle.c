@@ -304,6 +304,14 @@ int settle_local_new(struct ledger *l, const struct settle_local_params *p, stru
   return 0;
 }
 
+int settle_local_set_terms(struct settle *base, int64_t min_client_stake, int64_t client_delay_close_ms) {
+  if (!base || base->vt != &local_vt || min_client_stake < 0 || client_delay_close_ms < 0) return ERR_INVALID;
+  struct local *s = (struct local *)base;
+  s->p.min_client_stake = min_client_stake;
+  s->p.client_delay_close_ms = client_delay_close_ms;
+  return 0;
+}
+
 void settle_local_set_clock(struct settle *base, int64_t (*now_ms)(void)) {
   struct local *s = (struct local *)base;
   s->now_ms = now_ms ? now_ms : wall_ms;

@@ -92,6 +92,10 @@ CC_NODISCARD int settle_local_new(struct ledger *l, const struct settle_local_pa
 #define SETTLE_COOKIE_TAG 1u
 void settle_local_committed(struct settle *s, const struct ledger_item *it, const struct ledger_batch *b);
 
+/* New contract terms (a newer registry) for operations that start after the call. ERR_INVALID
+ * when s is not the local backend or a value is negative. */
+CC_NODISCARD int settle_local_set_terms(struct settle *s, int64_t min_client_stake, int64_t client_delay_close_ms);
+
 /* Wall clock the local backend uses (unix ms); tests move it to pass the close delay. */
 void settle_local_set_clock(struct settle *s, int64_t (*now_ms)(void));
 

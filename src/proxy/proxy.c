@@ -1375,6 +1375,10 @@ static void registry_version_apply(struct proxy *p) {
     log_warn("registry_prices_refused", "version=%" PRIu64 " reason=\"%s\"", v, e.msg);
     return;
   }
+  /* The contract terms of local settlement: the registry's client stake and close delay. */
+  if (p->settle && settle_local_set_terms(p->settle, r->params.min_client_stake,
+                                          (int64_t)r->params.client_delay_before_close * 1000) == 0)
+    p->min_client_stake = r->params.min_client_stake;
   if (memcmp(&np, &p->prices, sizeof(np)) != 0)
     log_info("registry_prices", "version=%" PRIu64 " price_per_token=%" PRId64 " worker_fee_per_token=%" PRId64
              " multipliers=%u/%u/%u/%u",

@@ -33,7 +33,7 @@ OWNER=$("$COCOON" registry show "$REG" | sed -n 's/^owner: //p')
 "$COCOON" registry verify "$REG" --owner "$OWNER" 2>"$WORK/verify.err" && fail "unsigned registry verified"
 grep -q "is not signed" "$WORK/verify.err" || fail "verify: $(cat "$WORK/verify.err")"
 "$COCOON" registry add "$REG" --model test-model --price-per-token 5 --worker-fee-per-token 3 \
-  --completion-multiplier 20000 >/dev/null
+  --completion-multiplier 20000 --min-client-stake 777 >/dev/null
 "$COCOON" registry sign "$REG" --key "$OWNER_KEY" >/dev/null
 "$COCOON" registry verify "$REG" --owner "$OWNER" >/dev/null || fail "signed registry did not verify"
 OTHER=$(printf '%064d' 7)
@@ -89,7 +89,10 @@ curl -sf "$(ready_get "$WORK/proxy.ready" http_url)/stats" | grep -q "<code>$GOO
 # The proxy bills at the registry's prices, not its own config's defaults (2 and 1).
 jsonstats proxy | grep -q '"price_per_token":5,"worker_fee_per_token":3,"multipliers":\[10000,10000,20000,10000\]' ||
   fail "proxy does not bill at the registry's prices: $(jsonstats proxy | head -c 400)"
-pass "client -> proxy -> worker with every image on the registry, billed at its prices"
+# ... and the client's account carries the registry's minimum stake (local settlement terms).
+stake_is_registry() { jsonstats c1 | grep -q '"stake":777'; }
+wait_until 20 stake_is_registry || fail "client account stake is not the registry's: $(jsonstats c1 | head -c 600)"
+pass "client -> proxy -> worker with every image on the registry, billed at its prices and stake"
 
 # 6. A worker with another configuration (another measurement) is refused, with the reason.
 start_worker bad "$PADDR" "$BACKEND_URL_b1" "${SIM[@]}" "${REGF[@]}" --coefficient 2000
