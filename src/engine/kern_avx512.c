@@ -97,33 +97,33 @@ TGT_INLINE float hsum16(__m512 v) {
 TGT_INLINE void tile(const uint8_t *w, size_t rb, const struct pack *pk, uint32_t p0, uint32_t pn, uint32_t nb,
                      float *y, size_t ys, int add, const int q4, const int R, const int T) {
   __m512 acc[TILE_R][TILE_T];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
   for (uint32_t i = 0; i < pn; i++) {
     uint32_t pair = p0 + i;
     int half = 2 * pair + 1 >= nb;
     __m512i wv[TILE_R];
     __m512 dw[TILE_R];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++) wv[r] = load_w(w + (size_t)r * rb, pair, q4, half, &dw[r]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
       const struct pack *pt = pk + (size_t)t * PAIR_CHUNK + i;
       __m512i av = _mm512_load_si512(pt->q);
       __m512i c = _mm512_load_si512(pt->corr);
       __m512 da = _mm512_load_ps(pt->d);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < R; r++) {
         __m512i is = _mm512_dpbusd_epi32(c, wv[r], av);
         acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dw[r], da), acc[r][t]);
       }
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
       float v = hsum16(acc[r][t]);
       float *o = y + (size_t)t * ys + r;
@@ -203,7 +203,8 @@ TGT static void tiles_q8(const struct ops_mat *w, const void *act, size_t act_st
  * with each sub-block's scale by VPDPWSSD, so the integer sums are exactly the scalar path's.
  * The per-block offsets (Q4_K's dmin * m, Q6_K's -32) come from the activation's sums of 16
  * (bsums). The row-side unpacking and scales are done once per block and serve all T tokens,
- * which is what a prompt gains. */
+ * which is what a prompt gains: 1 row x 8 tokens (the row's preparation spread over more
+ * tokens) measured ~15 % faster than 2 x 4 and than 4 x 4. */
 struct kblock {
   __m512i sv[4];  /* int16 scale of each pair of bytes of the k-th 64 values */
   __m256i mv;     /* int16 factors of the 16 bsums for the offset term */
@@ -272,46 +273,46 @@ TGT_INLINE __m512i kweights(const uint8_t *blk, int k, const int q6) {
   return _mm512_or_si512(lo, _mm512_and_si512(hi, m30));
 }
 
-#define KT_R 2u /* rows per K-quant tile */
-#define KT_T 4u /* tokens per K-quant tile */
+#define KT_R 1u /* rows per K-quant tile */
+#define KT_T 8u /* tokens per K-quant tile */
 
 TGT_INLINE void ktile(const uint8_t *w, size_t rb, const uint8_t *act, size_t as, uint32_t nb, float *y, size_t ys,
                       const int q6, const int R, const int T) {
   __m512 acc[KT_R][KT_T];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
   const size_t bb = q6 ? 210 : 144;
   for (uint32_t b = 0; b < nb; b++) {
     struct kblock kb[KT_R];
     __m512i isum[KT_R][KT_T];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       if (q6) kblock_q6k(w + (size_t)r * rb + b * bb, &kb[r]);
       else kblock_q4k(w + (size_t)r * rb + b * bb, &kb[r]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int t = 0; t < T; t++) isum[r][t] = _mm512_setzero_si512();
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int k = 0; k < 4; k++) {
       __m512i wv[KT_R];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < R; r++) wv[r] = kweights(w + (size_t)r * rb + b * bb, k, q6);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int t = 0; t < T; t++) {
         const struct kern_q8_k *a = (const struct kern_q8_k *)(const void *)(act + (size_t)t * as) + b;
         __m512i av = _mm512_loadu_si512((const void *)(a->q + 64 * k));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int r = 0; r < R; r++)
           isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(wv[r], av), kb[r].sv[k]);
       }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
       const struct kern_q8_k *a = (const struct kern_q8_k *)(const void *)(act + (size_t)t * as) + b;
       __m256i bs = _mm256_loadu_si256((const __m256i *)a->bsums);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < R; r++) {
         __m512 off = _mm512_zextps256_ps512(_mm256_cvtepi32_ps(_mm256_madd_epi16(bs, kb[r].mv)));
         acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), _mm512_set1_ps(kb[r].dw * a->d), acc[r][t]);
@@ -319,9 +320,9 @@ TGT_INLINE void ktile(const uint8_t *w, size_t rb, const uint8_t *act, size_t as
       }
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) y[(size_t)t * ys + r] = hsum16(acc[r][t]);
 }
 
@@ -335,17 +336,14 @@ TGT static void matmul_k(const struct ops_mat *w, const void *act, size_t as, ui
   for (uint32_t c0 = r0; c0 < r1; c0 += chunk) {
     uint32_t c1 = r1 - c0 < chunk ? r1 : c0 + chunk;
     uint32_t t0 = 0;
-    for (; t0 + KT_T <= n_tok; t0 += KT_T) {
-      const uint8_t *at = ab + (size_t)t0 * as;
-      float *yt = y + (size_t)t0 * ys;
-      uint32_t r = c0;
-      for (; r + KT_R <= c1; r += KT_R)
-        if (q6) ktile(base + r * rb, rb, at, as, nb, yt + r, ys, 1, 2, 4);
-        else ktile(base + r * rb, rb, at, as, nb, yt + r, ys, 0, 2, 4);
-      for (; r < c1; r++)
-        if (q6) ktile(base + r * rb, rb, at, as, nb, yt + r, ys, 1, 1, 4);
-        else ktile(base + r * rb, rb, at, as, nb, yt + r, ys, 0, 1, 4);
-    }
+    for (; t0 + 8 <= n_tok; t0 += 8)
+      for (uint32_t r = c0; r < c1; r++)
+        if (q6) ktile(base + r * rb, rb, ab + (size_t)t0 * as, as, nb, y + (size_t)t0 * ys + r, ys, 1, 1, 8);
+        else ktile(base + r * rb, rb, ab + (size_t)t0 * as, as, nb, y + (size_t)t0 * ys + r, ys, 0, 1, 8);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+      for (uint32_t r = c0; r < c1; r++)
+        if (q6) ktile(base + r * rb, rb, ab + (size_t)t0 * as, as, nb, y + (size_t)t0 * ys + r, ys, 1, 1, 4);
+        else ktile(base + r * rb, rb, ab + (size_t)t0 * as, as, nb, y + (size_t)t0 * ys + r, ys, 0, 1, 4);
     for (; t0 < n_tok; t0++)
       for (uint32_t r = c0; r < c1; r++)
         if (q6) ktile(base + r * rb, rb, ab + (size_t)t0 * as, as, nb, y + (size_t)t0 * ys + r, ys, 1, 1, 1);
@@ -358,7 +356,7 @@ TGT static float dot_floats(uint32_t type, const uint8_t *row, const float *x, u
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   uint32_t i = 0;
   for (; i + 64 <= n; i += 64)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int k = 0; k < 4; k++) {
       uint32_t e = i + 16 * (uint32_t)k;
       __m512 wv;
