@@ -211,21 +211,27 @@ struct kblock {
   float dw, dmw;  /* d of the block; the offset's factor (Q4_K: dmin, Q6_K: 32 * d) */
 };
 
+/* Permutation indexes: the first 16 int16 lanes take element lo, the last 16 element hi. */
+TGT_INLINE __m512i lanes_by_half(int lo, int hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)lo)), _mm256_set1_epi16((short)hi), 1);
+}
+
 TGT_INLINE void kblock_q4k(const uint8_t *blk, struct kblock *kb) {
-  const uint8_t *sc6 = blk + 4;
-  int sc[8], m[8];
-  for (int j = 0; j < 4; j++) {
-    sc[j] = sc6[j] & 63;
-    m[j] = sc6[j + 4] & 63;
-    sc[j + 4] = (sc6[j + 8] & 15) | ((sc6[j] >> 6) << 4);
-    m[j + 4] = (sc6[j + 8] >> 4) | ((sc6[j + 4] >> 6) << 4);
-  }
-  for (int k = 0; k < 4; k++)
-    kb->sv[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)sc[2 * k])),
-                                   _mm256_set1_epi16((short)sc[2 * k + 1]), 1);
-  kb->mv = _mm256_setr_epi16((short)m[0], (short)m[0], (short)m[1], (short)m[1], (short)m[2], (short)m[2], (short)m[3],
-                             (short)m[3], (short)m[4], (short)m[4], (short)m[5], (short)m[5], (short)m[6], (short)m[6],
-                             (short)m[7], (short)m[7]);
+  /* The 12 bytes of 6-bit scales and mins, four at a time: bytes 0-3 hold sc 0-3 (low 6 bits)
+   * and the top 2 bits of sc 4-7, bytes 4-7 the same for the mins, bytes 8-11 the low 4 bits of
+   * sc 4-7 (low nibble) and of m 4-7 (high nibble). */
+  uint32_t u0, u1, u2;
+  memcpy(&u0, blk + 4, 4);
+  memcpy(&u1, blk + 8, 4);
+  memcpy(&u2, blk + 12, 4);
+  uint64_t sc = (uint64_t)(u0 & 0x3f3f3f3fu) |
+                (uint64_t)((u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4)) << 32;
+  uint64_t mn = (uint64_t)(u1 & 0x3f3f3f3fu) |
+                (uint64_t)(((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4)) << 32;
+  __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+  for (int k = 0; k < 4; k++) kb->sv[k] = _mm512_permutexvar_epi16(lanes_by_half(2 * k, 2 * k + 1), sc16);
+  __m256i m16 = _mm256_castsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn)));
+  kb->mv = _mm256_permutexvar_epi16(_mm256_setr_epi16(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), m16);
   kb->dw = f16_at(blk);
   kb->dmw = f16_at(blk + 2);
 }
