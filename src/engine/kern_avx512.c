@@ -97,33 +97,33 @@ TGT_INLINE float hsum16(__m512 v) {
 TGT_INLINE void tile(const uint8_t *w, size_t rb, const struct pack *pk, uint32_t p0, uint32_t pn, uint32_t nb,
                      float *y, size_t ys, int add, const int q4, const int R, const int T) {
   __m512 acc[TILE_R][TILE_T];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
   for (uint32_t i = 0; i < pn; i++) {
     uint32_t pair = p0 + i;
     int half = 2 * pair + 1 >= nb;
     __m512i wv[TILE_R];
     __m512 dw[TILE_R];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++) wv[r] = load_w(w + (size_t)r * rb, pair, q4, half, &dw[r]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
       const struct pack *pt = pk + (size_t)t * PAIR_CHUNK + i;
       __m512i av = _mm512_load_si512(pt->q);
       __m512i c = _mm512_load_si512(pt->corr);
       __m512 da = _mm512_load_ps(pt->d);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < R; r++) {
         __m512i is = _mm512_dpbusd_epi32(c, wv[r], av);
         acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dw[r], da), acc[r][t]);
       }
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
       float v = hsum16(acc[r][t]);
       float *o = y + (size_t)t * ys + r;
@@ -196,12 +196,173 @@ TGT static void tiles_q8(const struct ops_mat *w, const void *act, size_t act_st
   }
 }
 
+/* Q4_K and Q6_K: a tile of R rows x T tokens, block by block (256 values). The weights of a
+ * block go in as unsigned bytes of 64 (Q4_K: the 32 packed bytes of two sub-blocks and their
+ * high nibbles; Q6_K: the 6-bit values of four sub-blocks of 16, without the -32), multiplied
+ * with the signed activation by VPMADDUBSW (at most 2 * 63 * 127, no saturation) and summed
+ * with each sub-block's scale by VPDPWSSD, so the integer sums are exactly the scalar path's.
+ * The per-block offsets (Q4_K's dmin * m, Q6_K's -32) come from the activation's sums of 16
+ * (bsums). The row-side unpacking and scales are done once per block and serve all T tokens,
+ * which is what a prompt gains: 1 row x 8 tokens (the row's preparation spread over more
+ * tokens) measured ~15 % faster than 2 x 4 and than 4 x 4. */
+struct kblock {
+  __m512i sv[4];  /* int16 scale of each pair of bytes of the k-th 64 values */
+  __m256i mv;     /* int16 factors of the 16 bsums for the offset term */
+  float dw, dmw;  /* d of the block; the offset's factor (Q4_K: dmin, Q6_K: 32 * d) */
+};
+
+/* Permutation indexes: the first 16 int16 lanes take element lo, the last 16 element hi. */
+TGT_INLINE __m512i lanes_by_half(int lo, int hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)lo)), _mm256_set1_epi16((short)hi), 1);
+}
+
+TGT_INLINE void kblock_q4k(const uint8_t *blk, struct kblock *kb) {
+  /* The 12 bytes of 6-bit scales and mins, four at a time: bytes 0-3 hold sc 0-3 (low 6 bits)
+   * and the top 2 bits of sc 4-7, bytes 4-7 the same for the mins, bytes 8-11 the low 4 bits of
+   * sc 4-7 (low nibble) and of m 4-7 (high nibble). */
+  uint32_t u0, u1, u2;
+  memcpy(&u0, blk + 4, 4);
+  memcpy(&u1, blk + 8, 4);
+  memcpy(&u2, blk + 12, 4);
+  uint64_t sc = (uint64_t)(u0 & 0x3f3f3f3fu) |
+                (uint64_t)((u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4)) << 32;
+  uint64_t mn = (uint64_t)(u1 & 0x3f3f3f3fu) |
+                (uint64_t)(((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4)) << 32;
+  __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+  for (int k = 0; k < 4; k++) kb->sv[k] = _mm512_permutexvar_epi16(lanes_by_half(2 * k, 2 * k + 1), sc16);
+  __m256i m16 = _mm256_castsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn)));
+  kb->mv = _mm256_permutexvar_epi16(_mm256_setr_epi16(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), m16);
+  kb->dw = f16_at(blk);
+  kb->dmw = f16_at(blk + 2);
+}
+
+TGT_INLINE void kblock_q6k(const uint8_t *blk, struct kblock *kb) {
+  __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 192)));
+  __m512i s = _mm512_castsi256_si512(s16);
+  /* Value group k covers sub-blocks 4k..4k+3, one per 128-bit lane (8 int16). */
+  for (int k = 0; k < 4; k++) {
+    __m512i idx = _mm512_add_epi16(_mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
+                                                                        19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8,
+                                                                        7, 6, 5, 4, 3, 2, 1, 0),
+                                                       3),
+                                   _mm512_set1_epi16((short)(4 * k)));
+    kb->sv[k] = _mm512_permutexvar_epi16(idx, s);
+  }
+  kb->mv = s16;
+  kb->dw = f16_at(blk + 208);
+  kb->dmw = 32.0f * kb->dw;
+}
+
+/* The k-th 64 weights of a block (activation bytes 64k..64k+63) as unsigned bytes. */
+TGT_INLINE __m512i kweights(const uint8_t *blk, int k, const int q6) {
+  if (!q6) {
+    __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * k));
+    return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1),
+                            _mm512_set1_epi8(15));
+  }
+  /* Q6_K: half h = k/2 has low bits ql[64h..64h+63] and high bits qh[32h..32h+31]; k even takes
+   * the low nibbles (values 128h + 0..63), k odd the high ones (128h + 64..127). The two 32-byte
+   * halves take their 2 high bits from qh shifted by (4, 2) (k even) or (0, -2) (k odd). */
+  int h = k / 2;
+  __m512i q = _mm512_loadu_si512((const void *)(blk + 64 * h));
+  __m256i hb0 = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h));
+  __m512i hb = _mm512_inserti64x4(_mm512_castsi256_si512(hb0), hb0, 1);
+  const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
+  __m512i lo, hi;
+  if (k % 2 == 0) {
+    lo = _mm512_and_si512(q, m4);
+    hi = _mm512_mask_blend_epi64(0xF0, _mm512_slli_epi16(hb, 4), _mm512_slli_epi16(hb, 2));
+  } else {
+    lo = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+    hi = _mm512_mask_blend_epi64(0xF0, hb, _mm512_srli_epi16(hb, 2));
+  }
+  return _mm512_or_si512(lo, _mm512_and_si512(hi, m30));
+}
+
+#define KT_R 1u /* rows per K-quant tile */
+#define KT_T 8u /* tokens per K-quant tile */
+
+TGT_INLINE void ktile(const uint8_t *w, size_t rb, const uint8_t *act, size_t as, uint32_t nb, float *y, size_t ys,
+                      const int q6, const int R, const int T) {
+  __m512 acc[KT_R][KT_T];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+  const size_t bb = q6 ? 210 : 144;
+  for (uint32_t b = 0; b < nb; b++) {
+    struct kblock kb[KT_R];
+    __m512i isum[KT_R][KT_T];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      if (q6) kblock_q6k(w + (size_t)r * rb + b * bb, &kb[r]);
+      else kblock_q4k(w + (size_t)r * rb + b * bb, &kb[r]);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) isum[r][t] = _mm512_setzero_si512();
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < 4; k++) {
+      __m512i wv[KT_R];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++) wv[r] = kweights(w + (size_t)r * rb + b * bb, k, q6);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) {
+        const struct kern_q8_k *a = (const struct kern_q8_k *)(const void *)(act + (size_t)t * as) + b;
+        __m512i av = _mm512_loadu_si512((const void *)(a->q + 64 * k));
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+          isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], _mm512_maddubs_epi16(wv[r], av), kb[r].sv[k]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+      const struct kern_q8_k *a = (const struct kern_q8_k *)(const void *)(act + (size_t)t * as) + b;
+      __m256i bs = _mm256_loadu_si256((const __m256i *)a->bsums);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++) {
+        __m512 off = _mm512_zextps256_ps512(_mm256_cvtepi32_ps(_mm256_madd_epi16(bs, kb[r].mv)));
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), _mm512_set1_ps(kb[r].dw * a->d), acc[r][t]);
+        acc[r][t] = _mm512_fnmadd_ps(off, _mm512_set1_ps(kb[r].dmw * a->d), acc[r][t]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) y[(size_t)t * ys + r] = hsum16(acc[r][t]);
+}
+
+TGT static void matmul_k(const struct ops_mat *w, const void *act, size_t as, uint32_t n_tok, float *y, size_t ys,
+                         uint32_t r0, uint32_t r1, const int q6) {
+  const uint8_t *base = w->data, *ab = act;
+  size_t rb = w->row_bytes;
+  uint32_t nb = w->n_in / 256;
+  /* A prompt: chunks of 32 rows stay in L2 while all tokens pass; decode: row by row. */
+  uint32_t chunk = n_tok == 1 ? r1 - r0 : 32;
+  for (uint32_t c0 = r0; c0 < r1; c0 += chunk) {
+    uint32_t c1 = r1 - c0 < chunk ? r1 : c0 + chunk;
+    uint32_t t0 = 0;
+    for (; t0 + 8 <= n_tok; t0 += 8)
+      for (uint32_t r = c0; r < c1; r++)
+        if (q6) ktile(base + r * rb, rb, ab + (size_t)t0 * as, as, nb, y + (size_t)t0 * ys + r, ys, 1, 1, 8);
+        else ktile(base + r * rb, rb, ab + (size_t)t0 * as, as, nb, y + (size_t)t0 * ys + r, ys, 0, 1, 8);
+    for (; t0 + 4 <= n_tok; t0 += 4)
+      for (uint32_t r = c0; r < c1; r++)
+        if (q6) ktile(base + r * rb, rb, ab + (size_t)t0 * as, as, nb, y + (size_t)t0 * ys + r, ys, 1, 1, 4);
+        else ktile(base + r * rb, rb, ab + (size_t)t0 * as, as, nb, y + (size_t)t0 * ys + r, ys, 0, 1, 4);
+    for (; t0 < n_tok; t0++)
+      for (uint32_t r = c0; r < c1; r++)
+        if (q6) ktile(base + r * rb, rb, ab + (size_t)t0 * as, as, nb, y + (size_t)t0 * ys + r, ys, 1, 1, 1);
+        else ktile(base + r * rb, rb, ab + (size_t)t0 * as, as, nb, y + (size_t)t0 * ys + r, ys, 0, 1, 1);
+  }
+}
+
 /* The float types against the F32 (rounded) activation; four accumulators of 16. */
 TGT static float dot_floats(uint32_t type, const uint8_t *row, const float *x, uint32_t n) {
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   uint32_t i = 0;
   for (; i + 64 <= n; i += 64)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int k = 0; k < 4; k++) {
       uint32_t e = i + 16 * (uint32_t)k;
       __m512 wv;
@@ -228,6 +389,8 @@ TGT static void matmul(const struct ops_mat *w, const void *act, size_t act_stri
   switch (w->type) {
   case QUANT_Q8_0: tiles_q8(w, act, act_stride, n_tok, y, y_stride, r0, r1, 0); return;
   case QUANT_Q4_0: tiles_q8(w, act, act_stride, n_tok, y, y_stride, r0, r1, 1); return;
+  case QUANT_Q4_K: matmul_k(w, act, act_stride, n_tok, y, y_stride, r0, r1, 0); return;
+  case QUANT_Q6_K: matmul_k(w, act, act_stride, n_tok, y, y_stride, r0, r1, 1); return;
   case QUANT_F32:
   case QUANT_F16:
   case QUANT_BF16:

@@ -448,20 +448,14 @@ static void attn_share(void *arg, uint32_t ith, uint32_t nth) {
     const struct kv_cache *kv = j->kv[t];
     uint32_t n_kv = w->pos[t] + 1, kh = h / group;
     const float *q = w->q + t * qd + (size_t)h * hdk;
-    for (uint32_t p = 0; p < n_kv; p++) {
-      const float *k = kv_k(kv, j->layer, p) + (size_t)kh * hdk;
-      double s = 0;
-      for (uint32_t d = 0; d < hdk; d++) s += (double)q[d] * k[d];
-      scores[p] = (float)s * kq_scale;
-    }
+    /* Scores and the weighted sum of V on the active kernel path (float vectors on SIMD
+     * paths, as llama.cpp's CPU backend sums them; the scalar path sums in double). */
+    for (uint32_t p = 0; p < n_kv; p++)
+      scores[p] = ops_dot_f32(q, kv_k(kv, j->layer, p) + (size_t)kh * hdk, hdk) * kq_scale;
     ops_softmax(scores, n_kv);
     float *o = w->xb + t * mi + (size_t)h * hdv;
-    for (uint32_t d = 0; d < hdv; d++) o[d] = 0;
-    for (uint32_t p = 0; p < n_kv; p++) {
-      const float *v = kv_v(kv, j->layer, p) + (size_t)kh * hdv;
-      float s = scores[p];
-      for (uint32_t d = 0; d < hdv; d++) o[d] += s * v[d];
-    }
+    memset(o, 0, hdv * sizeof(float));
+    for (uint32_t p = 0; p < n_kv; p++) ops_axpy_f32(o, scores[p], kv_v(kv, j->layer, p) + (size_t)kh * hdv, hdv);
   }
 }
 

@@ -164,7 +164,7 @@ static void test_products(void **state) {
   const uint32_t n256[] = {256, 768, 2304};
   const uint32_t nf[] = {1, 7, 16, 33, 100, 129, 896};
   const uint32_t outs[] = {1, 5, 13, 70};
-  const uint32_t toks[] = {1, 3, 4, 9};
+  const uint32_t toks[] = {1, 3, 4, 9, 13}; /* 13: tiles of 8 and 4 tokens and a single one */
   const uint32_t types[] = {QUANT_Q8_0, QUANT_Q4_0, QUANT_Q4_K, QUANT_Q6_K, QUANT_F32, QUANT_F16, QUANT_BF16};
   for (size_t ki = 0; ki < nk; ki++)
     for (size_t ti = 0; ti < sizeof(types) / sizeof(types[0]); ti++) {
@@ -174,7 +174,7 @@ static void test_products(void **state) {
       for (size_t a = 0; a < nn; a++)
         for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++)
           for (size_t t = 0; t < sizeof(toks) / sizeof(toks[0]); t++) {
-            if (ns[a] > 1000 && toks[t] > 4 && outs[o] > 13) continue; /* keep the run short */
+            if ((ns[a] > 1000 || toks[t] > 9) && toks[t] > 4 && outs[o] > 13) continue; /* keep the run short */
             check_product(k[ki], type, ns[a], outs[o], toks[t], 0, outs[o]);
             if (outs[o] > 2) check_product(k[ki], type, ns[a], outs[o], toks[t], 1, outs[o] - 1);
           }
