@@ -194,7 +194,12 @@ static void sse_line(struct sse_state *s, const char *l, size_t n) {
     json_t *delta = json_object_get(json_array_get(choices, 0), "delta");
     const char *content = json_string_value(json_object_get(delta, "content"));
     if (content) {
-      fputs(content, stdout);
+      /* Model text goes to a terminal: control characters (a random model makes plenty, ESC
+       * included) are shown as U+FFFD rather than interpreted; newlines and tabs stay. */
+      for (const unsigned char *c = (const unsigned char *)content; *c; c++) {
+        if ((*c < 0x20 && *c != '\n' && *c != '\t') || *c == 0x7f) fputs("\xef\xbf\xbd", stdout);
+        else putchar(*c);
+      }
       fflush(stdout);
       s->chunks++;
     }
