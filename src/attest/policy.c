@@ -35,6 +35,10 @@ struct attest_policy {
   size_t n_image_hashes;
   uint8_t (*mrtds)[ATTEST_MR_LEN];
   size_t n_mrtds;
+  uint8_t (*rtmr_sets)[ATTEST_RTMR_SET_LEN];
+  size_t n_rtmr_sets;
+  uint8_t (*croots)[ATTEST_COLLATERAL_ROOT_HASH_LEN];
+  size_t n_croots;
   uint8_t sim_key[ATTEST_SIM_KEY_LEN];
   uint8_t tdx_root[ATTEST_ECDSA_KEY_LEN];
   int have_tdx_root;
@@ -88,10 +92,16 @@ int attest_policy_new(const struct attest_policy_opts *o, struct attest_policy *
   *out = NULL;
   if ((size_t)o->kind >= CC_ARRAY_LEN(kind_names))
     return err_set(e, ERR_INVALID, "unknown policy %d", (int)o->kind);
-  if (o->n_image_hashes > ATTEST_ALLOWLIST_MAX || o->n_mrtds > ATTEST_ALLOWLIST_MAX)
+  if (o->n_image_hashes > ATTEST_ALLOWLIST_MAX || o->n_mrtds > ATTEST_ALLOWLIST_MAX ||
+      o->n_rtmr_sets > ATTEST_ALLOWLIST_MAX || o->n_collateral_roots > ATTEST_ALLOWLIST_MAX)
     return err_set(e, ERR_LIMIT, "an allowlist has more than %d entries", ATTEST_ALLOWLIST_MAX);
-  if (o->kind == ATTEST_POLICY_ANY && (o->n_image_hashes || o->n_mrtds))
+  if (o->kind == ATTEST_POLICY_ANY &&
+      (o->n_image_hashes || o->n_mrtds || o->n_rtmr_sets || o->n_collateral_roots))
     return err_set(e, ERR_INVALID, "policy any checks no quote, so it cannot enforce an allowlist");
+  if (o->n_collateral_roots && o->kind != ATTEST_POLICY_TDX)
+    return err_set(e, ERR_INVALID,
+                   "only policy tdx has a collateral root, so policy %s cannot enforce a collateral root allowlist",
+                   kind_names[o->kind]);
   if (o->kind == ATTEST_POLICY_SIM && !o->sim_platform_key)
     return err_set(e, ERR_INVALID, "policy sim needs the sim platform public key");
   size_t cmax = o->cache_max ? o->cache_max : ATTEST_CACHE_DEFAULT_MAX;
@@ -125,10 +135,15 @@ int attest_policy_new(const struct attest_policy_opts *o, struct attest_policy *
   p->cache = calloc(cmax, sizeof(*p->cache));
   if (o->n_image_hashes) p->image_hashes = calloc(o->n_image_hashes, sizeof(*p->image_hashes));
   if (o->n_mrtds) p->mrtds = calloc(o->n_mrtds, sizeof(*p->mrtds));
-  if (!p->cache || (o->n_image_hashes && !p->image_hashes) || (o->n_mrtds && !p->mrtds)) {
+  if (o->n_rtmr_sets) p->rtmr_sets = calloc(o->n_rtmr_sets, sizeof(*p->rtmr_sets));
+  if (o->n_collateral_roots) p->croots = calloc(o->n_collateral_roots, sizeof(*p->croots));
+  if (!p->cache || (o->n_image_hashes && !p->image_hashes) || (o->n_mrtds && !p->mrtds) ||
+      (o->n_rtmr_sets && !p->rtmr_sets) || (o->n_collateral_roots && !p->croots)) {
     free(p->cache);
     free(p->image_hashes);
     free(p->mrtds);
+    free(p->rtmr_sets);
+    free(p->croots);
     free(p->collateral_dir);
     free(p);
     return err_set(e, ERR_NOMEM, "out of memory");
@@ -136,7 +151,11 @@ int attest_policy_new(const struct attest_policy_opts *o, struct attest_policy *
   if (o->n_image_hashes) memcpy(p->image_hashes, o->image_hashes, o->n_image_hashes * sizeof(*p->image_hashes));
   if (o->n_mrtds) memcpy(p->mrtds, o->mrtds, o->n_mrtds * sizeof(*p->mrtds));
   p->n_image_hashes = o->n_image_hashes;
+  if (o->n_rtmr_sets) memcpy(p->rtmr_sets, o->rtmr_sets, o->n_rtmr_sets * sizeof(*p->rtmr_sets));
+  if (o->n_collateral_roots) memcpy(p->croots, o->collateral_roots, o->n_collateral_roots * sizeof(*p->croots));
   p->n_mrtds = o->n_mrtds;
+  p->n_rtmr_sets = o->n_rtmr_sets;
+  p->n_croots = o->n_collateral_roots;
   pthread_mutex_init(&p->lock, NULL);
   *out = p;
   return 0;
@@ -148,6 +167,8 @@ void attest_policy_free(struct attest_policy *p) {
   free(p->cache);
   free(p->image_hashes);
   free(p->mrtds);
+  free(p->rtmr_sets);
+  free(p->croots);
   free(p->collateral_dir);
   free(p);
 }
@@ -337,6 +358,14 @@ static int check(struct attest_policy *p, const uint8_t *quote, size_t quote_len
   if (p->n_mrtds && !in_list(&p->mrtds[0][0], p->n_mrtds, ATTEST_MR_LEN, td.mrtd)) {
     util_hex(td.mrtd, ATTEST_MR_LEN, hex);
     return err_set(e, ERR_REFUSED, "MRTD %s not in allowlist (%zu allowed)", hex, p->n_mrtds);
+  }
+  if (p->n_rtmr_sets && !in_list(&p->rtmr_sets[0][0], p->n_rtmr_sets, ATTEST_RTMR_SET_LEN, &td.rtmr[0][0])) {
+    util_hex(td.rtmr[0], ATTEST_MR_LEN, hex);
+    return err_set(e, ERR_REFUSED, "RTMR set (RTMR0 %.16s...) not in allowlist (%zu allowed)", hex, p->n_rtmr_sets);
+  }
+  if (p->n_croots && !in_list(&p->croots[0][0], p->n_croots, ATTEST_COLLATERAL_ROOT_HASH_LEN, p->root_hash)) {
+    util_hex(p->root_hash, ATTEST_COLLATERAL_ROOT_HASH_LEN, hex);
+    return err_set(e, ERR_REFUSED, "collateral root %s not in allowlist (%zu allowed)", hex, p->n_croots);
   }
   if ((rc = registry_check(p, ih, e)) != 0) return rc;
   if (peer) {

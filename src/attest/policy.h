@@ -8,9 +8,11 @@
 
 #include "attest/quote.h"
 #include "attest/sim.h"
+#include "attest/verify.h"
 #include "base/err.h"
 #include "net/ratls.h" /* struct ratls_policy / ratls_peer: types only, attest does not link net */
 
+#define ATTEST_RTMR_SET_LEN (4 * ATTEST_MR_LEN) /* RTMR0..3, one allowlist entry */
 #define ATTEST_ALLOWLIST_MAX 256             /* entries of each allowlist */
 #define ATTEST_CACHE_DEFAULT_TTL_S 600u      /* a verified quote is trusted this long */
 #define ATTEST_CACHE_DEFAULT_MAX 1024u       /* cached verdicts (tdx, sim) */
@@ -34,6 +36,13 @@ struct attest_policy_opts {
   size_t n_image_hashes;
   const uint8_t (*mrtds)[ATTEST_MR_LEN];
   size_t n_mrtds;
+  /* RTMR sets: RTMR0..3 concatenated (COCOON's allowed_rtmr: all four must match one entry). */
+  const uint8_t (*rtmr_sets)[ATTEST_RTMR_SET_LEN];
+  size_t n_rtmr_sets;
+  /* Collateral roots (DCAP root key ids, SHA-384 of the root key): a tdx peer's chain must end in
+   * one of them. Only policy tdx has a collateral root; other kinds refuse a non-empty list. */
+  const uint8_t (*collateral_roots)[ATTEST_COLLATERAL_ROOT_HASH_LEN];
+  size_t n_collateral_roots;
   const uint8_t *sim_platform_key; /* sim: the trusted platform public key (32 bytes, copied) */
   const uint8_t *tdx_root_key;     /* tdx: root P-256 x||y (copied); NULL: Intel's (tests only) */
   /* tdx: a collateral directory (attest/collateral.h; copied). When set, every uncached quote

@@ -222,10 +222,22 @@ static int build_policy(struct node *n, const struct config *cfg, const char *ki
   int rc = attest_policy_kind_parse(kind_str, &polk, e);
   if (rc) return rc;
   struct attest_policy_opts o = {.kind = polk};
-  uint8_t *hashes = NULL, *mrtds = NULL, sim_key[32];
+  uint8_t *hashes = NULL, *mrtds = NULL, *rtmrs = NULL, *croots = NULL, sim_key[32];
   if ((rc = parse_hex_list(cfg, "allowed_image_hashes", ATTEST_IMAGE_HASH_LEN, &hashes, &o.n_image_hashes, e)))
     return rc;
   if ((rc = parse_hex_list(cfg, "allowed_mrtd", ATTEST_MR_LEN, &mrtds, &o.n_mrtds, e))) goto out;
+  if ((rc = parse_hex_list(cfg, "allowed_rtmr", ATTEST_RTMR_SET_LEN, &rtmrs, &o.n_rtmr_sets, e))) goto out;
+  if ((rc = parse_hex_list(cfg, "allowed_collateral_root_hashes", ATTEST_COLLATERAL_ROOT_HASH_LEN, &croots,
+                           &o.n_collateral_roots, e)))
+    goto out;
+  o.rtmr_sets = (const uint8_t(*)[ATTEST_RTMR_SET_LEN])rtmrs;
+  o.collateral_roots = (const uint8_t(*)[ATTEST_COLLATERAL_ROOT_HASH_LEN])croots;
+  if (polk != ATTEST_POLICY_TDX && o.n_collateral_roots) {
+    /* Per-kind policies may mix tdx with sim or fake_tdx; only tdx peers have a collateral root. */
+    log_warn("policy_option_ignored",
+             "policy=%s key=allowed_collateral_root_hashes reason=\"only tdx peers have a collateral root\"", kind_str);
+    o.n_collateral_roots = 0;
+  }
   o.image_hashes = (const uint8_t(*)[ATTEST_IMAGE_HASH_LEN])hashes;
   o.mrtds = (const uint8_t(*)[ATTEST_MR_LEN])mrtds;
   if (polk == ATTEST_POLICY_SIM) {
@@ -249,6 +261,8 @@ static int build_policy(struct node *n, const struct config *cfg, const char *ki
 out:
   free(hashes);
   free(mrtds);
+  free(rtmrs);
+  free(croots);
   return rc;
 }
 

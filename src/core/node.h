@@ -47,6 +47,12 @@ enum node_peer_kind { NODE_PEER_PROXY = 0, NODE_PEER_WORKER, NODE_PEER_CLIENT, N
        "peer image hashes (64 hex) the policy accepts; empty: any", 0},                       \
       {"allowed_mrtd", CONFIG_LIST, 0, 256, "",                                               \
        "peer MRTDs (96 hex) the policy accepts; empty: any", 0},                              \
+      {"allowed_rtmr", CONFIG_LIST, 0, 256, "",                                               \
+       "peer RTMR sets the policy accepts, each RTMR0..3 concatenated (384 hex); empty: any",  \
+       0},                                                                                    \
+      {"allowed_collateral_root_hashes", CONFIG_LIST, 0, 256, "",                             \
+       "policy tdx: DCAP collateral root key ids (96 hex, SHA-384 of the root key) peers' "   \
+       "chains may end in; empty: any", 0},                                                   \
       {"sim_platform_key", CONFIG_STRING, 0, 4096, "",                                        \
        "sim TEE platform key file (created 0600 if missing): signs our sim quotes and, "      \
        "without sim_platform_pubkey, is the key sim peers must be signed by",                 \

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "attest/policy.h"
 #include "attest/provider.h"
 #include "attest/sim.h"
@@ -292,6 +294,35 @@ static void test_tdx_policy(void **state) {
   assert_memory_equal(peer.m.mr_td, pq.td.mrtd, 48);
   assert_memory_equal(peer.m.reportdata, rd, 64);
 
+  /* Collateral root allowlist: the test root passes when listed; a list of only Intel's root refuses it. */
+  {
+    uint8_t roots[2][48];
+    uint8_t point[65] = {0x04};
+    memcpy(point + 1, attest_intel_sgx_root_key, 64);
+    SHA384(point, sizeof(point), roots[0]);
+    memcpy(roots[1], peer.m.collateral_root_hash, 48);
+    struct attest_policy_opts co = {.kind = ATTEST_POLICY_TDX, .tdx_root_key = pki.root_xy,
+                                    .collateral_roots = (const uint8_t(*)[48])roots, .n_collateral_roots = 2,
+                                    .clock_cb = fake_clock};
+    struct attest_policy *cp = NULL;
+    assert_int_equal(attest_policy_new(&co, &cp, &e), 0);
+    assert_int_equal(attest_policy_check(cp, q, qlen, pub, NULL, &e), 0);
+    attest_policy_free(cp);
+    co.n_collateral_roots = 1;
+    assert_int_equal(attest_policy_new(&co, &cp, &e), 0);
+    e = (struct err){0};
+    assert_int_equal(attest_policy_check(cp, q, qlen, pub, NULL, &e), ERR_REFUSED);
+    char rhex[97], want[160];
+    util_hex(roots[1], 48, rhex);
+    snprintf(want, sizeof(want), "collateral root %s not in allowlist", rhex);
+    assert_non_null(strstr(e.msg, want));
+    attest_policy_free(cp);
+    /* Only tdx peers have a collateral root. */
+    co.kind = ATTEST_POLICY_FAKE_TDX;
+    assert_int_equal(attest_policy_new(&co, &cp, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "only policy tdx has a collateral root"));
+  }
+
   /* Moved to another key: refused, also when the verdict comes from the cache. */
   e = (struct err){0};
   assert_int_equal(attest_policy_check(pol, q, qlen, other, NULL, &e), ERR_REFUSED);
@@ -390,7 +421,28 @@ static void test_allowlists(void **state) {
   assert_non_null(strstr(e.msg, want));
   attest_policy_free(p);
 
-  /* fake_tdx honours allowlists too: its image hash is the all-zero one. */
+  /* RTMR sets: all four must equal one entry; one differing register refuses. */
+  {
+    uint8_t sets[2][ATTEST_RTMR_SET_LEN];
+    memcpy(sets[0], td.rtmr, ATTEST_RTMR_SET_LEN);
+    sets[0][3 * 48 + 47] ^= 1; /* RTMR3 differs */
+    o = (struct attest_policy_opts){.kind = ATTEST_POLICY_SIM, .sim_platform_key = attest_sim_platform_pubkey(plat),
+                                    .rtmr_sets = (const uint8_t(*)[ATTEST_RTMR_SET_LEN])sets, .n_rtmr_sets = 1,
+                                    .clock_cb = fake_clock};
+    assert_int_equal(attest_policy_new(&o, &p, &e), 0);
+    e = (struct err){0};
+    assert_int_equal(attest_policy_check(p, buf_ptr(&q), q.len, pub, NULL, &e), ERR_REFUSED);
+    assert_non_null(strstr(e.msg, "RTMR set"));
+    assert_non_null(strstr(e.msg, "not in allowlist"));
+    attest_policy_free(p);
+    memcpy(sets[1], td.rtmr, ATTEST_RTMR_SET_LEN);
+    o.n_rtmr_sets = 2;
+    assert_int_equal(attest_policy_new(&o, &p, &e), 0);
+    assert_int_equal(attest_policy_check(p, buf_ptr(&q), q.len, pub, NULL, &e), 0);
+    attest_policy_free(p);
+  }
+
+  /* fake_tdx honours allowlists too): its image hash is the all-zero one. */
   struct attest_provider *fpr = make_provider(ATTEST_PROVIDER_FAKE_TDX, NULL);
   struct buf fq;
   quote_for(fpr, pub, &fq);
