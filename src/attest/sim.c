@@ -2,20 +2,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "attest/sim.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
+#include "base/keyfile.h"
 #include "base/util.h"
 
 struct attest_sim_platform {
@@ -64,94 +58,26 @@ void attest_sim_platform_free(struct attest_sim_platform *p) {
 
 const uint8_t *attest_sim_platform_pubkey(const struct attest_sim_platform *p) { return p->pub; }
 
-/* Writes a new key to path: a private temporary file, then link(2), which fails if another
- * process created path first (its key then wins and is what we load). */
-static int create_key_file(const char *path, struct err *e) {
-  int rc = 0, fd = -1;
-  char tmp[4200];
-  char *pem = NULL;
-  long pem_len = 0;
-  BIO *bio = NULL;
-  EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-  int k = snprintf(tmp, sizeof(tmp), "%s.%ld.%llx.tmp", path, (long)getpid(),
-                   (unsigned long long)util_random_u64());
-  if (k < 0 || (size_t)k >= sizeof(tmp)) {
-    rc = err_set(e, ERR_INVALID, "sim_platform_key path too long");
-    goto out;
+/* The platform for a key file's seed. */
+static int platform_from_seed(const uint8_t seed[KEYFILE_SEED_LEN], struct attest_sim_platform **out, struct err *e) {
+  EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, KEYFILE_SEED_LEN);
+  if (!key) {
+    ERR_clear_error();
+    return err_set(e, ERR_CRYPTO, "cannot use the sim platform key");
   }
-  bio = BIO_new(BIO_s_mem());
-  if (!key || !bio || PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1 ||
-      (pem_len = BIO_get_mem_data(bio, &pem)) <= 0) {
-    rc = err_set(e, ERR_CRYPTO, "cannot generate a sim platform key");
-    goto out;
-  }
-  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    rc = err_set(e, ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-    goto out;
-  }
-  size_t left = (size_t)pem_len;
-  const char *q = pem;
-  while (left > 0) {
-    ssize_t w = write(fd, q, left);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      rc = err_set(e, ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-      goto out;
-    }
-    q += w;
-    left -= (size_t)w;
-  }
-  if (fsync(fd) != 0) {
-    rc = err_set(e, ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    goto out;
-  }
-  if (link(tmp, path) != 0 && errno != EEXIST) {
-    rc = err_set(e, ERR_IO, "cannot create %s: %s", path, strerror(errno));
-    goto out;
-  }
-out:
-  if (fd >= 0) {
-    close(fd);
-    unlink(tmp);
-  }
-  if (pem) OPENSSL_cleanse(pem, (size_t)pem_len);
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  ERR_clear_error();
-  return rc;
+  return platform_from_key(key, out, e);
 }
 
 int attest_sim_platform_load(const char *path, int create, struct attest_sim_platform **out,
                              struct err *e) {
   *out = NULL;
   if (!path || !path[0]) return err_set(e, ERR_INVALID, "no sim platform key file given");
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    if (errno != ENOENT || !create)
-      return err_set(e, ERR_IO, "cannot read sim platform key %s: %s", path, strerror(errno));
-    int rc = create_key_file(path, e);
-    if (rc) return rc;
-    if (stat(path, &st) != 0)
-      return err_set(e, ERR_IO, "cannot read sim platform key %s: %s", path, strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) return err_set(e, ERR_INVALID, "%s is not a regular file", path);
-  if (st.st_mode & 077)
-    return err_set(e, ERR_REFUSED, "%s is readable by others (mode %03o); chmod 600 it", path,
-                   (unsigned)(st.st_mode & 0777));
-  if ((size_t)st.st_size > ATTEST_SIM_KEY_FILE_MAX)
-    return err_set(e, ERR_LIMIT, "%s is too large for a key (%lld bytes)", path,
-                   (long long)st.st_size);
-  BIO *bio = BIO_new_file(path, "rb");
-  if (!bio) {
-    ERR_clear_error();
-    return err_set(e, ERR_IO, "cannot open %s", path);
-  }
-  EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-  BIO_free(bio);
-  ERR_clear_error();
-  if (!key) return err_set(e, ERR_PARSE, "%s: not a PEM private key", path);
-  return platform_from_key(key, out, e);
+  uint8_t seed[KEYFILE_SEED_LEN];
+  int rc = create ? keyfile_load_or_create(path, "sim platform key", seed, e)
+                  : keyfile_load(path, "sim platform key", seed, e);
+  if (!rc) rc = platform_from_seed(seed, out, e);
+  OPENSSL_cleanse(seed, sizeof(seed));
+  return rc;
 }
 
 /* ---------------- quote format ---------------- */

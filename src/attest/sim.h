@@ -24,7 +24,6 @@
 #define ATTEST_SIM_SIGNED_LEN (ATTEST_SIM_MAGIC_LEN + 2 + 2 + ATTEST_SIM_KEY_LEN + 8 * ATTEST_MR_LEN + \
                                ATTEST_REPORT_DATA_LEN)
 #define ATTEST_SIM_QUOTE_LEN (ATTEST_SIM_SIGNED_LEN + ATTEST_SIM_SIG_LEN)
-#define ATTEST_SIM_KEY_FILE_MAX 4096
 
 /* A parsed sim quote. Only the measurement fields and report data of td are set. */
 struct attest_sim_quote {
@@ -37,9 +36,9 @@ struct attest_sim_quote {
 /* The simulated platform's Ed25519 signing key. */
 struct attest_sim_platform;
 
-/* Loads the PEM private key at path; when the file is missing and create is nonzero, generates
- * one and writes it with mode 0600 (atomically: concurrent starters end up with the same key).
- * A key file readable by group or others is refused. Caller frees. */
+/* Loads the key file at path (base/keyfile.h: PEM or 64 hex digits, mode 0600); when the file
+ * is missing and create is nonzero, generates one and writes it as PEM with mode 0600
+ * (atomically: concurrent starters end up with the same key). Caller frees. */
 CC_NODISCARD int attest_sim_platform_load(const char *path, int create,
                                           struct attest_sim_platform **out, struct err *e);
 /* A fresh in-memory platform (tests). Caller frees. */

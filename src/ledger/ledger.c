@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "base/keyfile.h"
 #include "base/util.h"
 #include "ledger/ledger_store.h"
 #include "loop/loop.h"
@@ -843,44 +844,5 @@ int ledger_verify_credit(const char *path, const uint8_t seed[LEDGER_KEY_SIZE], 
 }
 
 int ledger_key_load(const char *path, uint8_t seed[LEDGER_KEY_SIZE], struct err *e) {
-  char buf[8192];
-  size_t n = 0;
-  int rc = 0;
-  EVP_PKEY *pk = NULL;
-  BIO *bio = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return err_set(e, ERR_IO, "key file %s: %s", path, strerror(errno));
-  for (;;) {
-    ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      rc = err_set(e, ERR_IO, "key file %s: %s", path, strerror(errno));
-      goto out;
-    }
-    if (r == 0) break;
-    n += (size_t)r;
-    if (n == sizeof(buf) - 1) {
-      rc = err_set(e, ERR_LIMIT, "key file %s: larger than %zu bytes", path, sizeof(buf) - 1);
-      goto out;
-    }
-  }
-  buf[n] = '\0';
-  if (n >= 10 && memcmp(buf, "-----BEGIN", 10) == 0) {
-    size_t len = LEDGER_KEY_SIZE;
-    if (!(bio = BIO_new_mem_buf(buf, (int)n)) || !(pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) ||
-        EVP_PKEY_get_base_id(pk) != EVP_PKEY_ED25519 || EVP_PKEY_get_raw_private_key(pk, seed, &len) != 1 ||
-        len != LEDGER_KEY_SIZE)
-      rc = err_set(e, ERR_PARSE, "key file %s: not a PEM Ed25519 private key", path);
-  } else {
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) n--;
-    if (n != 2 * LEDGER_KEY_SIZE || util_unhex(buf, n, seed, LEDGER_KEY_SIZE) != 0)
-      rc = err_set(e, ERR_PARSE, "key file %s: neither a PEM Ed25519 key nor 64 hex digits", path);
-  }
-out:
-  close(fd);
-  BIO_free(bio);
-  EVP_PKEY_free(pk);
-  OPENSSL_cleanse(buf, sizeof(buf));
-  if (rc) OPENSSL_cleanse(seed, LEDGER_KEY_SIZE);
-  return rc;
+  return keyfile_load(path, "key file", seed, e);
 }

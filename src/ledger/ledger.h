@@ -165,7 +165,7 @@ CC_NODISCARD int ledger_verify_credit(const char *path, const uint8_t seed[LEDGE
                                       struct ledger_verify_stats *stats, struct err *e);
 
 /* Reads the proxy's machine key: a PEM Ed25519 private key (as `cocoon keygen` writes), or a
- * file holding exactly 64 hex digits (optionally newline-terminated). Wipe seed after use. */
+ * file holding exactly 64 hex digits (base/keyfile.h; mode 0600). Wipe seed after use. */
 CC_NODISCARD int ledger_key_load(const char *path, uint8_t seed[LEDGER_KEY_SIZE], struct err *e);
 
 #endif

@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "base/keyfile.h"
 #include "base/util.h"
 
 #define RATLS_MAX_PEM_FILE ((size_t)256 << 10)
@@ -258,15 +259,18 @@ int ratls_identity_load(const char *cert_path, const char *key_path, struct ratl
   *out = NULL;
   struct ratls_identity *id = calloc(1, sizeof(*id));
   if (!id) return err_set(e, ERR_NOMEM, "out of memory");
-  BIO *cb = open_pem(cert_path, e, &rc), *kb = NULL;
+  BIO *cb = open_pem(cert_path, e, &rc);
   if (!cb) goto out;
   id->cert = PEM_read_bio_X509(cb, NULL, NULL, NULL);
   if (!id->cert) {
     rc = err_set(e, ERR_PARSE, "%s: not a PEM certificate", cert_path);
     goto out;
   }
-  if (!(kb = open_pem(key_path, e, &rc))) goto out;
-  id->key = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
+  /* The node key: mode 0600, PEM or 64 hex digits (base/keyfile.h). */
+  uint8_t seed[KEYFILE_SEED_LEN];
+  if ((rc = keyfile_load(key_path, "node key", seed, e)) != 0) goto out;
+  id->key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, KEYFILE_SEED_LEN);
+  OPENSSL_cleanse(seed, sizeof(seed));
   if (!id->key || raw_public_key(id->key, id->public_key) != 0) {
     rc = err_set(e, ERR_PARSE, "%s: not a PEM Ed25519 private key", key_path);
     goto out;
@@ -277,7 +281,6 @@ int ratls_identity_load(const char *cert_path, const char *key_path, struct ratl
   }
 out:
   BIO_free(cb);
-  BIO_free(kb);
   ERR_clear_error();
   if (rc) {
     ratls_identity_free(id);

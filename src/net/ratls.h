@@ -44,7 +44,8 @@ CC_NODISCARD int ratls_identity_generate(const struct ratls_cert_opts *opts,
 /* Writes PEM files: the key with mode 0600 (written to a temporary file, then renamed). */
 CC_NODISCARD int ratls_identity_save(const struct ratls_identity *id, const char *cert_path,
                                      const char *key_path, struct err *e);
-/* Loads PEM files; the key must be Ed25519 and match the certificate. Caller frees. */
+/* Loads the PEM certificate and the key file (base/keyfile.h: mode 0600, PEM or hex); the key must
+ * be Ed25519 and match the certificate. Caller frees. */
 CC_NODISCARD int ratls_identity_load(const char *cert_path, const char *key_path,
                                      struct ratls_identity **out, struct err *e);
 void ratls_identity_free(struct ratls_identity *id);

@@ -2,20 +2,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "registry/signer.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
+#include "base/keyfile.h"
 #include "base/util.h"
 
 struct registry_signer {
@@ -53,70 +47,31 @@ void registry_signer_free(struct registry_signer *s) {
 
 const uint8_t *registry_signer_pubkey(const struct registry_signer *s) { return s->pub; }
 
-int registry_signer_create(const char *path, struct registry_signer **out, struct err *e) {
-  *out = NULL;
-  int rc = 0, fd = -1;
-  char *pem = NULL;
-  long pem_len = 0;
-  BIO *bio = BIO_new(BIO_s_mem());
-  EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-  if (!key || !bio || PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1 ||
-      (pem_len = BIO_get_mem_data(bio, &pem)) <= 0) {
-    rc = err_set(e, ERR_CRYPTO, "cannot generate an owner key");
-    goto out;
-  }
-  /* O_EXCL: an existing key is never overwritten (it may sign a live registry). */
-  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    rc = err_set(e, ERR_IO, "cannot create %s: %s", path, strerror(errno));
-    goto out;
-  }
-  for (size_t left = (size_t)pem_len, off = 0; left > 0;) {
-    ssize_t w = write(fd, pem + off, left);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      rc = err_set(e, ERR_IO, "cannot write %s: %s", path, strerror(errno));
-      goto out;
-    }
-    off += (size_t)w;
-    left -= (size_t)w;
-  }
-  if (fsync(fd) != 0) rc = err_set(e, ERR_IO, "cannot write %s: %s", path, strerror(errno));
-out:
-  if (fd >= 0) {
-    close(fd);
-    if (rc) unlink(path);
-  }
-  if (pem) OPENSSL_cleanse(pem, (size_t)pem_len);
-  BIO_free(bio);
-  ERR_clear_error();
-  if (rc) {
-    EVP_PKEY_free(key);
-    return rc;
+static int from_seed(const uint8_t seed[KEYFILE_SEED_LEN], struct registry_signer **out, struct err *e) {
+  EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, KEYFILE_SEED_LEN);
+  if (!key) {
+    ERR_clear_error();
+    return err_set(e, ERR_CRYPTO, "cannot use the owner key");
   }
   return from_key(key, out, e);
 }
 
+int registry_signer_create(const char *path, struct registry_signer **out, struct err *e) {
+  *out = NULL;
+  uint8_t seed[KEYFILE_SEED_LEN];
+  int rc = keyfile_create(path, "owner key", KEYFILE_PEM, seed, e);
+  if (!rc) rc = from_seed(seed, out, e);
+  OPENSSL_cleanse(seed, sizeof(seed));
+  return rc;
+}
+
 int registry_signer_load(const char *path, struct registry_signer **out, struct err *e) {
   *out = NULL;
-  struct stat st;
-  if (stat(path, &st) != 0) return err_set(e, ERR_IO, "cannot read owner key %s: %s", path, strerror(errno));
-  if (!S_ISREG(st.st_mode)) return err_set(e, ERR_INVALID, "%s is not a regular file", path);
-  if (st.st_mode & 077)
-    return err_set(e, ERR_REFUSED, "%s is readable by others (mode %03o); chmod 600 it", path,
-                   (unsigned)(st.st_mode & 0777));
-  if ((size_t)st.st_size > REGISTRY_KEY_FILE_MAX)
-    return err_set(e, ERR_LIMIT, "%s is too large for a key (%lld bytes)", path, (long long)st.st_size);
-  BIO *bio = BIO_new_file(path, "rb");
-  if (!bio) {
-    ERR_clear_error();
-    return err_set(e, ERR_IO, "cannot open %s", path);
-  }
-  EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-  BIO_free(bio);
-  ERR_clear_error();
-  if (!key) return err_set(e, ERR_PARSE, "%s: not a PEM private key", path);
-  return from_key(key, out, e);
+  uint8_t seed[KEYFILE_SEED_LEN];
+  int rc = keyfile_load(path, "owner key", seed, e);
+  if (!rc) rc = from_seed(seed, out, e);
+  OPENSSL_cleanse(seed, sizeof(seed));
+  return rc;
 }
 
 int registry_sign(struct registry *r, const struct registry_signer *s, struct err *e) {

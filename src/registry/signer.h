@@ -6,13 +6,11 @@
 #include "base/err.h"
 #include "registry/registry.h"
 
-#define REGISTRY_KEY_FILE_MAX 4096
-
 struct registry_signer; /* the private key; wiped on free */
 
-/* Creates a new key file at path (mode 0600, refused if path exists). Caller frees. */
+/* Creates a new PEM key file at path (base/keyfile.h: mode 0600; ERR_INVALID if path exists). Caller frees. */
 CC_NODISCARD int registry_signer_create(const char *path, struct registry_signer **out, struct err *e);
-/* Loads a PEM Ed25519 private key; refuses a file readable by group or others. Caller frees. */
+/* Loads an Ed25519 key file (PEM or 64 hex digits); refuses one group or others may read. Caller frees. */
 CC_NODISCARD int registry_signer_load(const char *path, struct registry_signer **out, struct err *e);
 void registry_signer_free(struct registry_signer *s); /* NULL-safe */
 const uint8_t *registry_signer_pubkey(const struct registry_signer *s); /* 32 bytes, borrowed */

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -435,6 +436,7 @@ static void test_cli_show(void **state) {
   assert_non_null(fp);
   for (size_t i = 0; i < LEDGER_KEY_SIZE; i++) fprintf(fp, "%02x", seed[i]);
   fclose(fp);
+  assert_int_equal(chmod(kf, 0600), 0);
   char *a5[] = {"ledger", "verify", f->path, "--key-file", kf, NULL};
   assert_int_equal(ledger_cmd_main(5, a5), 0);
 }
@@ -519,6 +521,7 @@ static void test_key_file(void **state) {
   assert_non_null(fp);
   assert_int_equal(PEM_write_PrivateKey(fp, pk, NULL, NULL, 0, NULL, NULL), 1);
   fclose(fp);
+  assert_int_equal(chmod(kf, 0600), 0);
   uint8_t want[32], got[32];
   size_t len = sizeof(want);
   assert_int_equal(EVP_PKEY_get_raw_private_key(pk, want, &len), 1);
@@ -536,6 +539,9 @@ static void test_key_file(void **state) {
   fprintf(fp, "0123\n");
   fclose(fp);
   assert_int_equal(ledger_key_load(kf, got, &e), ERR_PARSE);
+  assert_int_equal(chmod(kf, 0644), 0); /* a key others can read is refused */
+  assert_int_equal(ledger_key_load(kf, got, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "chmod 600 it"));
 }
 
 int main(void) {

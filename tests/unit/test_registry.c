@@ -430,14 +430,14 @@ static void test_signer_file(void **state) {
   struct stat st;
   assert_int_equal(stat(path, &st), 0);
   assert_int_equal(st.st_mode & 0777, 0600);
-  assert_int_equal(registry_signer_create(path, &t, &e), ERR_IO); /* never overwritten */
+  assert_int_equal(registry_signer_create(path, &t, &e), ERR_INVALID); /* never overwritten */
   assert_int_equal(registry_signer_load(path, &t, &e), 0);
   assert_memory_equal(registry_signer_pubkey(s), registry_signer_pubkey(t), 32);
   registry_signer_free(t);
   t = NULL;
   assert_int_equal(chmod(path, 0644), 0);
   assert_int_equal(registry_signer_load(path, &t, &e), ERR_REFUSED);
-  assert_non_null(strstr(e.msg, "readable by others"));
+  assert_non_null(strstr(e.msg, "chmod 600 it"));
   registry_signer_free(s);
 }
 
