@@ -17,6 +17,7 @@
 #include "chain/toncenter.h"
 #include "chain/wallet_key.h"
 #include "http/http_client.h"
+#include "loop/loop.h"
 #include "ton/boc.h"
 #include "ton/cocoon_msg.h"
 #include "ton/message.h"
@@ -40,33 +41,62 @@ struct client_ton {
   int64_t amount;
   client_ton_done_cb cb;
   void *arg;
+  /* automatic top-up */
+  struct client_ton_auto au;
+  int auto_on;
+  struct loop_timer auto_timer;
+  int64_t auto_amount; /* the top-up in flight */
+  int auto_reading;
+  struct client_ton_stats st;
 };
+
+void client_ton_get_stats(const struct client_ton *t, struct client_ton_stats *out) { *out = t->st; }
+
+int client_ton_topup_due(const struct client_ton_contract *c, int64_t threshold, int64_t amount, int64_t *amount_out) {
+  int64_t thr = threshold > 0 ? threshold : c->stake / 2;
+  int64_t amt = amount > 0 ? amount : c->stake;
+  if (amount_out) *amount_out = amt;
+  return c->state == 0 && amt > 0 && c->balance < thr;
+}
 
 const char *client_ton_wallet(const struct client_ton *t) { return t->waddr_s; }
 
 static void finish(struct client_ton *t, int rc, const char *error, const struct client_ton_contract *c) {
   t->busy = 0;
-  if (rc) log_warn("client_ton_failed", "op=%d error=\"%s\"", (int)t->op, error ? error : "");
+  if (rc) {
+    log_warn("client_ton_failed", "op=%d error=\"%s\"", (int)t->op, error ? error : "");
+    snprintf(t->st.last_error, sizeof(t->st.last_error), "%s", error ? error : "failed");
+  }
+  if (c) {
+    t->st.contract_balance = c->balance;
+    t->st.contract_stake = c->stake;
+  }
   t->cb(t->arg, rc, error, c);
+}
+
+static int parse_contract(const struct chain_tvm_stack *s, struct client_ton_contract *c, struct err *e) {
+  int64_t st = 0;
+  memset(c, 0, sizeof(*c));
+  if (chain_tvm_get_i64(s, 3, &st, e) || chain_tvm_get_i64(s, 4, &c->balance, e) ||
+      chain_tvm_get_i64(s, 5, &c->stake, e) || chain_tvm_get_i64(s, 6, &c->tokens_used, e) ||
+      chain_tvm_get_i64(s, 7, &c->unlock_ts, e))
+    return ERR_PROTO;
+  c->state = (int)st;
+  return 0;
 }
 
 static void contract_cb(int rc, const char *errmsg, const struct chain_tvm_stack *s, void *arg) {
   struct client_ton *t = arg;
   struct err e = {0};
   struct client_ton_contract c;
-  memset(&c, 0, sizeof(c));
-  int64_t st = 0;
   if (rc) {
     finish(t, rc, errmsg, NULL);
     return;
   }
-  if (chain_tvm_get_i64(s, 3, &st, &e) || chain_tvm_get_i64(s, 4, &c.balance, &e) ||
-      chain_tvm_get_i64(s, 5, &c.stake, &e) || chain_tvm_get_i64(s, 6, &c.tokens_used, &e) ||
-      chain_tvm_get_i64(s, 7, &c.unlock_ts, &e)) {
+  if (parse_contract(s, &c, &e)) {
     finish(t, ERR_PROTO, e.msg, NULL);
     return;
   }
-  c.state = (int)st;
   finish(t, 0, NULL, &c);
 }
 
@@ -142,11 +172,14 @@ static void wallet_cb(int rc, const char *errmsg, const struct toncenter_account
     finish(t, rc, errmsg, NULL);
     return;
   }
+  t->st.wallet_balance = (int64_t)a->balance;
   int64_t need = (t->op == CLIENT_TON_TOPUP ? t->amount : 0) + t->msg_value + CLIENT_TON_FEE_RESERVE;
   if ((int64_t)a->balance < need) {
     char msg[240];
     snprintf(msg, sizeof(msg), "the client wallet %s holds %" PRIu64 " nanoTON, this needs %" PRId64 ": fund it",
              t->waddr_s, a->balance, need);
+    log_error("ton_wallet_low", "wallet=%s balance=%" PRIu64 " need=%" PRId64 " op=%d msg=\"fund it\"", t->waddr_s,
+              a->balance, need, (int)t->op);
     finish(t, ERR_REFUSED, msg, NULL);
     return;
   }
@@ -179,6 +212,7 @@ int client_ton_new(struct loop *loop, const struct client_ton_config *cfg, struc
   t->loop = loop;
   t->msg_value = cfg->msg_value > 0 ? cfg->msg_value : 300000000;
   t->ttl_s = cfg->ttl_s ? cfg->ttl_s : 60;
+  t->st.wallet_balance = t->st.contract_balance = t->st.contract_stake = -1;
   enum ton_wallet_kind k;
   uint8_t pub[32];
   int rc = chain_wallet_key_load(cfg->key_path, t->seed, e);
@@ -212,8 +246,96 @@ fail:
   return rc;
 }
 
+/* ---- automatic top-up */
+
+static void auto_topup_cb(void *arg, int rc, const char *error, const struct client_ton_contract *c) {
+  struct client_ton *t = arg;
+  if (rc) {
+    t->st.auto_failed++;
+    log_warn("client_auto_topup_failed", "amount=%" PRId64 " error=\"%s\" retry_in_ms=%u", t->auto_amount,
+             error ? error : "", CLIENT_TON_AUTO_BACKOFF_MS);
+    loop_timer_start(t->loop, &t->auto_timer, CLIENT_TON_AUTO_BACKOFF_MS);
+    return;
+  }
+  t->st.auto_topups++;
+  t->st.auto_topped_up += t->auto_amount;
+  log_info("client_auto_topup_done", "amount=%" PRId64 " balance=%" PRId64 " stake=%" PRId64, t->auto_amount,
+           c ? c->balance : -1, c ? c->stake : -1);
+}
+
+/* The contract, read beside any operation (a read takes no turn of the wallet). */
+static void auto_read_cb(int rc, const char *errmsg, const struct chain_tvm_stack *stk, void *arg) {
+  struct client_ton *t = arg;
+  struct err e = {0};
+  struct client_ton_contract c;
+  int64_t amount = 0;
+  t->auto_reading = 0;
+  if (rc || parse_contract(stk, &c, &e)) {
+    log_debug("client_auto_topup_unread", "error=\"%s\"", rc ? (errmsg ? errmsg : "") : e.msg);
+    return;
+  }
+  t->st.contract_balance = c.balance;
+  t->st.contract_stake = c.stake;
+  if (t->busy || !client_ton_topup_due(&c, t->au.threshold, t->au.amount, &amount)) return;
+  int64_t thr = t->au.threshold > 0 ? t->au.threshold : c.stake / 2;
+  t->auto_amount = amount;
+  log_info("client_auto_topup", "balance=%" PRId64 " stake=%" PRId64 " threshold=%" PRId64 " amount=%" PRId64
+           " msg=\"the client contract's balance is below the threshold: topping up from the wallet\"",
+           c.balance, c.stake, thr, amount);
+  if (client_ton_op(t, CLIENT_TON_TOPUP, amount, auto_topup_cb, t, &e)) {
+    t->st.auto_failed++;
+    log_warn("client_auto_topup_failed", "amount=%" PRId64 " error=\"%s\"", amount, e.msg);
+  }
+}
+
+static void auto_timer_cb(struct loop_timer *tm) {
+  struct client_ton *t = tm->data;
+  struct err e = {0};
+  loop_timer_start(t->loop, &t->auto_timer, t->au.check_ms);
+  if (t->busy || t->auto_reading) return; /* a top-up or the user's operation runs: the next tick */
+  t->auto_reading = 1;
+  if (toncenter_run_get_method(t->tc, &t->contract, "get_cocoon_client_data", NULL, auto_read_cb, t, &e)) {
+    t->auto_reading = 0;
+    log_debug("client_auto_topup_unread", "error=\"%s\"", e.msg);
+  }
+}
+
+/* The wallet's balance at start-up: an operator learns at once that it needs funding. */
+static void wallet_check_cb(int rc, const char *errmsg, const struct toncenter_account *a, void *arg) {
+  struct client_ton *t = arg;
+  if (rc) {
+    log_warn("ton_wallet_unreadable", "wallet=%s error=\"%s\"", t->waddr_s, errmsg ? errmsg : "");
+    return;
+  }
+  t->st.wallet_balance = (int64_t)a->balance;
+  int64_t need = t->msg_value + CLIENT_TON_FEE_RESERVE + (t->auto_on ? t->au.amount : 0);
+  if ((int64_t)a->balance < need)
+    log_error("ton_wallet_low", "wallet=%s balance=%" PRIu64 " need=%" PRId64
+              " msg=\"below one message (and one automatic top-up): fund it\"", t->waddr_s, a->balance, need);
+  else
+    log_info("ton_wallet", "wallet=%s balance=%" PRIu64 " state=%s", t->waddr_s, a->balance,
+             a->state == TONCENTER_ACTIVE ? "active" : "not deployed (the first message deploys it)");
+}
+
+void client_ton_check_wallet(struct client_ton *t) {
+  struct err e = {0};
+  if (toncenter_get_account(t->tc, &t->waddr, wallet_check_cb, t, &e))
+    log_warn("ton_wallet_unreadable", "wallet=%s error=\"%s\"", t->waddr_s, e.msg);
+}
+
+void client_ton_auto_start(struct client_ton *t, const struct client_ton_auto *a) {
+  t->au = *a;
+  if (!t->au.check_ms) t->au.check_ms = CLIENT_TON_AUTO_CHECK_MS;
+  t->auto_on = 1;
+  loop_timer_init(&t->auto_timer, auto_timer_cb, t);
+  loop_timer_start(t->loop, &t->auto_timer, t->au.check_ms);
+  log_info("client_auto_topup_on", "threshold=%" PRId64 " amount=%" PRId64 " check_ms=%u", a->threshold, a->amount,
+           t->au.check_ms);
+}
+
 void client_ton_free(struct client_ton *t) {
   if (!t) return;
+  if (t->auto_on) loop_timer_stop(t->loop, &t->auto_timer);
   toncenter_free(t->tc);
   http_client_free(t->hc);
   OPENSSL_cleanse(t->seed, sizeof(t->seed));
