@@ -23,6 +23,7 @@
 #include "base/buf.h"
 #include "chain/b64.h"
 #include "chain/toncenter.h"
+#include "client/client_ton.h"
 #include "ledger/ledger.h"
 #include "loop/loop.h"
 #include "settle/ton_backend.h"
@@ -262,6 +263,62 @@ static void test_due(void **st) {
   assert_int_equal(owed, INT64_MAX);
 }
 
+/* The ledger change that matches a client account to its contract: deposits, charges landing,
+ * refunds, idempotence, overflow. */
+static void test_deposit_delta(void **st) {
+  (void)st;
+  int64_t db, ds;
+  /* First sight: the whole deposit and the stake. */
+  assert_int_equal(settle_ton_deposit_delta(NULL, 400000000, 1000000000, 0, 20, &db, &ds), 0);
+  assert_int_equal(db, 400000000);
+  assert_int_equal(ds, 1000000000);
+  /* The account after it, 16 tokens served (320 charged in the ledger), none on chain yet. */
+  struct ledger_account a = {.balance = 400000000 - 320, .stake = 1000000000, .amount = 320, .tokens = 16};
+  assert_int_equal(settle_ton_deposit_delta(&a, 400000000, 1000000000, 0, 20, &db, &ds), 0);
+  assert_true(db == 0 && ds == 0); /* net deposit: ledger 0.4 TON - 320 + 320, contract 0.4 TON + 0 x 20 */
+  /* The charge landed: balance lowered, tokens raised, the sum the same: nothing to do. */
+  assert_int_equal(settle_ton_deposit_delta(&a, 400000000 - 320, 1000000000, 16, 20, &db, &ds), 0);
+  assert_true(db == 0 && ds == 0);
+  /* A top-up of 1 TON. */
+  assert_int_equal(settle_ton_deposit_delta(&a, 1400000000 - 320, 1000000000, 16, 20, &db, &ds), 0);
+  assert_true(db == 1000000000 && ds == 0);
+  /* Closing: everything above the stake refunded. */
+  a.balance = 1400000000 - 320;
+  assert_int_equal(settle_ton_deposit_delta(&a, 1000000000, 1000000000, 16, 20, &db, &ds), 0);
+  assert_true(db == -(400000000 - 320) && ds == 0);
+  /* Closed: the stake refunded too. */
+  a.balance = 1000000000;
+  assert_int_equal(settle_ton_deposit_delta(&a, 0, 0, 16, 20, &db, &ds), 0);
+  assert_true(db == -1000000000 && ds == -1000000000);
+  /* Out of range. */
+  assert_int_equal(settle_ton_deposit_delta(&a, 1, 0, INT64_MAX, 20, &db, &ds), ERR_LIMIT);
+  assert_int_equal(settle_ton_deposit_delta(&a, -1, 0, 0, 20, &db, &ds), ERR_LIMIT);
+  a.balance = INT64_MIN;
+  a.amount = 0;
+  assert_int_equal(settle_ton_deposit_delta(&a, INT64_MAX, 0, 0, 20, &db, &ds), ERR_LIMIT);
+  assert_true(db == 0 && ds == 0);
+}
+
+/* The client's automatic top-up decision. */
+static void test_topup_due(void **st) {
+  (void)st;
+  int64_t amt;
+  struct client_ton_contract c = {.state = 0, .balance = 400000000, .stake = 1000000000};
+  assert_true(client_ton_topup_due(&c, 0, 0, &amt)); /* below half the stake: one stake */
+  assert_int_equal(amt, 1000000000);
+  c.balance = 500000000;
+  assert_false(client_ton_topup_due(&c, 0, 0, &amt)); /* exactly half: not below */
+  assert_true(client_ton_topup_due(&c, 500000001, 7, &amt)); /* a configured threshold and amount */
+  assert_int_equal(amt, 7);
+  c.balance = 0;
+  c.state = 1;
+  assert_false(client_ton_topup_due(&c, 0, 0, &amt)); /* closing: never */
+  c.state = 0;
+  c.stake = 0;
+  assert_false(client_ton_topup_due(&c, 0, 0, &amt)); /* no stake, no amount: nothing to send */
+  assert_true(client_ton_topup_due(&c, 10, 5, &amt));
+}
+
 static void test_refusals_and_already_on_chain(void **st) {
   (void)st;
   struct fx x;
@@ -382,6 +439,8 @@ static void test_contract_refuses(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_due),
+      cmocka_unit_test(test_deposit_delta),
+      cmocka_unit_test(test_topup_due),
       cmocka_unit_test(test_refusals_and_already_on_chain),
       cmocka_unit_test(test_low_wallet),
       cmocka_unit_test(test_policy_submits),
