@@ -21,6 +21,7 @@ source "$(dirname "$0")/lib.sh"
 jnum() { echo "$1" | grep -o "\"$2\":[0-9-]*" | head -1 | cut -d: -f2; }
 field() { sed -n "s/^$1: //p" | head -1; }
 gm() { "$COCOON" ton get-method --endpoint "$TON" "$1" "$2" | sed -n "s/^$3: num //p"; } # gm ADDR METHOD INDEX
+ledger_row() { "$COCOON" ledger show "$WORK/proxy-keys/ledger.db" | awk -v k="$1" -v o="$2" '$1==k && $2==o'; }
 bal() { "$COCOON" ton balance --endpoint "$TON" "$1" | field balance; }
 
 # The local TON.
@@ -134,7 +135,22 @@ http GET "$URL/request/topup?proxy=$CADDR&amount=100000000000"
 grep -q "ev=ton_wallet_low .*need=" "$WORK/client.log" || fail "no ton_wallet_low in the client's log"
 pass "a wallet short of TON: $HTTP_STATUS $(echo "$HTTP_BODY" | grep -o '"error":"[^"]*"')"
 
+# A contract with the client code and this proxy's address and key, but deployed with a made-up
+# balance, is not the client contract the proxy contract derives for its owner: never credited.
+node "$ROOT/tests/integration/ton/deploy_fake_client.cjs" "$TON" "$WORK/proxy-keys/key.pem" "$PROXY_SC" "$W_worker" \
+  50000000000 >"$WORK/fake.out" 2>"$WORK/fake.log" || fail "deploy the fake client contract: $(cat "$WORK/fake.log")"
+eval "$(grep -E '^FAKE_SC=[0-9a-f:-]+$' "$WORK/fake.out")"
+[ "$(gm "$FAKE_SC" get_cocoon_client_data 4)" = 50000000000 ] || fail "fake client contract not deployed"
+start_client fake "$CADDR" --owner-address "$FAKE_SC"
+refused() { grep -q "ev=ton_client_refused owner=$FAKE_SC reason=\"not a client contract of this proxy: its address" "$WORK/proxy.log"; }
+wait_until 20 refused || fail "the proxy did not refuse the fake client contract: $(grep "$FAKE_SC" "$WORK/proxy.log")"
+[ -z "$(ledger_row client "$FAKE_SC")" ] || fail "the fake client contract was credited: $(ledger_row client "$FAKE_SC")"
+FURL=$(ready_get "$WORK/fake.ready" http_url)
 BODY='{"model":"test-model","max_tokens":20,"max_coefficient":1000,"messages":[{"role":"user","content":"x"}]}'
+http POST "$FURL/v1/chat/completions" "$BODY"
+[ "$HTTP_STATUS" != 200 ] || fail "the fake client contract was served"
+pass "a client contract deployed with a made-up balance is refused: $(grep -o 'ev=ton_client_refused [^"]*"[^"]*"' "$WORK/proxy.log" | head -1 | cut -c1-150)"
+
 for i in 1 2 3 4; do
   http POST "$URL/v1/chat/completions" "$BODY"
   [ "$HTTP_STATUS" = 200 ] || fail "request $i: $HTTP_STATUS $HTTP_BODY"
@@ -142,7 +158,6 @@ done
 pass "4 requests served"
 
 # The ledger's figures (`cocoon ledger show`: kind owner balance stake tokens ...).
-ledger_row() { "$COCOON" ledger show "$WORK/proxy-keys/ledger.db" | awk -v k="$1" -v o="$2" '$1==k && $2==o'; }
 nano() { echo "$1" | tr -d . | sed 's/^0*//; s/^$/0/'; }
 landed() {
   local c w
