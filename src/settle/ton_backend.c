@@ -679,7 +679,8 @@ static void watch_cb(struct loop_timer *t) {
   struct tonb *s = t->data;
   loop_timer_start(s->loop, &s->watch, s->p.client_poll_ms);
   ledger_accounts_foreach(s->l, LEDGER_CLIENT, watch_account_cb, s);
-  for (size_t i = 0; i < s->nwatched; i++) pending_add(s, s->watched[i], 0);
+  for (size_t i = 0; i < s->nwatched; i++)
+    if (mark_get(s, SETTLE_TON_MARK_STATE, s->watched[i]) < 2) pending_add(s, s->watched[i], 0);
   watch_kick(s);
 }
 
