@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "chain/root.h"
+
 int chain_client_sc_from_stack(const struct chain_tvm_stack *s, struct chain_client_sc *out, struct err *e) {
   memset(out, 0, sizeof(*out));
   if (s->n != 9)
@@ -24,6 +26,28 @@ int chain_client_sc_from_stack(const struct chain_tvm_stack *s, struct chain_cli
   if (out->balance < 0 || out->stake < 0 || out->tokens_used < 0 || out->unlock_ts < 0 || out->unlock_ts > UINT32_MAX)
     return err_set(e, ERR_PROTO, "get_cocoon_client_data: a negative or out-of-range amount");
   out->state = (int)st;
+  return 0;
+}
+
+int chain_worker_sc_parse(const struct ton_cell *data, struct chain_worker_sc *out, struct err *e) {
+  struct ton_slice s;
+  uint64_t st = 0, tokens = 0;
+  int none = 0;
+  const struct ton_cell *params = NULL;
+  struct chain_root_params p;
+  memset(out, 0, sizeof(*out));
+  ton_slice_init(&s, data);
+  if (ton_slice_load_addr(&s, &out->owner, &none) || none || ton_slice_load_addr(&s, &out->proxy, &none) || none ||
+      ton_slice_load_bits(&s, 256, out->proxy_key) || ton_slice_load_uint(&s, 2, &st) ||
+      ton_slice_load_uint(&s, 64, &tokens) || ton_slice_load_ref(&s, &params) || ton_slice_end(&s))
+    return err_set(e, ERR_PARSE, "worker contract data: owner, proxy, key, state, tokens and ^params expected, nothing more");
+  if (tokens > INT64_MAX) return err_set(e, ERR_PARSE, "worker contract data: tokens out of range");
+  int rc = chain_root_params_parse(params, &p, e);
+  if (rc) return rc;
+  out->state = (int)st;
+  out->tokens = (int64_t)tokens;
+  out->worker_fee_per_token = p.worker_fee_per_token;
+  out->price_per_token = p.price_per_token;
   return 0;
 }
 

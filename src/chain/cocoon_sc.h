@@ -26,6 +26,17 @@ struct chain_client_sc {
 CC_NODISCARD int chain_client_sc_from_stack(const struct chain_tvm_stack *s, struct chain_client_sc *out,
                                             struct err *e);
 
+/* A worker contract's data (contracts/worker.tolk): owner proxy proxy_key:256 state:2 tokens:64
+ * ^params; what a worker reads of its own contract before submitting a payout. */
+struct chain_worker_sc {
+  struct ton_addr owner, proxy;
+  uint8_t proxy_key[32];
+  int state;
+  int64_t tokens;
+  uint64_t worker_fee_per_token, price_per_token;
+};
+CC_NODISCARD int chain_worker_sc_parse(const struct ton_cell *data, struct chain_worker_sc *out, struct err *e);
+
 /* The proxy contract's data: owner key:256 root state:2 balance:Coins stake:Coins unlock_ts:32
  * ^params, the params holding the worker and client code. */
 struct chain_proxy_sc {

@@ -205,10 +205,12 @@ static void look_cb(int rc, const char *errmsg, const struct chain_tvm_stack *st
       fail(s, "the ledger refused the on-chain total", e.msg);
       return;
     }
-    s->st.landed++;
     log_info("ton_settled", "kind=%s owner=%s chain_tokens=%" PRId64, KIND[j->kind].name, j->owner, tokens);
   }
   if (tokens >= j->total) {
+    /* Landed: what this backend sent (the contract reads of the deposit watch may have recorded
+     * the mark first), or found on chain before sending. */
+    s->st.landed++;
     job_end(s, 0, NULL);
     return;
   }

@@ -85,6 +85,10 @@ static void cell_parsers(const struct ton_cell *c, struct chain_root *r) {
   } else {
     check(e.msg[0] != '\0' && psc.params_nocode == NULL && psc.client_code == NULL, "proxy data refusal");
   }
+  struct chain_worker_sc wsc;
+  memset(&e, 0, sizeof(e));
+  if (chain_worker_sc_parse(c, &wsc, &e) == 0) check(wsc.state < 4 && wsc.tokens >= 0, "worker contract data");
+  else check(e.msg[0] != '\0', "worker data refusal without a message");
   struct chain_root_params p;
   memset(&e, 0, sizeof(e));
   if (chain_root_params_parse(c, &p, &e)) check(e.msg[0] != '\0', "params refusal without a message");

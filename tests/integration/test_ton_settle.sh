@@ -33,13 +33,14 @@ for _ in $(seq 1 300); do TON=$(head -1 "$WORK/localton.out" 2>/dev/null || true
 fund() { curl -sf -X POST -H 'Content-Type: application/json' -d "{\"address\":\"$1\",\"amount\":\"$2\"}" \
   "${TON%/api/v2}/localton/fund" >/dev/null || fail "fund $1"; }
 
-# Wallets: the proxy's (pays for submissions), the client's owner, the worker's owner.
-for w in proxy client worker; do
+# Wallets: the proxy's (pays for the charges' submissions), the client's owner, the worker's
+# owner (receives its payouts, nothing else), and the worker daemon's (submits its payouts).
+for w in proxy client worker wsend; do
   "$COCOON" ton wallet-key --out "$WORK/$w-wallet.key" --wallet v4r2 >"$WORK/$w-wallet.info" || fail "wallet-key $w"
   eval "W_$w=$(field address <"$WORK/$w-wallet.info")"
 done
 # shellcheck disable=SC2154
-{ fund "$W_proxy" 5000000000; fund "$W_client" 4000000000; }
+{ fund "$W_proxy" 5000000000; fund "$W_client" 4000000000; fund "$W_wsend" 1000000000; }
 
 # A wallet key others may read, or none at all, stops the proxy with a clear message; so does a
 # ton proxy without its proxy contract.
@@ -99,14 +100,15 @@ start_backend b1 --chunks 3
 start_proxy proxy --settlement ton --toncenter-url "$TON" --ton-wallet-key "$WORK/proxy-wallet.key" \
   --ton-proxy-contract "$PROXY_SC" --ton-client-poll-ms 500 \
   --price-per-token 20 --worker-fee-per-token 19 --min-client-stake $STAKE \
-  --ton-charge-threshold-nanoton 1 --ton-payout-threshold-nanoton 1 --ton-scan-ms 300 --payment-interval-ms 0
+  --ton-charge-threshold-nanoton 1 --ton-payout-threshold-nanoton -1 --ton-scan-ms 300 --payment-interval-ms 0
 PADDR=$(ready_get "$WORK/proxy.ready" worker_addr)
 CADDR=$(ready_get "$WORK/proxy.ready" client_addr)
 PHTTP=$(ready_get "$WORK/proxy.ready" http_url)
 wallet_seen() { grep -q "ev=ton_wallet wallet=.* balance=5[0-9]\{9\} " "$WORK/proxy.log"; }
 wait_until 10 wallet_seen || fail "the proxy did not report its wallet's balance"
 
-start_worker w1 "$PADDR" "$BACKEND_URL_b1" --owner-address "$WORKER_SC"
+start_worker w1 "$PADDR" "$BACKEND_URL_b1" --owner-address "$WORKER_SC" --toncenter-url "$TON" \
+  --ton-wallet-key "$WORK/wsend-wallet.key" --ton-payout-threshold-nanoton 1 --ton-payout-check-ms 500
 start_client client "$CADDR" --owner-address "$CLIENT_SC" --ton-wallet-key "$WORK/client-wallet.key" \
   --toncenter-url "$TON" --ton-message-ttl-s 900 --ton-topup-check-ms 1000
 URL=$(ready_get "$WORK/client.ready" http_url)
@@ -167,6 +169,11 @@ landed() {
     [ -n "$w" ] && [ "$(gm "$WORKER_SC" get_cocoon_worker_data 4)" = "$w" ]
 }
 wait_until 60 landed || fail "the charge and payout did not land: ledger $(ledger_row client "$CLIENT_SC") / $(ledger_row worker "$WORKER_SC"); chain client $(gm "$CLIENT_SC" get_cocoon_client_data 6) worker $(gm "$WORKER_SC" get_cocoon_worker_data 4); proxy $(curl -sf "$PHTTP/jsonstats" | grep -o '"ton":{[^}]*}')"
+# The worker daemon submitted its payouts itself (the proxy's payout policy is off).
+WJ=$(curl -sf "$(ready_get "$WORK/w1.ready" http_url)/jsonstats")
+echo "$WJ" | grep -q '"ton":{[^}]*"landed":[1-9]' || fail "the worker did not submit its payout: $(echo "$WJ" | grep -o '"ton":{[^}]*}')"
+grep -q "ev=worker_payout_landed chain_tokens=" "$WORK/w1.log" || fail "no worker_payout_landed in the worker's log"
+grep -q "ev=ton_submit kind=payout" "$WORK/proxy.log" && fail "the proxy submitted a payout with its policy off"
 J=$(curl -sf "$PHTTP/jsonstats")
 [ "$(jnum "$J" failed)" = 0 ] || fail "submissions failed: $(echo "$J" | grep -o '"ton":{[^}]*}')"
 CROW=$(ledger_row client "$CLIENT_SC"); WROW=$(ledger_row worker "$WORKER_SC")

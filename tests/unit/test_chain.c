@@ -842,8 +842,35 @@ static void test_cocoon_sc(void **st) {
   /* A params cell without client code: no derivation. */
   memset(&p, 0, sizeof(p));
   assert_int_equal(chain_client_sc_address(&p, &proxy, &owner, &got, &e), ERR_NOTFOUND);
+  struct chain_proxy_sc p2;
+  assert_int_equal(chain_proxy_sc_parse(data, &p2, &e), 0);
   ton_cell_unref(data);
   buf_free(&b);
+
+  /* A worker contract's data: owner proxy key state tokens ^params (the params without code). */
+  {
+    struct ton_builder wb;
+    struct ton_cell *wd = NULL;
+    ton_builder_init(&wb);
+    assert_int_equal(ton_builder_store_addr(&wb, &owner), 0);
+    assert_int_equal(ton_builder_store_addr(&wb, &proxy), 0);
+    assert_int_equal(ton_builder_store_bytes(&wb, key, 32), 0);
+    assert_int_equal(ton_builder_store_uint(&wb, 0, 2), 0);
+    assert_int_equal(ton_builder_store_uint(&wb, 16, 64), 0);
+    assert_int_equal(ton_builder_store_ref(&wb, p2.params_nocode), 0);
+    assert_int_equal(ton_builder_end(&wb, &wd, NULL), 0);
+    struct chain_worker_sc w;
+    assert_int_equal(chain_worker_sc_parse(wd, &w, &e), 0);
+    assert_int_equal(w.tokens, 16);
+    assert_int_equal(w.worker_fee_per_token, 19);
+    assert_int_equal(w.price_per_token, 20);
+    assert_true(ton_addr_equal(&w.proxy, &proxy));
+    memset(&e, 0, sizeof(e));
+    assert_int_not_equal(chain_worker_sc_parse(p2.params_nocode, &w, &e), 0); /* not worker data */
+    assert_true(e.msg[0] != '\0');
+    ton_cell_unref(wd);
+  }
+  chain_proxy_sc_clear(&p2);
 
   /* get_cocoon_client_data: 9 results. */
   struct ton_cell *oc = NULL, *pc = NULL;

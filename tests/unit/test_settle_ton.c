@@ -24,6 +24,7 @@
 #include "chain/b64.h"
 #include "chain/toncenter.h"
 #include "client/client_ton.h"
+#include "worker/worker_ton.h"
 #include "ledger/ledger.h"
 #include "loop/loop.h"
 #include "settle/ton_backend.h"
@@ -319,6 +320,18 @@ static void test_topup_due(void **st) {
   assert_true(client_ton_topup_due(&c, 10, 5, &amt));
 }
 
+/* The worker's own payout decision. */
+static void test_worker_payout_due(void **st) {
+  (void)st;
+  assert_true(worker_ton_payout_due(16, 0, 19, 1));
+  assert_false(worker_ton_payout_due(16, 16, 19, 0)); /* nothing owed */
+  assert_false(worker_ton_payout_due(16, 20, 19, 0)); /* the contract holds more */
+  assert_false(worker_ton_payout_due(16, 10, 19, 115)); /* 6 x 19 = 114 */
+  assert_true(worker_ton_payout_due(16, 10, 19, 114));
+  assert_false(worker_ton_payout_due(1000, 0, 19, -1)); /* off */
+  assert_true(worker_ton_payout_due(INT64_MAX, 0, 19, INT64_MAX)); /* overflow: owed is huge */
+}
+
 static void test_refusals_and_already_on_chain(void **st) {
   (void)st;
   struct fx x;
@@ -441,6 +454,7 @@ int main(void) {
       cmocka_unit_test(test_due),
       cmocka_unit_test(test_deposit_delta),
       cmocka_unit_test(test_topup_due),
+      cmocka_unit_test(test_worker_payout_due),
       cmocka_unit_test(test_refusals_and_already_on_chain),
       cmocka_unit_test(test_low_wallet),
       cmocka_unit_test(test_policy_submits),
