@@ -1,6 +1,5 @@
 /* client_ton: the client's wallet sends top-up, withdraw and request_refund to its client
- * contract: read the wallet (balance, deployed?), its seqno, send with resending until the
- * wallet's transaction is seen or the message expired, then read the contract. */
+ * contract (through chain/wallet_send), then reads the contract; and the automatic top-up. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "client/client_ton.h"
 
@@ -9,30 +8,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "base/buf.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "chain/toncenter.h"
 #include "chain/wallet_key.h"
+#include "chain/wallet_send.h"
 #include "http/http_client.h"
 #include "loop/loop.h"
-#include "ton/boc.h"
 #include "ton/cocoon_msg.h"
-#include "ton/message.h"
-#include "ton/sign.h"
 #include "ton/wallet.h"
-#include "ton/wallet_transfer.h"
 
 struct client_ton {
   struct loop *loop;
   struct http_client *hc;
   struct toncenter *tc;
-  struct ton_wallet w;
-  struct ton_addr waddr, contract;
-  char waddr_s[80];
-  uint8_t seed[32];
+  struct chain_wallet_send *ws;
+  struct ton_addr contract;
   int64_t msg_value;
   uint32_t ttl_s;
   /* the operation in flight */
@@ -50,7 +42,10 @@ struct client_ton {
   struct client_ton_stats st;
 };
 
-void client_ton_get_stats(const struct client_ton *t, struct client_ton_stats *out) { *out = t->st; }
+void client_ton_get_stats(const struct client_ton *t, struct client_ton_stats *out) {
+  *out = t->st;
+  out->wallet_balance = chain_wallet_send_balance(t->ws);
+}
 
 int client_ton_topup_due(const struct client_ton_contract *c, int64_t threshold, int64_t amount, int64_t *amount_out) {
   int64_t thr = threshold > 0 ? threshold : c->stake / 2;
@@ -59,7 +54,7 @@ int client_ton_topup_due(const struct client_ton_contract *c, int64_t threshold,
   return c->state == 0 && amt > 0 && c->balance < thr;
 }
 
-const char *client_ton_wallet(const struct client_ton *t) { return t->waddr_s; }
+const char *client_ton_wallet(const struct client_ton *t) { return chain_wallet_send_address(t->ws); }
 
 static void finish(struct client_ton *t, int rc, const char *error, const struct client_ton_contract *c) {
   t->busy = 0;
@@ -106,88 +101,30 @@ static void read_contract(struct client_ton *t) {
     finish(t, ERR_IO, e.msg, NULL);
 }
 
-static void sent_cb(int rc, const char *errmsg, const struct toncenter_tx *tx, void *arg) {
+static void sent_cb(void *arg, int rc, const char *error) {
   struct client_ton *t = arg;
-  (void)tx;
   if (rc) {
-    finish(t, rc, errmsg, NULL);
+    finish(t, rc, error, NULL);
     return;
   }
   read_contract(t);
 }
 
-static void send_with_seqno(struct client_ton *t, uint32_t seqno, int deploy) {
-  struct err e = {0};
-  struct ton_cell *body = NULL, *msg = NULL, *tbody = NULL, *init = NULL, *ext = NULL;
-  struct buf boc;
-  buf_init(&boc, 4096);
+/* The operation's message, from the wallet (chain/wallet_send: balance checked with "fund it",
+ * seqno, deployment, resending). */
+static int send_op(struct client_ton *t, struct err *e) {
+  struct ton_cell *body = NULL;
   uint32_t op = t->op == CLIENT_TON_TOPUP      ? TON_OP_CLIENT_TOP_UP
                 : t->op == CLIENT_TON_WITHDRAW ? TON_OP_CLIENT_WITHDRAW
                                                : TON_OP_CLIENT_REQUEST_REFUND;
   struct ton_cocoon_msg m = {.op = op, .qid = util_random_u64(), .coins = (uint64_t)t->amount, .has_excess = 1,
-                             .excess = t->waddr};
+                             .excess = *chain_wallet_send_addr(t->ws)};
   int64_t value = t->op == CLIENT_TON_TOPUP ? t->amount + t->msg_value : t->msg_value;
-  int rc = ton_cocoon_msg_cell(&m, &body, &e);
-  struct ton_int_msg im = {.bounce = 1, .dest = t->contract, .value = (uint64_t)value, .body = body};
-  if (!rc) rc = ton_int_msg_cell(&im, 0, &msg, &e);
-  uint32_t valid_until = (uint32_t)time(NULL) + t->ttl_s;
-  struct ton_wallet_out out = {.mode = TON_SEND_MODE_PAY_FEES_SEPARATELY, .msg = msg};
-  struct ton_wallet_transfer tr = {.seqno = seqno, .valid_until = valid_until, .msgs = &out, .nmsgs = 1};
-  if (!rc) rc = ton_wallet_transfer_body(&t->w, &tr, t->seed, &tbody, &e);
-  if (!rc && deploy) rc = ton_wallet_state_init(&t->w, &init, &e);
-  if (!rc) rc = ton_ext_in_msg_cell(&t->waddr, init, tbody, 0, &ext, &e);
-  if (!rc) rc = ton_boc_serialize(ext, 0, &boc, &e);
-  struct toncenter_send_opts so = {.valid_until = valid_until, .poll_ms = 300, .resend_ms = 5000};
-  if (!rc)
-    rc = toncenter_send_external(t->tc, &t->waddr, buf_ptr(&boc), boc.len, tbody->hash, &so, sent_cb, t, NULL, &e);
-  if (!rc) log_info("client_ton_send", "op=%d seqno=%u value=%" PRId64, (int)t->op, seqno, value);
+  int rc = ton_cocoon_msg_cell(&m, &body, e);
+  if (!rc) rc = chain_wallet_send_msg(t->ws, &t->contract, (uint64_t)value, body, sent_cb, t, e);
+  if (!rc) log_info("client_ton_send", "op=%d value=%" PRId64, (int)t->op, value);
   ton_cell_unref(body);
-  ton_cell_unref(msg);
-  ton_cell_unref(tbody);
-  ton_cell_unref(init);
-  ton_cell_unref(ext);
-  buf_free(&boc);
-  if (rc) finish(t, rc, e.msg, NULL);
-}
-
-static void seqno_cb(int rc, const char *errmsg, const struct chain_tvm_stack *s, void *arg) {
-  struct client_ton *t = arg;
-  struct err e = {0};
-  uint64_t seqno = 0;
-  if (rc) {
-    finish(t, rc, errmsg, NULL);
-    return;
-  }
-  if (chain_tvm_get_u64(s, 0, &seqno, &e) || seqno > UINT32_MAX) {
-    finish(t, ERR_PROTO, e.msg[0] ? e.msg : "seqno out of range", NULL);
-    return;
-  }
-  send_with_seqno(t, (uint32_t)seqno, 0);
-}
-
-static void wallet_cb(int rc, const char *errmsg, const struct toncenter_account *a, void *arg) {
-  struct client_ton *t = arg;
-  struct err e = {0};
-  if (rc) {
-    finish(t, rc, errmsg, NULL);
-    return;
-  }
-  t->st.wallet_balance = (int64_t)a->balance;
-  int64_t need = (t->op == CLIENT_TON_TOPUP ? t->amount : 0) + t->msg_value + CLIENT_TON_FEE_RESERVE;
-  if ((int64_t)a->balance < need) {
-    char msg[240];
-    snprintf(msg, sizeof(msg), "the client wallet %s holds %" PRIu64 " nanoTON, this needs %" PRId64 ": fund it",
-             t->waddr_s, a->balance, need);
-    log_error("ton_wallet_low", "wallet=%s balance=%" PRIu64 " need=%" PRId64 " op=%d msg=\"fund it\"", t->waddr_s,
-              a->balance, need, (int)t->op);
-    finish(t, ERR_REFUSED, msg, NULL);
-    return;
-  }
-  if (a->state != TONCENTER_ACTIVE) {
-    send_with_seqno(t, 0, 1);
-    return;
-  }
-  if (toncenter_run_get_method(t->tc, &t->waddr, "seqno", NULL, seqno_cb, t, &e)) finish(t, ERR_IO, e.msg, NULL);
+  return rc;
 }
 
 int client_ton_op(struct client_ton *t, enum client_ton_op op, int64_t amount, client_ton_done_cb cb, void *arg,
@@ -201,7 +138,7 @@ int client_ton_op(struct client_ton *t, enum client_ton_op op, int64_t amount, c
   t->arg = arg;
   int rc = op == CLIENT_TON_STATUS
                ? toncenter_run_get_method(t->tc, &t->contract, "get_cocoon_client_data", NULL, contract_cb, t, e)
-               : toncenter_get_account(t->tc, &t->waddr, wallet_cb, t, e);
+               : send_op(t, e);
   if (rc) t->busy = 0;
   return rc;
 }
@@ -214,24 +151,16 @@ int client_ton_new(struct loop *loop, const struct client_ton_config *cfg, struc
   t->ttl_s = cfg->ttl_s ? cfg->ttl_s : 60;
   t->st.wallet_balance = t->st.contract_balance = t->st.contract_stake = -1;
   enum ton_wallet_kind k;
-  uint8_t pub[32];
-  int rc = chain_wallet_key_load(cfg->key_path, t->seed, e);
-  if (rc) goto fail;
+  uint8_t seed[32];
+  int rc;
   if (ton_wallet_kind_parse(cfg->wallet_kind, &k)) {
     rc = err_set(e, ERR_INVALID, "ton_wallet must be v4r2 or v5r1");
     goto fail;
   }
-  if (ton_sign_pubkey(t->seed, pub) || ton_wallet_init(&t->w, k, 0, pub, cfg->testnet)) {
-    rc = err_set(e, ERR_CRYPTO, "bad wallet key");
-    goto fail;
-  }
-  if ((rc = ton_wallet_address(&t->w, &t->waddr, e))) goto fail;
   if (ton_addr_parse(cfg->contract, &t->contract, NULL, e)) {
     rc = err_set(e, ERR_INVALID, "owner_address must be the client contract's TON address for ton settlement");
     goto fail;
   }
-  if (ton_addr_to_friendly(&t->waddr, 0, cfg->testnet, 1, t->waddr_s, sizeof(t->waddr_s)))
-    ton_addr_to_raw(&t->waddr, t->waddr_s, sizeof(t->waddr_s));
   struct http_client_config hcfg = {0};
   if ((rc = http_client_new(loop, &hcfg, &t->hc))) {
     rc = err_set(e, rc, "http client");
@@ -239,6 +168,12 @@ int client_ton_new(struct loop *loop, const struct client_ton_config *cfg, struc
   }
   struct toncenter_config tcfg = {.endpoint = cfg->toncenter_url, .api_key = cfg->api_key};
   if ((rc = toncenter_new(loop, t->hc, &tcfg, &t->tc, e))) goto fail;
+  if ((rc = chain_wallet_key_load(cfg->key_path, seed, e))) goto fail;
+  struct chain_wallet_send_config wc = {.tc = t->tc, .seed = seed, .kind = k, .testnet = cfg->testnet,
+                                        .ttl_s = t->ttl_s, .fee_reserve = CLIENT_TON_FEE_RESERVE, .who = "client"};
+  rc = chain_wallet_send_new(loop, &wc, &t->ws, e);
+  OPENSSL_cleanse(seed, sizeof(seed));
+  if (rc) goto fail;
   *out = t;
   return 0;
 fail:
@@ -301,26 +236,8 @@ static void auto_timer_cb(struct loop_timer *tm) {
 }
 
 /* The wallet's balance at start-up: an operator learns at once that it needs funding. */
-static void wallet_check_cb(int rc, const char *errmsg, const struct toncenter_account *a, void *arg) {
-  struct client_ton *t = arg;
-  if (rc) {
-    log_warn("ton_wallet_unreadable", "wallet=%s error=\"%s\"", t->waddr_s, errmsg ? errmsg : "");
-    return;
-  }
-  t->st.wallet_balance = (int64_t)a->balance;
-  int64_t need = t->msg_value + CLIENT_TON_FEE_RESERVE + (t->auto_on ? t->au.amount : 0);
-  if ((int64_t)a->balance < need)
-    log_error("ton_wallet_low", "wallet=%s balance=%" PRIu64 " need=%" PRId64
-              " msg=\"below one message (and one automatic top-up): fund it\"", t->waddr_s, a->balance, need);
-  else
-    log_info("ton_wallet", "wallet=%s balance=%" PRIu64 " state=%s", t->waddr_s, a->balance,
-             a->state == TONCENTER_ACTIVE ? "active" : "not deployed (the first message deploys it)");
-}
-
 void client_ton_check_wallet(struct client_ton *t) {
-  struct err e = {0};
-  if (toncenter_get_account(t->tc, &t->waddr, wallet_check_cb, t, &e))
-    log_warn("ton_wallet_unreadable", "wallet=%s error=\"%s\"", t->waddr_s, e.msg);
+  chain_wallet_send_check(t->ws, t->msg_value + CLIENT_TON_FEE_RESERVE + (t->auto_on ? t->au.amount : 0));
 }
 
 void client_ton_auto_start(struct client_ton *t, const struct client_ton_auto *a) {
@@ -336,8 +253,8 @@ void client_ton_auto_start(struct client_ton *t, const struct client_ton_auto *a
 void client_ton_free(struct client_ton *t) {
   if (!t) return;
   if (t->auto_on) loop_timer_stop(t->loop, &t->auto_timer);
-  toncenter_free(t->tc);
+  toncenter_free(t->tc); /* no callback runs afterwards */
+  chain_wallet_send_free(t->ws);
   http_client_free(t->hc);
-  OPENSSL_cleanse(t->seed, sizeof(t->seed));
   free(t);
 }
