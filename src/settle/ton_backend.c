@@ -545,9 +545,14 @@ static void contract_apply(struct tonb *s, const char *owner, const struct chain
   if (dbal || dstake) {
     memset(&e, 0, sizeof(e));
     if (ledger_record_transfer(s->l, LEDGER_CLIENT, owner, dbal, dstake, 0, &e)) {
+      /* Retried at every read (a refund beyond the reservations waits for them to end); said
+       * once while the reason stays the same. */
+      char prev[sizeof(s->st.last_contract_error)];
+      memcpy(prev, s->st.last_contract_error, sizeof(prev));
       contract_error(s, owner, e.msg);
-      log_warn("ton_client_credit_failed", "owner=%s delta=%" PRId64 " stake_delta=%" PRId64 " error=\"%s\"", owner, dbal,
-               dstake, e.msg);
+      if (strcmp(prev, s->st.last_contract_error))
+        log_warn("ton_client_credit_failed", "owner=%s delta=%" PRId64 " stake_delta=%" PRId64 " error=\"%s\"", owner, dbal,
+                 dstake, e.msg);
     } else if (dbal > 0) {
       s->st.deposits++;
       s->st.deposited += dbal;
