@@ -612,9 +612,12 @@ static void contract_cb(int rc, const char *errmsg, const struct chain_tvm_stack
   else if (chain_client_sc_address(&s->psc, &s->psc_addr, &c.owner, &want, &e)) why = e.msg;
   else if (!ton_addr_equal(&want, &s->reading_addr)) why = "its address is not the client contract address of its owner";
   if (why) {
+    char prev[sizeof(s->st.last_contract_error)];
+    memcpy(prev, s->st.last_contract_error, sizeof(prev));
     s->st.contracts_refused++;
     contract_error(s, owner, why);
-    log_warn("ton_client_refused", "owner=%s reason=\"not a client contract of this proxy: %s\"", owner, why);
+    if (strcmp(prev, s->st.last_contract_error)) /* said once while it stays the same */
+      log_warn("ton_client_refused", "owner=%s reason=\"not a client contract of this proxy: %s\"", owner, why);
     watched_drop(s, owner);
     s->psc_ok = 0; /* the proxy contract's params may have changed: read them again */
     goto next;
