@@ -14,10 +14,11 @@ int chain_client_sc_from_stack(const struct chain_tvm_stack *s, struct chain_cli
     return err_set(e, ERR_PROTO, "get_cocoon_client_data: %zu results, a client contract gives 9", s->n);
   int none = 0;
   int64_t st = 0;
-  if (chain_tvm_get_addr(s, 0, &out->owner, &none, e) || none ||
-      chain_tvm_get_addr(s, 1, &out->proxy, &none, e) || none)
-    return err_set(e, ERR_PROTO, "get_cocoon_client_data: owner and proxy must be addresses%s%s",
-                   e && e->msg[0] ? ": " : "", e && e->msg[0] ? e->msg : "");
+  struct err ae = {0};
+  if (chain_tvm_get_addr(s, 0, &out->owner, &none, &ae) || none ||
+      chain_tvm_get_addr(s, 1, &out->proxy, &none, &ae) || none)
+    return err_set(e, ERR_PROTO, "get_cocoon_client_data: owner and proxy must be addresses%s%.150s",
+                   ae.msg[0] ? ": " : "", ae.msg);
   if (chain_tvm_get_u256(s, 2, out->proxy_key, e) || chain_tvm_get_i64(s, 3, &st, e) ||
       chain_tvm_get_i64(s, 4, &out->balance, e) || chain_tvm_get_i64(s, 5, &out->stake, e) ||
       chain_tvm_get_i64(s, 6, &out->tokens_used, e) || chain_tvm_get_i64(s, 7, &out->unlock_ts, e))
