@@ -64,6 +64,15 @@ const struct config_key client_config_schema[] = {
     {"ton_msg_value_nanoton", CONFIG_INT, 1, INT64_MAX / 4, "300000000",
      "ton settlement: nano-TON sent with withdraw and close for the contracts' gas (the excess comes back)", 0},
     {"ton_message_ttl_s", CONFIG_INT, 10, 86400, "60", "ton settlement: validity of a wallet message", 0},
+    {"ton_auto_topup", CONFIG_BOOL, 0, 1, "true",
+     "ton settlement (with ton_wallet_key): top the client contract up from the wallet when its balance falls "
+     "below ton_topup_threshold_nanoton", 0},
+    {"ton_topup_threshold_nanoton", CONFIG_INT, 0, INT64_MAX / 4, "0",
+     "ton settlement: automatic top-up below this contract balance (0: half the contract's stake)", 0},
+    {"ton_topup_amount_nanoton", CONFIG_INT, 0, INT64_MAX / 4, "0",
+     "ton settlement: nano-TON per automatic top-up (0: one stake)", 0},
+    {"ton_topup_check_ms", CONFIG_INT, 200, 86400000, "10000",
+     "ton settlement: how often the client contract's balance is read for the automatic top-up", 0},
     {NULL, 0, 0, 0, NULL, NULL, 0},
 };
 
@@ -1060,6 +1069,18 @@ static int json_extra(void *arg, struct buf *out) {
   struct client *cl = arg;
   int rc = buf_appendf(out, ",\"retry\":{\"max_other_proxies\":%d,\"retries\":%" PRIu64 ",\"retried_ok\":%" PRIu64 "}",
                        cl->retry_max, cl->retries, cl->retried_ok);
+  if (!rc && cl->ton) {
+    struct client_ton_stats ts;
+    client_ton_get_stats(cl->ton, &ts);
+    rc = buf_appendf(out,
+                     ",\"ton\":{\"wallet\":\"%s\",\"wallet_balance\":%" PRId64 ",\"contract_balance\":%" PRId64
+                     ",\"contract_stake\":%" PRId64 ",\"auto_topups\":%" PRId64 ",\"auto_topped_up\":%" PRId64
+                     ",\"auto_failed\":%" PRId64 ",\"last_error\":\"",
+                     client_ton_wallet(cl->ton), ts.wallet_balance, ts.contract_balance, ts.contract_stake,
+                     ts.auto_topups, ts.auto_topped_up, ts.auto_failed);
+    if (!rc) rc = buf_append_json_str(out, ts.last_error, strlen(ts.last_error));
+    if (!rc) rc = buf_append_str(out, "\"}");
+  }
   if (!rc) rc = buf_append_str(out, ",\"proxies\":[");
   for (size_t i = 0; i < cl->nproxies && !rc; i++) {
     struct cproxy *px = &cl->proxies[i];
@@ -1179,6 +1200,13 @@ int client_new(struct loop *loop, const struct config *cfg, struct client **out,
     }
     if ((rc = client_ton_new(loop, &tc, &cl->ton, e))) goto fail;
     log_info("client_wallet", "wallet=%s contract=%s", client_ton_wallet(cl->ton), cl->owner);
+    if (config_get_bool(cfg, "ton_auto_topup")) {
+      struct client_ton_auto au = {.threshold = config_get_int(cfg, "ton_topup_threshold_nanoton"),
+                                   .amount = config_get_int(cfg, "ton_topup_amount_nanoton"),
+                                   .check_ms = (uint32_t)config_get_int(cfg, "ton_topup_check_ms")};
+      client_ton_auto_start(cl->ton, &au);
+    }
+    client_ton_check_wallet(cl->ton);
   }
   int hport;
   const char *hhost = config_get_host(cfg, "http_listen", &hport);

@@ -1,6 +1,5 @@
 /* client_ton: the client's wallet sends top-up, withdraw and request_refund to its client
- * contract: read the wallet (balance, deployed?), its seqno, send with resending until the
- * wallet's transaction is seen or the message expired, then read the contract. */
+ * contract (through chain/wallet_send), then reads the contract; and the automatic top-up. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "client/client_ton.h"
 
@@ -9,29 +8,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "base/buf.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "chain/toncenter.h"
 #include "chain/wallet_key.h"
+#include "chain/wallet_send.h"
 #include "http/http_client.h"
-#include "ton/boc.h"
+#include "loop/loop.h"
 #include "ton/cocoon_msg.h"
-#include "ton/message.h"
-#include "ton/sign.h"
 #include "ton/wallet.h"
-#include "ton/wallet_transfer.h"
 
 struct client_ton {
   struct loop *loop;
   struct http_client *hc;
   struct toncenter *tc;
-  struct ton_wallet w;
-  struct ton_addr waddr, contract;
-  char waddr_s[80];
-  uint8_t seed[32];
+  struct chain_wallet_send *ws;
+  struct ton_addr contract;
   int64_t msg_value;
   uint32_t ttl_s;
   /* the operation in flight */
@@ -40,33 +33,65 @@ struct client_ton {
   int64_t amount;
   client_ton_done_cb cb;
   void *arg;
+  /* automatic top-up */
+  struct client_ton_auto au;
+  int auto_on;
+  struct loop_timer auto_timer;
+  int64_t auto_amount; /* the top-up in flight */
+  int auto_reading;
+  struct client_ton_stats st;
 };
 
-const char *client_ton_wallet(const struct client_ton *t) { return t->waddr_s; }
+void client_ton_get_stats(const struct client_ton *t, struct client_ton_stats *out) {
+  *out = t->st;
+  out->wallet_balance = chain_wallet_send_balance(t->ws);
+}
+
+int client_ton_topup_due(const struct client_ton_contract *c, int64_t threshold, int64_t amount, int64_t *amount_out) {
+  int64_t thr = threshold > 0 ? threshold : c->stake / 2;
+  int64_t amt = amount > 0 ? amount : c->stake;
+  if (amount_out) *amount_out = amt;
+  return c->state == 0 && amt > 0 && c->balance < thr;
+}
+
+const char *client_ton_wallet(const struct client_ton *t) { return chain_wallet_send_address(t->ws); }
 
 static void finish(struct client_ton *t, int rc, const char *error, const struct client_ton_contract *c) {
   t->busy = 0;
-  if (rc) log_warn("client_ton_failed", "op=%d error=\"%s\"", (int)t->op, error ? error : "");
+  if (rc) {
+    log_warn("client_ton_failed", "op=%d error=\"%s\"", (int)t->op, error ? error : "");
+    snprintf(t->st.last_error, sizeof(t->st.last_error), "%s", error ? error : "failed");
+  }
+  if (c) {
+    t->st.contract_balance = c->balance;
+    t->st.contract_stake = c->stake;
+  }
   t->cb(t->arg, rc, error, c);
+}
+
+static int parse_contract(const struct chain_tvm_stack *s, struct client_ton_contract *c, struct err *e) {
+  int64_t st = 0;
+  memset(c, 0, sizeof(*c));
+  if (chain_tvm_get_i64(s, 3, &st, e) || chain_tvm_get_i64(s, 4, &c->balance, e) ||
+      chain_tvm_get_i64(s, 5, &c->stake, e) || chain_tvm_get_i64(s, 6, &c->tokens_used, e) ||
+      chain_tvm_get_i64(s, 7, &c->unlock_ts, e))
+    return ERR_PROTO;
+  c->state = (int)st;
+  return 0;
 }
 
 static void contract_cb(int rc, const char *errmsg, const struct chain_tvm_stack *s, void *arg) {
   struct client_ton *t = arg;
   struct err e = {0};
   struct client_ton_contract c;
-  memset(&c, 0, sizeof(c));
-  int64_t st = 0;
   if (rc) {
     finish(t, rc, errmsg, NULL);
     return;
   }
-  if (chain_tvm_get_i64(s, 3, &st, &e) || chain_tvm_get_i64(s, 4, &c.balance, &e) ||
-      chain_tvm_get_i64(s, 5, &c.stake, &e) || chain_tvm_get_i64(s, 6, &c.tokens_used, &e) ||
-      chain_tvm_get_i64(s, 7, &c.unlock_ts, &e)) {
+  if (parse_contract(s, &c, &e)) {
     finish(t, ERR_PROTO, e.msg, NULL);
     return;
   }
-  c.state = (int)st;
   finish(t, 0, NULL, &c);
 }
 
@@ -76,85 +101,30 @@ static void read_contract(struct client_ton *t) {
     finish(t, ERR_IO, e.msg, NULL);
 }
 
-static void sent_cb(int rc, const char *errmsg, const struct toncenter_tx *tx, void *arg) {
+static void sent_cb(void *arg, int rc, const char *error) {
   struct client_ton *t = arg;
-  (void)tx;
   if (rc) {
-    finish(t, rc, errmsg, NULL);
+    finish(t, rc, error, NULL);
     return;
   }
   read_contract(t);
 }
 
-static void send_with_seqno(struct client_ton *t, uint32_t seqno, int deploy) {
-  struct err e = {0};
-  struct ton_cell *body = NULL, *msg = NULL, *tbody = NULL, *init = NULL, *ext = NULL;
-  struct buf boc;
-  buf_init(&boc, 4096);
+/* The operation's message, from the wallet (chain/wallet_send: balance checked with "fund it",
+ * seqno, deployment, resending). */
+static int send_op(struct client_ton *t, struct err *e) {
+  struct ton_cell *body = NULL;
   uint32_t op = t->op == CLIENT_TON_TOPUP      ? TON_OP_CLIENT_TOP_UP
                 : t->op == CLIENT_TON_WITHDRAW ? TON_OP_CLIENT_WITHDRAW
                                                : TON_OP_CLIENT_REQUEST_REFUND;
   struct ton_cocoon_msg m = {.op = op, .qid = util_random_u64(), .coins = (uint64_t)t->amount, .has_excess = 1,
-                             .excess = t->waddr};
+                             .excess = *chain_wallet_send_addr(t->ws)};
   int64_t value = t->op == CLIENT_TON_TOPUP ? t->amount + t->msg_value : t->msg_value;
-  int rc = ton_cocoon_msg_cell(&m, &body, &e);
-  struct ton_int_msg im = {.bounce = 1, .dest = t->contract, .value = (uint64_t)value, .body = body};
-  if (!rc) rc = ton_int_msg_cell(&im, 0, &msg, &e);
-  uint32_t valid_until = (uint32_t)time(NULL) + t->ttl_s;
-  struct ton_wallet_out out = {.mode = TON_SEND_MODE_PAY_FEES_SEPARATELY, .msg = msg};
-  struct ton_wallet_transfer tr = {.seqno = seqno, .valid_until = valid_until, .msgs = &out, .nmsgs = 1};
-  if (!rc) rc = ton_wallet_transfer_body(&t->w, &tr, t->seed, &tbody, &e);
-  if (!rc && deploy) rc = ton_wallet_state_init(&t->w, &init, &e);
-  if (!rc) rc = ton_ext_in_msg_cell(&t->waddr, init, tbody, 0, &ext, &e);
-  if (!rc) rc = ton_boc_serialize(ext, 0, &boc, &e);
-  struct toncenter_send_opts so = {.valid_until = valid_until, .poll_ms = 300, .resend_ms = 5000};
-  if (!rc)
-    rc = toncenter_send_external(t->tc, &t->waddr, buf_ptr(&boc), boc.len, tbody->hash, &so, sent_cb, t, NULL, &e);
-  if (!rc) log_info("client_ton_send", "op=%d seqno=%u value=%" PRId64, (int)t->op, seqno, value);
+  int rc = ton_cocoon_msg_cell(&m, &body, e);
+  if (!rc) rc = chain_wallet_send_msg(t->ws, &t->contract, (uint64_t)value, body, sent_cb, t, e);
+  if (!rc) log_info("client_ton_send", "op=%d value=%" PRId64, (int)t->op, value);
   ton_cell_unref(body);
-  ton_cell_unref(msg);
-  ton_cell_unref(tbody);
-  ton_cell_unref(init);
-  ton_cell_unref(ext);
-  buf_free(&boc);
-  if (rc) finish(t, rc, e.msg, NULL);
-}
-
-static void seqno_cb(int rc, const char *errmsg, const struct chain_tvm_stack *s, void *arg) {
-  struct client_ton *t = arg;
-  struct err e = {0};
-  uint64_t seqno = 0;
-  if (rc) {
-    finish(t, rc, errmsg, NULL);
-    return;
-  }
-  if (chain_tvm_get_u64(s, 0, &seqno, &e) || seqno > UINT32_MAX) {
-    finish(t, ERR_PROTO, e.msg[0] ? e.msg : "seqno out of range", NULL);
-    return;
-  }
-  send_with_seqno(t, (uint32_t)seqno, 0);
-}
-
-static void wallet_cb(int rc, const char *errmsg, const struct toncenter_account *a, void *arg) {
-  struct client_ton *t = arg;
-  struct err e = {0};
-  if (rc) {
-    finish(t, rc, errmsg, NULL);
-    return;
-  }
-  int64_t need = (t->op == CLIENT_TON_TOPUP ? t->amount : 0) + t->msg_value + CLIENT_TON_FEE_RESERVE;
-  if ((int64_t)a->balance < need) {
-    char msg[240];
-    snprintf(msg, sizeof(msg), "the client wallet %s holds %" PRIu64 " nanoTON, this needs %" PRId64 ": fund it",
-             t->waddr_s, a->balance, need);
-    finish(t, ERR_REFUSED, msg, NULL);
-    return;
-  }
-  if (a->state != TONCENTER_ACTIVE) {
-    send_with_seqno(t, 0, 1);
-    return;
-  }
-  if (toncenter_run_get_method(t->tc, &t->waddr, "seqno", NULL, seqno_cb, t, &e)) finish(t, ERR_IO, e.msg, NULL);
+  return rc;
 }
 
 int client_ton_op(struct client_ton *t, enum client_ton_op op, int64_t amount, client_ton_done_cb cb, void *arg,
@@ -168,7 +138,7 @@ int client_ton_op(struct client_ton *t, enum client_ton_op op, int64_t amount, c
   t->arg = arg;
   int rc = op == CLIENT_TON_STATUS
                ? toncenter_run_get_method(t->tc, &t->contract, "get_cocoon_client_data", NULL, contract_cb, t, e)
-               : toncenter_get_account(t->tc, &t->waddr, wallet_cb, t, e);
+               : send_op(t, e);
   if (rc) t->busy = 0;
   return rc;
 }
@@ -179,25 +149,18 @@ int client_ton_new(struct loop *loop, const struct client_ton_config *cfg, struc
   t->loop = loop;
   t->msg_value = cfg->msg_value > 0 ? cfg->msg_value : 300000000;
   t->ttl_s = cfg->ttl_s ? cfg->ttl_s : 60;
+  t->st.wallet_balance = t->st.contract_balance = t->st.contract_stake = -1;
   enum ton_wallet_kind k;
-  uint8_t pub[32];
-  int rc = chain_wallet_key_load(cfg->key_path, t->seed, e);
-  if (rc) goto fail;
+  uint8_t seed[32];
+  int rc;
   if (ton_wallet_kind_parse(cfg->wallet_kind, &k)) {
     rc = err_set(e, ERR_INVALID, "ton_wallet must be v4r2 or v5r1");
     goto fail;
   }
-  if (ton_sign_pubkey(t->seed, pub) || ton_wallet_init(&t->w, k, 0, pub, cfg->testnet)) {
-    rc = err_set(e, ERR_CRYPTO, "bad wallet key");
-    goto fail;
-  }
-  if ((rc = ton_wallet_address(&t->w, &t->waddr, e))) goto fail;
   if (ton_addr_parse(cfg->contract, &t->contract, NULL, e)) {
     rc = err_set(e, ERR_INVALID, "owner_address must be the client contract's TON address for ton settlement");
     goto fail;
   }
-  if (ton_addr_to_friendly(&t->waddr, 0, cfg->testnet, 1, t->waddr_s, sizeof(t->waddr_s)))
-    ton_addr_to_raw(&t->waddr, t->waddr_s, sizeof(t->waddr_s));
   struct http_client_config hcfg = {0};
   if ((rc = http_client_new(loop, &hcfg, &t->hc))) {
     rc = err_set(e, rc, "http client");
@@ -205,6 +168,12 @@ int client_ton_new(struct loop *loop, const struct client_ton_config *cfg, struc
   }
   struct toncenter_config tcfg = {.endpoint = cfg->toncenter_url, .api_key = cfg->api_key};
   if ((rc = toncenter_new(loop, t->hc, &tcfg, &t->tc, e))) goto fail;
+  if ((rc = chain_wallet_key_load(cfg->key_path, seed, e))) goto fail;
+  struct chain_wallet_send_config wc = {.tc = t->tc, .seed = seed, .kind = k, .testnet = cfg->testnet,
+                                        .ttl_s = t->ttl_s, .fee_reserve = CLIENT_TON_FEE_RESERVE, .who = "client"};
+  rc = chain_wallet_send_new(loop, &wc, &t->ws, e);
+  OPENSSL_cleanse(seed, sizeof(seed));
+  if (rc) goto fail;
   *out = t;
   return 0;
 fail:
@@ -212,10 +181,80 @@ fail:
   return rc;
 }
 
+/* ---- automatic top-up */
+
+static void auto_topup_cb(void *arg, int rc, const char *error, const struct client_ton_contract *c) {
+  struct client_ton *t = arg;
+  if (rc) {
+    t->st.auto_failed++;
+    log_warn("client_auto_topup_failed", "amount=%" PRId64 " error=\"%s\" retry_in_ms=%u", t->auto_amount,
+             error ? error : "", CLIENT_TON_AUTO_BACKOFF_MS);
+    loop_timer_start(t->loop, &t->auto_timer, CLIENT_TON_AUTO_BACKOFF_MS);
+    return;
+  }
+  t->st.auto_topups++;
+  t->st.auto_topped_up += t->auto_amount;
+  log_info("client_auto_topup_done", "amount=%" PRId64 " balance=%" PRId64 " stake=%" PRId64, t->auto_amount,
+           c ? c->balance : -1, c ? c->stake : -1);
+}
+
+/* The contract, read beside any operation (a read takes no turn of the wallet). */
+static void auto_read_cb(int rc, const char *errmsg, const struct chain_tvm_stack *stk, void *arg) {
+  struct client_ton *t = arg;
+  struct err e = {0};
+  struct client_ton_contract c;
+  int64_t amount = 0;
+  t->auto_reading = 0;
+  if (rc || parse_contract(stk, &c, &e)) {
+    log_debug("client_auto_topup_unread", "error=\"%s\"", rc ? (errmsg ? errmsg : "") : e.msg);
+    return;
+  }
+  t->st.contract_balance = c.balance;
+  t->st.contract_stake = c.stake;
+  if (t->busy || !client_ton_topup_due(&c, t->au.threshold, t->au.amount, &amount)) return;
+  int64_t thr = t->au.threshold > 0 ? t->au.threshold : c.stake / 2;
+  t->auto_amount = amount;
+  log_info("client_auto_topup", "balance=%" PRId64 " stake=%" PRId64 " threshold=%" PRId64 " amount=%" PRId64
+           " msg=\"the client contract's balance is below the threshold: topping up from the wallet\"",
+           c.balance, c.stake, thr, amount);
+  if (client_ton_op(t, CLIENT_TON_TOPUP, amount, auto_topup_cb, t, &e)) {
+    t->st.auto_failed++;
+    log_warn("client_auto_topup_failed", "amount=%" PRId64 " error=\"%s\"", amount, e.msg);
+  }
+}
+
+static void auto_timer_cb(struct loop_timer *tm) {
+  struct client_ton *t = tm->data;
+  struct err e = {0};
+  loop_timer_start(t->loop, &t->auto_timer, t->au.check_ms);
+  if (t->busy || t->auto_reading) return; /* a top-up or the user's operation runs: the next tick */
+  t->auto_reading = 1;
+  if (toncenter_run_get_method(t->tc, &t->contract, "get_cocoon_client_data", NULL, auto_read_cb, t, &e)) {
+    t->auto_reading = 0;
+    log_debug("client_auto_topup_unread", "error=\"%s\"", e.msg);
+  }
+}
+
+/* The wallet's balance at start-up: an operator learns at once that it needs funding. */
+void client_ton_check_wallet(struct client_ton *t) {
+  chain_wallet_send_check(t->ws, t->msg_value + CLIENT_TON_FEE_RESERVE + (t->auto_on ? t->au.amount : 0));
+}
+
+void client_ton_auto_start(struct client_ton *t, const struct client_ton_auto *a) {
+  t->au = *a;
+  if (!t->au.check_ms) t->au.check_ms = CLIENT_TON_AUTO_CHECK_MS;
+  t->auto_on = 1;
+  loop_timer_init(&t->auto_timer, auto_timer_cb, t);
+  loop_timer_start(t->loop, &t->auto_timer, t->au.check_ms);
+  log_info("client_auto_topup_on", "threshold=%" PRId64 " amount=%" PRId64 " check_ms=%u", a->threshold, a->amount,
+           t->au.check_ms);
+}
+
 void client_ton_free(struct client_ton *t) {
   if (!t) return;
-  toncenter_free(t->tc);
+  if (t->auto_on) loop_timer_stop(t->loop, &t->auto_timer);
+  toncenter_free(t->tc); /* no callback runs afterwards */
+  chain_wallet_send_free(t->ws);
   http_client_free(t->hc);
-  OPENSSL_cleanse(t->seed, sizeof(t->seed));
   free(t);
 }

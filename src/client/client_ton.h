@@ -41,6 +41,35 @@ CC_NODISCARD int client_ton_new(struct loop *loop, const struct client_ton_confi
 /* One operation at a time (ERR_AGAIN while one runs). amount: nano-TON for TOPUP (> 0). */
 CC_NODISCARD int client_ton_op(struct client_ton *t, enum client_ton_op op, int64_t amount, client_ton_done_cb cb,
                                void *arg, struct err *e);
+/* Automatic top-up: every check_ms the contract is read; while it runs and its balance is below
+ * the threshold, the wallet sends one top-up (one operation at a time, shared with
+ * client_ton_op: a tick finding the wallet busy waits for the next). After a failure (a wallet
+ * short of TON says "fund it") the policy waits CLIENT_TON_AUTO_BACKOFF_MS. */
+struct client_ton_auto {
+  int64_t threshold; /* nano-TON; 0: half the stake */
+  int64_t amount;    /* nano-TON per top-up; 0: one stake */
+  uint32_t check_ms; /* 0: CLIENT_TON_AUTO_CHECK_MS */
+};
+#define CLIENT_TON_AUTO_CHECK_MS 10000u
+#define CLIENT_TON_AUTO_BACKOFF_MS 60000u
+void client_ton_auto_start(struct client_ton *t, const struct client_ton_auto *a);
+/* Reads the wallet once and logs its balance, or ton_wallet_low with "fund it" when it cannot pay
+ * for one message (and one automatic top-up when that is on). */
+void client_ton_check_wallet(struct client_ton *t);
+
+/* The policy's decision, alone (unit-tested): 1 with *amount_out when the contract needs a
+ * top-up (running, balance < threshold or, threshold 0, < stake / 2). */
+int client_ton_topup_due(const struct client_ton_contract *c, int64_t threshold, int64_t amount, int64_t *amount_out);
+
+struct client_ton_stats {
+  int64_t auto_topups, auto_topped_up; /* top-ups landed, nano-TON */
+  int64_t auto_failed;
+  int64_t wallet_balance; /* last seen; -1 unknown */
+  int64_t contract_balance, contract_stake; /* last seen; -1 unknown */
+  char last_error[240];
+};
+void client_ton_get_stats(const struct client_ton *t, struct client_ton_stats *out);
+
 /* Drops an operation in flight without its callback. NULL-safe. */
 void client_ton_free(struct client_ton *t);
 /* The wallet's address (friendly, non-bounceable) for messages and /jsonstats. */

@@ -73,6 +73,11 @@ const struct config_key proxy_config_schema[] = {
     {"ton_min_wallet_nanoton", CONFIG_INT, 0, INT64_MAX / 4, "1000000000",
      "ton settlement: the wallet must keep this much beyond one message, else submissions stop with an error", 0},
     {"ton_scan_ms", CONFIG_INT, 100, 3600000, "2000", "ton settlement: how often the thresholds are checked", 0},
+    {"ton_proxy_contract", CONFIG_STRING, 0, 128, "",
+     "ton settlement: the proxy contract's address; client deposits, stakes and close states are read from the "
+     "client contracts it derives (required with settlement ton)", 0},
+    {"ton_client_poll_ms", CONFIG_INT, 500, 86400000, "10000",
+     "ton settlement: how often every client contract is read (also at each client's handshake)", 0},
     {"client_secret", CONFIG_STRING, 0, 1024, "",
      "secret clients prove with the short authorization (COCOON fake-TON: empty)", CONFIG_F_SECRET},
     {"price_per_token", CONFIG_INT, 0, INT64_MAX / 4, "2",
@@ -87,7 +92,7 @@ const struct config_key proxy_config_schema[] = {
      "SQLite ledger file (default: key_dir/ledger.db); every request is recorded there durably", 0},
     {"local_client_credit", CONFIG_INT, 0, INT64_MAX / 4, "1000000000000000",
      "local settlement: nano-TON credited to a client account the first time it authorizes "
-     "(COCOON fake-TON: 1e6 TON)", 0},
+     "(COCOON fake-TON: 1e6 TON); not used with ton settlement, where the client contract's deposit counts", 0},
     {"min_client_stake", CONFIG_INT, 0, INT64_MAX / 4, "1000000000",
      "nano-TON a client keeps staked: withdrawals leave it, a top-up raises the stake to it "
      "(COCOON root parameter; fake-TON: 1 TON)", 0},
@@ -1112,7 +1117,9 @@ static int client_authorize(struct pclient *cl, int64_t qid, const uint8_t *data
   cl->owner = util_strndup(owner, strlen(owner));
   if (!cl->owner) return ERR_NOMEM;
   struct ledger_account acc;
-  if (ledger_account_get(p->ledger, LEDGER_CLIENT, cl->owner, &acc) != 0 && p->local_credit > 0) {
+  if (!strcmp(p->settle->vt->name, "ton")) {
+    settle_ton_client_seen(p->settle, cl->owner); /* its contract is read now, without waiting for it */
+  } else if (ledger_account_get(p->ledger, LEDGER_CLIENT, cl->owner, &acc) != 0 && p->local_credit > 0) {
     struct err e = {0};
     int64_t stake = p->local_credit < p->min_client_stake ? p->local_credit : p->min_client_stake;
     if (ledger_record_transfer(p->ledger, LEDGER_CLIENT, cl->owner, p->local_credit, stake, 0, &e))
@@ -1425,9 +1432,16 @@ static int json_extra(void *arg, struct buf *out) {
     settle_ton_get_stats(p->settle, &ts);
     rc = buf_appendf(out,
                      "\"ton\":{\"submitted\":%" PRId64 ",\"landed\":%" PRId64 ",\"failed\":%" PRId64
-                     ",\"queued\":%" PRId64 ",\"wallet_balance\":%" PRId64 ",\"last_error\":\"",
-                     ts.submitted, ts.landed, ts.failed, ts.queued, ts.wallet_balance);
+                     ",\"queued\":%" PRId64 ",\"wallet_balance\":%" PRId64 ",\"contract_reads\":%" PRId64
+                     ",\"deposits\":%" PRId64 ",\"deposited\":%" PRId64 ",\"refunds\":%" PRId64 ",\"refunded\":%" PRId64
+                     ",\"clients_closing\":%" PRId64 ",\"clients_closed\":%" PRId64 ",\"contracts_refused\":%" PRId64
+                     ",\"last_error\":\"",
+                     ts.submitted, ts.landed, ts.failed, ts.queued, ts.wallet_balance, ts.contract_reads, ts.deposits,
+                     ts.deposited, ts.refunds, ts.refunded, ts.clients_closing, ts.clients_closed,
+                     ts.contracts_refused);
     if (!rc) rc = buf_append_json_str(out, ts.last_error, strlen(ts.last_error));
+    if (!rc) rc = buf_append_str(out, "\",\"last_contract_error\":\"");
+    if (!rc) rc = buf_append_json_str(out, ts.last_contract_error, strlen(ts.last_contract_error));
     if (!rc) rc = buf_append_str(out, "\"},");
   }
   /* Alarms come first in /jsonstats so that monitoring finds them without walking the lists. */
@@ -1460,11 +1474,15 @@ static int json_extra(void *arg, struct buf *out) {
     struct ledger_account acc;
     memset(&acc, 0, sizeof(acc));
     if (cl->owner && ledger_account_get(p->ledger, LEDGER_CLIENT, cl->owner, &acc) != 0) memset(&acc, 0, sizeof(acc));
+    struct settle_status sst;
+    memset(&sst, 0, sizeof(sst));
+    if (!cl->owner || settle_status(p->settle, cl->owner, &sst, NULL) != 0) sst.state = SETTLE_RUNNING;
     rc = buf_appendf(out,
                      "%s{\"conn\":%" PRIu64 ",\"authorized\":%s,\"running\":%" PRId64 ",\"balance\":%" PRId64
-                     ",\"reserved\":%" PRId64 ",\"charged\":%" PRId64 ",\"tokens\":%" PRId64 "}",
+                     ",\"stake\":%" PRId64 ",\"reserved\":%" PRId64 ",\"charged\":%" PRId64 ",\"tokens\":%" PRId64
+                     ",\"state\":\"%s\"}",
                      first ? "" : ",", net_conn_id(cl->c), cl->authorized ? "true" : "false", cl->running,
-                     acc.balance, acc.reserved, acc.amount, acc.tokens);
+                     acc.balance, acc.stake, acc.reserved, acc.amount, acc.tokens, settle_state_name(sst.state));
     first = 0;
   }
   if (!rc) rc = buf_append_str(out, "]");
@@ -1713,6 +1731,14 @@ static int open_ton_settle(struct proxy *p, const struct config *cfg, struct err
   tp.msg_value = config_get_int(cfg, "ton_msg_value_nanoton");
   tp.min_wallet = config_get_int(cfg, "ton_min_wallet_nanoton");
   tp.scan_ms = (uint32_t)config_get_int(cfg, "ton_scan_ms");
+  tp.proxy_contract = config_get_str(cfg, "ton_proxy_contract");
+  tp.client_poll_ms = (uint32_t)config_get_int(cfg, "ton_client_poll_ms");
+  if (!tp.proxy_contract[0]) {
+    rc = err_set(e, ERR_INVALID,
+                 "settlement ton needs ton_proxy_contract (the proxy contract's address): client deposits are read "
+                 "from the chain");
+    goto out;
+  }
   rc = settle_ton_new(p->loop, p->ledger, &tp, &p->settle, e);
 out:
   OPENSSL_cleanse(&tp, sizeof(tp));

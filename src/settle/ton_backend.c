@@ -15,6 +15,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "chain/cocoon_sc.h"
 #include "chain/toncenter.h"
 #include "http/http_client.h"
 #include "loop/loop.h"
@@ -90,6 +91,19 @@ struct tonb {
   struct cooling cool[MAX_COOLING];
   size_t ncool;
   int wallet_checked;
+  /* Client contracts: the proxy contract (read once, again after a failed derivation), the
+   * clients watched, the reads waiting and the one in flight. */
+  int deposits_on;
+  struct ton_addr psc_addr;
+  struct chain_proxy_sc psc;
+  int psc_ok, psc_reading;
+  struct loop_timer watch;
+  char (*watched)[LEDGER_ADDR_MAX + 1];
+  size_t nwatched;
+  char (*pending)[LEDGER_ADDR_MAX + 1]; /* FIFO of clients to read, no duplicates */
+  size_t npending;
+  char reading[LEDGER_ADDR_MAX + 1];    /* "" when no read is in flight */
+  struct ton_addr reading_addr;
 };
 
 int settle_ton_due(int64_t signed_tokens, int64_t chain_tokens, int64_t per_token, int64_t threshold,
@@ -115,7 +129,9 @@ static int status_fill(struct tonb *s, const char *client, struct settle_status 
   memset(out, 0, sizeof(*out));
   if (!client || ledger_account_get(s->l, LEDGER_CLIENT, client, &a) != 0)
     return err_set(e, ERR_NOTFOUND, "no account for this client at this proxy");
-  out->state = SETTLE_RUNNING;
+  int64_t st = mark_get(s, SETTLE_TON_MARK_STATE, client);
+  out->state = st == 1 ? SETTLE_CLOSING : st == 2 ? SETTLE_CLOSED : SETTLE_RUNNING;
+  out->unlock_at_ms = st == 1 ? mark_get(s, SETTLE_TON_MARK_UNLOCK, client) * 1000 : 0;
   out->balance = a.balance;
   out->stake = a.stake;
   out->reserved = a.reserved;
@@ -189,10 +205,12 @@ static void look_cb(int rc, const char *errmsg, const struct chain_tvm_stack *st
       fail(s, "the ledger refused the on-chain total", e.msg);
       return;
     }
-    s->st.landed++;
     log_info("ton_settled", "kind=%s owner=%s chain_tokens=%" PRId64, KIND[j->kind].name, j->owner, tokens);
   }
   if (tokens >= j->total) {
+    /* Landed: what this backend sent (the contract reads of the deposit watch may have recorded
+     * the mark first), or found on chain before sending. */
+    s->st.landed++;
     job_end(s, 0, NULL);
     return;
   }
@@ -452,6 +470,242 @@ static void scan_cb(struct loop_timer *t) {
   kick(s);
 }
 
+/* ---------------------------------------------------------------- client contracts */
+
+int settle_ton_deposit_delta(const struct ledger_account *a, int64_t chain_balance, int64_t chain_stake,
+                             int64_t chain_tokens, int64_t price_per_token, int64_t *dbal, int64_t *dstake) {
+  int64_t charged_chain = 0, chain_net = 0, ledger_net = 0;
+  *dbal = *dstake = 0;
+  if (chain_balance < 0 || chain_stake < 0 || chain_tokens < 0 || price_per_token < 0 ||
+      __builtin_mul_overflow(chain_tokens, price_per_token, &charged_chain) ||
+      __builtin_add_overflow(chain_balance, charged_chain, &chain_net))
+    return ERR_LIMIT;
+  if (a && __builtin_add_overflow(a->balance, a->amount, &ledger_net)) return ERR_LIMIT;
+  if (__builtin_sub_overflow(chain_net, ledger_net, dbal) ||
+      __builtin_sub_overflow(chain_stake, a ? a->stake : 0, dstake)) {
+    *dbal = *dstake = 0;
+    return ERR_LIMIT;
+  }
+  return 0;
+}
+
+static void watch_kick(struct tonb *s);
+
+static void contract_error(struct tonb *s, const char *owner, const char *why) {
+  snprintf(s->st.last_contract_error, sizeof(s->st.last_contract_error), "%.70s: %.120s", owner, why);
+}
+
+static int pending_has(struct tonb *s, const char *owner) {
+  if (!strcmp(s->reading, owner)) return 1;
+  for (size_t i = 0; i < s->npending; i++)
+    if (!strcmp(s->pending[i], owner)) return 1;
+  return 0;
+}
+
+/* Queues a read of owner's contract; front = before the others (a handshake). */
+static void pending_add(struct tonb *s, const char *owner, int front) {
+  size_t n = strlen(owner);
+  if (n == 0 || n > LEDGER_ADDR_MAX || s->npending >= SETTLE_TON_MAX_WATCH + 64 || pending_has(s, owner)) return;
+  if (front) {
+    memmove(&s->pending[1], &s->pending[0], sizeof(s->pending[0]) * s->npending);
+    memcpy(s->pending[0], owner, n + 1);
+  } else {
+    memcpy(s->pending[s->npending], owner, n + 1);
+  }
+  s->npending++;
+}
+
+static void watched_drop(struct tonb *s, const char *owner) {
+  for (size_t i = 0; i < s->nwatched; i++)
+    if (!strcmp(s->watched[i], owner)) {
+      memmove(&s->watched[i], &s->watched[i + 1], sizeof(s->watched[0]) * (s->nwatched - i - 1));
+      s->nwatched--;
+      return;
+    }
+}
+
+/* The contract's figures into the ledger: the deposit (or refund) as a transfer, the stake, the
+ * charged total, the state. Every change is computed from the ledger's own figures, so a second
+ * read of the same contract changes nothing, also after a restart. */
+static void contract_apply(struct tonb *s, const char *owner, const struct chain_client_sc *c) {
+  struct ledger_account a;
+  int have = ledger_account_get(s->l, LEDGER_CLIENT, owner, &a) == 0;
+  struct err e = {0};
+  int64_t known = mark_get(s, SETTLE_TON_MARK_CHARGED, owner);
+  if (c->tokens_used > known) {
+    if (ledger_record_payment(s->l, SETTLE_TON_MARK_CHARGED, owner, c->tokens_used, NULL, 0, 0, &e))
+      log_warn("ton_contract_mark", "owner=%s error=\"%s\"", owner, e.msg);
+  }
+  int64_t dbal = 0, dstake = 0;
+  if (settle_ton_deposit_delta(have ? &a : NULL, c->balance, c->stake, c->tokens_used, s->p.price_per_token, &dbal,
+                               &dstake)) {
+    contract_error(s, owner, "amounts out of range");
+    return;
+  }
+  if (dbal || dstake) {
+    memset(&e, 0, sizeof(e));
+    if (ledger_record_transfer(s->l, LEDGER_CLIENT, owner, dbal, dstake, 0, &e)) {
+      /* Retried at every read (a refund beyond the reservations waits for them to end); said
+       * once while the reason stays the same. */
+      char prev[sizeof(s->st.last_contract_error)];
+      memcpy(prev, s->st.last_contract_error, sizeof(prev));
+      contract_error(s, owner, e.msg);
+      if (strcmp(prev, s->st.last_contract_error))
+        log_warn("ton_client_credit_failed", "owner=%s delta=%" PRId64 " stake_delta=%" PRId64 " error=\"%s\"", owner, dbal,
+                 dstake, e.msg);
+    } else if (dbal > 0) {
+      s->st.deposits++;
+      s->st.deposited += dbal;
+      log_info("ton_client_credited", "owner=%s deposit=%" PRId64 " chain_balance=%" PRId64 " stake=%" PRId64
+               " chain_tokens=%" PRId64, owner, dbal, c->balance, c->stake, c->tokens_used);
+    } else {
+      if (dbal < 0) {
+        s->st.refunds++;
+        s->st.refunded -= dbal;
+      }
+      log_info("ton_client_debited", "owner=%s refund=%" PRId64 " stake_delta=%" PRId64 " chain_balance=%" PRId64
+               " chain_state=%d", owner, -dbal, dstake, c->balance, c->state);
+    }
+  }
+  int64_t st = mark_get(s, SETTLE_TON_MARK_STATE, owner);
+  if (c->state > st) {
+    memset(&e, 0, sizeof(e));
+    if (c->state == 1 && ledger_record_payment(s->l, SETTLE_TON_MARK_UNLOCK, owner, c->unlock_ts, NULL, 0, 0, &e))
+      log_warn("ton_contract_mark", "owner=%s error=\"%s\"", owner, e.msg);
+    if (ledger_record_payment(s->l, SETTLE_TON_MARK_STATE, owner, c->state, NULL, 0, 0, &e)) {
+      log_warn("ton_contract_mark", "owner=%s error=\"%s\"", owner, e.msg);
+    } else {
+      if (c->state == 1) s->st.clients_closing++;
+      else s->st.clients_closed++;
+      if (c->state == 2 && st == 1) s->st.clients_closing--;
+      log_warn(c->state == 1 ? "ton_client_closing" : "ton_client_closed",
+               "owner=%s unlock_ts=%" PRId64 " balance=%" PRId64 " msg=\"the client contract is %s: no new requests\"",
+               owner, c->unlock_ts, c->balance, c->state == 1 ? "closing" : "closed");
+    }
+  }
+}
+
+static void contract_cb(int rc, const char *errmsg, const struct chain_tvm_stack *stk, void *arg) {
+  struct tonb *s = arg;
+  struct err e = {0};
+  struct chain_client_sc c;
+  char owner[LEDGER_ADDR_MAX + 1];
+  memcpy(owner, s->reading, sizeof(owner));
+  s->reading[0] = '\0';
+  s->st.contract_reads++;
+  if (rc) {
+    /* Not deployed yet (the get-method cannot run), or toncenter is away: the next poll. */
+    log_debug("ton_client_unread", "owner=%s error=\"%s\"", owner, errmsg ? errmsg : "");
+    contract_error(s, owner, errmsg ? errmsg : "unreadable");
+    goto next;
+  }
+  if (chain_client_sc_from_stack(stk, &c, &e)) {
+    contract_error(s, owner, e.msg);
+    goto next;
+  }
+  /* Genuine: it names this proxy contract and key, and its address is the one the proxy contract
+   * derives for its owner (so its code is the client code and it started from a zero balance). */
+  struct ton_addr want;
+  const char *why = NULL;
+  if (!ton_addr_equal(&c.proxy, &s->psc_addr)) why = "it names another proxy contract";
+  else if (memcmp(c.proxy_key, s->proxy_pub, 32)) why = "it names another proxy key";
+  else if (chain_client_sc_address(&s->psc, &s->psc_addr, &c.owner, &want, &e)) why = e.msg;
+  else if (!ton_addr_equal(&want, &s->reading_addr)) why = "its address is not the client contract address of its owner";
+  if (why) {
+    char prev[sizeof(s->st.last_contract_error)];
+    memcpy(prev, s->st.last_contract_error, sizeof(prev));
+    s->st.contracts_refused++;
+    contract_error(s, owner, why);
+    if (strcmp(prev, s->st.last_contract_error)) /* said once while it stays the same */
+      log_warn("ton_client_refused", "owner=%s reason=\"not a client contract of this proxy: %s\"", owner, why);
+    watched_drop(s, owner);
+    s->psc_ok = 0; /* the proxy contract's params may have changed: read them again */
+    goto next;
+  }
+  contract_apply(s, owner, &c);
+next:
+  watch_kick(s);
+}
+
+static void psc_cb(int rc, const char *errmsg, const struct toncenter_account *a, void *arg) {
+  struct tonb *s = arg;
+  struct err e = {0};
+  s->psc_reading = 0;
+  chain_proxy_sc_clear(&s->psc);
+  if (rc || !a->data) {
+    log_warn("ton_proxy_contract_unread", "error=\"%s\"", rc ? (errmsg ? errmsg : "") : "not deployed");
+    snprintf(s->st.last_contract_error, sizeof(s->st.last_contract_error), "proxy contract: %.180s",
+             rc ? (errmsg ? errmsg : "") : "not deployed");
+    return; /* the next poll tries again */
+  }
+  if (chain_proxy_sc_parse(a->data, &s->psc, &e) || !s->psc.client_code || memcmp(s->psc.proxy_key, s->proxy_pub, 32)) {
+    const char *why = e.msg[0] ? e.msg : !s->psc.client_code ? "its params carry no client code"
+                                                                : "it holds another proxy key";
+    log_error("ton_proxy_contract_bad", "reason=\"%s\"", why);
+    snprintf(s->st.last_contract_error, sizeof(s->st.last_contract_error), "proxy contract: %.180s", why);
+    chain_proxy_sc_clear(&s->psc);
+    return;
+  }
+  s->psc_ok = 1;
+  log_info("ton_proxy_contract", "state=%d stake=%" PRIu64 " min_client_stake=%" PRIu64, s->psc.state, s->psc.stake,
+           s->psc.min_client_stake);
+  watch_kick(s);
+}
+
+static void watch_kick(struct tonb *s) {
+  struct err e = {0};
+  if (!s->deposits_on || s->reading[0] || s->psc_reading || !s->npending) return;
+  if (!s->psc_ok) {
+    s->psc_reading = 1;
+    if (toncenter_get_account(s->tc, &s->psc_addr, psc_cb, s, &e)) {
+      s->psc_reading = 0;
+      log_warn("ton_proxy_contract_unread", "error=\"%s\"", e.msg);
+    }
+    return;
+  }
+  while (s->npending) {
+    memcpy(s->reading, s->pending[0], sizeof(s->reading));
+    memmove(&s->pending[0], &s->pending[1], sizeof(s->pending[0]) * (s->npending - 1));
+    s->npending--;
+    if (ton_addr_parse(s->reading, &s->reading_addr, NULL, NULL)) {
+      s->reading[0] = '\0'; /* an account that is not a TON address has no contract */
+      continue;
+    }
+    if (toncenter_run_get_method(s->tc, &s->reading_addr, "get_cocoon_client_data", NULL, contract_cb, s, &e)) {
+      s->reading[0] = '\0';
+      log_warn("ton_client_unread", "error=\"%s\"", e.msg);
+    }
+    return;
+  }
+}
+
+static void watch_account_cb(void *arg, const struct ledger_account *a) {
+  struct tonb *s = arg;
+  /* A closed contract changes no more. */
+  if (mark_get(s, SETTLE_TON_MARK_STATE, a->owner) < 2) pending_add(s, a->owner, 0);
+}
+
+static void watch_cb(struct loop_timer *t) {
+  struct tonb *s = t->data;
+  loop_timer_start(s->loop, &s->watch, s->p.client_poll_ms);
+  ledger_accounts_foreach(s->l, LEDGER_CLIENT, watch_account_cb, s);
+  for (size_t i = 0; i < s->nwatched; i++)
+    if (mark_get(s, SETTLE_TON_MARK_STATE, s->watched[i]) < 2) pending_add(s, s->watched[i], 0);
+  watch_kick(s);
+}
+
+void settle_ton_client_seen(struct settle *base, const char *client) {
+  if (!base || strcmp(base->vt->name, "ton") || !client) return;
+  struct tonb *s = (struct tonb *)base;
+  size_t n = strlen(client);
+  if (!s->deposits_on || n == 0 || n > LEDGER_ADDR_MAX) return;
+  int known = 0;
+  for (size_t i = 0; i < s->nwatched && !known; i++) known = !strcmp(s->watched[i], client);
+  if (!known && s->nwatched < SETTLE_TON_MAX_WATCH) memcpy(s->watched[s->nwatched++], client, n + 1);
+  pending_add(s, client, 1);
+  watch_kick(s);
+}
+
 /* ---------------------------------------------------------------- the vtable */
 
 static int ton_wallet_op(struct settle *base, const char *what, struct err *e) {
@@ -514,10 +768,14 @@ static void ton_free(struct settle *base) {
   struct tonb *s = (struct tonb *)base;
   loop_timer_stop(s->loop, &s->scan);
   loop_timer_stop(s->loop, &s->retry);
+  loop_timer_stop(s->loop, &s->watch);
   toncenter_free(s->tc); /* cancels s->send and every call: no callback runs afterwards */
   http_client_free(s->hc);
   free_jobs(s->cur);
   free_jobs(s->head);
+  chain_proxy_sc_clear(&s->psc);
+  free(s->watched);
+  free(s->pending);
   OPENSSL_cleanse(&s->p, sizeof(s->p));
   free(s);
 }
@@ -555,6 +813,21 @@ int settle_ton_new(struct loop *loop, struct ledger *l, const struct settle_ton_
   if (!s->p.min_wallet) s->p.min_wallet = SETTLE_TON_DEFAULT_MIN_WALLET;
   if (!s->p.scan_ms) s->p.scan_ms = SETTLE_TON_DEFAULT_SCAN_MS;
   if (!s->p.poll_ms) s->p.poll_ms = 500;
+  if (!s->p.client_poll_ms) s->p.client_poll_ms = SETTLE_TON_DEFAULT_CLIENT_POLL_MS;
+  s->p.proxy_contract = NULL;
+  if (p->proxy_contract && p->proxy_contract[0]) {
+    if ((rc = ton_addr_parse(p->proxy_contract, &s->psc_addr, NULL, e))) {
+      rc = err_set(e, ERR_INVALID, "ton_proxy_contract: %s", e->msg);
+      goto fail;
+    }
+    s->watched = calloc(SETTLE_TON_MAX_WATCH, sizeof(*s->watched));
+    s->pending = calloc(SETTLE_TON_MAX_WATCH + 64, sizeof(*s->pending));
+    if (!s->watched || !s->pending) {
+      rc = err_set(e, ERR_NOMEM, "out of memory");
+      goto fail;
+    }
+    s->deposits_on = 1;
+  }
   s->st.wallet_balance = -1;
   uint8_t wpub[32];
   if (ton_sign_pubkey(p->proxy_seed, s->proxy_pub) || ton_sign_pubkey(p->wallet_seed, wpub)) {
@@ -577,13 +850,18 @@ int settle_ton_new(struct loop *loop, struct ledger *l, const struct settle_ton_
   if ((rc = toncenter_new(loop, s->hc, &tcfg, &s->tc, e))) goto fail;
   loop_timer_init(&s->scan, scan_cb, s);
   loop_timer_init(&s->retry, retry_cb, s);
+  loop_timer_init(&s->watch, watch_cb, s);
   loop_timer_start(loop, &s->scan, s->p.scan_ms);
-  log_info("ton_settle_start", "wallet=%s charge_threshold=%" PRId64 " payout_threshold=%" PRId64, s->waddr_s,
-           s->p.charge_threshold, s->p.payout_threshold);
+  if (s->deposits_on) loop_timer_start(loop, &s->watch, CC_MIN(s->p.scan_ms, s->p.client_poll_ms));
+  log_info("ton_settle_start", "wallet=%s charge_threshold=%" PRId64 " payout_threshold=%" PRId64 " deposits=%s",
+           s->waddr_s, s->p.charge_threshold, s->p.payout_threshold,
+           s->deposits_on ? "from the client contracts" : "not read (no ton_proxy_contract)");
   *out = &s->base;
   return 0;
 fail:
   http_client_free(s->hc);
+  free(s->watched);
+  free(s->pending);
   OPENSSL_cleanse(&s->p, sizeof(s->p));
   free(s);
   return rc;

@@ -28,6 +28,7 @@
 #include "tl/tl_schema.h"
 #include "ton/payment.h"
 #include "worker/backend_builtin.h"
+#include "worker/worker_ton.h"
 
 #define WORKER_MAX_PROXIES 64
 #define WORKER_HANDSHAKE_TIMEOUT_MS 30000u
@@ -64,6 +65,18 @@ const struct config_key worker_config_schema[] = {
      "address of /stats, /jsonstats and /metrics", 0},
     {"health_interval_ms", CONFIG_INT, 100, 600000, "1000",
      "how often the backend's /v1/models is checked", 0},
+    {"ton_wallet_key", CONFIG_STRING, 0, 4096, "",
+     "ton settlement: file (mode 0600) with the worker wallet's key; with it the worker submits the signed "
+     "payout it holds to its worker contract (owner_address) itself", 0},
+    {"ton_wallet", CONFIG_STRING, 0, 8, "v4r2", "ton settlement: the worker wallet's contract (v4r2 or v5r1)", 0},
+    {"ton_testnet", CONFIG_BOOL, 0, 1, "false", "ton settlement: testnet addresses and wallet ids", 0},
+    {"ton_payout_threshold_nanoton", CONFIG_INT, -1, INT64_MAX / 4, "1000000000",
+     "ton settlement: submit the held payout once this much nano-TON is owed (tokens x the contract's worker fee; "
+     "-1: never)", 0},
+    {"ton_msg_value_nanoton", CONFIG_INT, 1, INT64_MAX / 4, "300000000",
+     "ton settlement: nano-TON sent with a payout for the contracts' gas (the excess comes back)", 0},
+    {"ton_payout_check_ms", CONFIG_INT, 200, 86400000, "10000",
+     "ton settlement: how often the worker contract is read to decide a payout", 0},
     {NULL, 0, 0, 0, NULL, NULL, 0},
 };
 
@@ -122,6 +135,7 @@ struct worker {
   struct buf health_body;
   uint64_t health_checks, health_failures;
   struct loop_timer pay_status; /* COCOON's periodic worker.updatePaymentStatus */
+  struct worker_ton *ton;       /* own payouts (ton_wallet_key), or NULL */
 };
 
 static const struct net_conn_handler px_handler;
@@ -723,15 +737,42 @@ static void health_cb(struct loop_timer *t) {
   if (http_client_request(w->hc, &o, &r) == 0) w->health_inflight = 1;
 }
 
+/* ---------------------------------------------------------------- own payouts */
+
+/* The highest signed payout held over the proxies (all name this worker's owner_address). */
+static int best_payout_cb(void *arg, int64_t *tokens, const uint8_t **boc, size_t *len) {
+  struct worker *w = arg;
+  struct payments_held *best = NULL;
+  for (size_t i = 0; i < w->nproxies; i++)
+    if (w->proxies[i].payout.boc.len && (!best || w->proxies[i].payout.tokens > best->tokens))
+      best = &w->proxies[i].payout;
+  if (!best) return ERR_NOTFOUND;
+  *tokens = best->tokens;
+  *boc = buf_ptr(&best->boc);
+  *len = best->boc.len;
+  return 0;
+}
+
 /* ---------------------------------------------------------------- HTTP stats */
 
 static int json_extra(void *arg, struct buf *out) {
   struct worker *w = arg;
   int rc = buf_appendf(out,
                        ",\"model\":\"%s\",\"coefficient\":%d,\"max_active_requests\":%d,\"backend_ok\":%s,"
-                       "\"health_checks\":%" PRIu64 ",\"health_failures\":%" PRIu64 ",\"proxies\":[",
+                       "\"health_checks\":%" PRIu64 ",\"health_failures\":%" PRIu64,
                        w->base, w->coefficient, w->max_active, w->backend_ok ? "true" : "false", w->health_checks,
                        w->health_failures);
+  if (!rc && w->ton) {
+    struct worker_ton_stats ts;
+    worker_ton_get_stats(w->ton, &ts);
+    rc = buf_appendf(out,
+                     ",\"ton\":{\"wallet\":\"%s\",\"wallet_balance\":%" PRId64 ",\"chain_tokens\":%" PRId64
+                     ",\"submitted\":%" PRId64 ",\"landed\":%" PRId64 ",\"failed\":%" PRId64 ",\"last_error\":\"",
+                     worker_ton_wallet(w->ton), ts.wallet_balance, ts.chain_tokens, ts.submitted, ts.landed, ts.failed);
+    if (!rc) rc = buf_append_json_str(out, ts.last_error, strlen(ts.last_error));
+    if (!rc) rc = buf_append_str(out, "\"}");
+  }
+  if (!rc) rc = buf_append_str(out, ",\"proxies\":[");
   for (size_t i = 0; i < w->nproxies && !rc; i++) {
     struct wproxy *px = &w->proxies[i];
     char key[65] = "";
@@ -900,6 +941,19 @@ int worker_new(struct loop *loop, const struct config *cfg, struct worker **out,
   for (size_t i = 0; i < w->nproxies; i++) uplink_connect(&w->proxies[i].up);
   loop_timer_init(&w->pay_status, pay_status_timer_cb, w);
   loop_timer_start(loop, &w->pay_status, WORKER_PAYMENT_STATUS_MS);
+  if (config_get_str(cfg, "ton_wallet_key")[0]) {
+    const char *key = config_get_str(cfg, "toncenter_api_key");
+    struct worker_ton_config tc = {.toncenter_url = config_get_str(cfg, "toncenter_url"),
+                                   .api_key = key[0] ? key : NULL,
+                                   .key_path = config_get_str(cfg, "ton_wallet_key"),
+                                   .wallet_kind = config_get_str(cfg, "ton_wallet"),
+                                   .testnet = config_get_bool(cfg, "ton_testnet"),
+                                   .contract = w->owner,
+                                   .threshold = config_get_int(cfg, "ton_payout_threshold_nanoton"),
+                                   .msg_value = config_get_int(cfg, "ton_msg_value_nanoton"),
+                                   .check_ms = (uint32_t)config_get_int(cfg, "ton_payout_check_ms")};
+    if ((rc = worker_ton_new(loop, &tc, best_payout_cb, w, &w->ton, e))) goto fail;
+  }
   char ready[256];
   snprintf(ready, sizeof(ready), "http_url=http://%s:%d\n", hhost, http_server_port(w->http));
   log_info("listening", "http=%s:%d model=%s proxies=%zu", hhost, http_server_port(w->http), w->model, w->nproxies);
@@ -920,6 +974,7 @@ void worker_free(struct worker *w) {
   if (!w) return;
   loop_timer_stop(w->loop, &w->health);
   if (w->pay_status.cb) loop_timer_stop(w->loop, &w->pay_status);
+  worker_ton_free(w->ton);
   while (w->reqs) {
     backend_cancel(w->reqs);
     req_free(w->reqs, 0);

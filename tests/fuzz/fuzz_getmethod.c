@@ -1,11 +1,13 @@
-/* fuzz_getmethod: toncenter runGetMethod answers (JSON stack) and root contract data cells (and
- * their conversion to a registry and back). */
+/* fuzz_getmethod: toncenter runGetMethod answers (JSON stack: also as get_cocoon_client_data),
+ * root contract data cells (and their conversion to a registry and back), and proxy contract data
+ * cells (with a client contract address derived from them). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain/cocoon_sc.h"
 #include "chain/root.h"
 #include "chain/root_registry.h"
 #include "chain/tvm_stack.h"
@@ -72,6 +74,21 @@ static void cell_parsers(const struct ton_cell *c, struct chain_root *r) {
   } else {
     check(e.msg[0] != '\0', "root data refusal without a message");
   }
+  struct chain_proxy_sc psc;
+  memset(&e, 0, sizeof(e));
+  if (chain_proxy_sc_parse(c, &psc, &e) == 0) {
+    check(psc.params_nocode != NULL && psc.state < 4, "proxy contract data");
+    struct ton_addr a;
+    if (chain_client_sc_address(&psc, &psc.root, &psc.owner, &a, &e) == 0) check(a.wc == 0, "derived workchain");
+    else check(e.msg[0] != '\0', "derivation refusal without a message");
+    chain_proxy_sc_clear(&psc);
+  } else {
+    check(e.msg[0] != '\0' && psc.params_nocode == NULL && psc.client_code == NULL, "proxy data refusal");
+  }
+  struct chain_worker_sc wsc;
+  memset(&e, 0, sizeof(e));
+  if (chain_worker_sc_parse(c, &wsc, &e) == 0) check(wsc.state < 4 && wsc.tokens >= 0, "worker contract data");
+  else check(e.msg[0] != '\0', "worker data refusal without a message");
   struct chain_root_params p;
   memset(&e, 0, sizeof(e));
   if (chain_root_params_parse(c, &p, &e)) check(e.msg[0] != '\0', "params refusal without a message");
@@ -127,6 +144,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
   }
   if (chain_root_from_get_cocoon_data(&s, &root, NULL) == 0) check(s.n == 10, "get_cocoon_data arity");
+  struct chain_client_sc csc;
+  memset(&e, 0, sizeof(e));
+  if (chain_client_sc_from_stack(&s, &csc, &e) == 0)
+    check(s.n == 9 && csc.state <= 2 && csc.balance >= 0 && csc.stake >= 0 && csc.tokens_used >= 0, "client data");
+  else
+    check(e.msg[0] != '\0', "client data refusal without a message");
   chain_tvm_stack_clear(&s);
   return 0;
 }

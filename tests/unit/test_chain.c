@@ -13,6 +13,7 @@
 #include "base/buf.h"
 #include "base/util.h"
 #include "chain/b64.h"
+#include "chain/cocoon_sc.h"
 #include "chain/registry_ton.h"
 #include "chain/root.h"
 #include "chain/root_registry.h"
@@ -785,6 +786,144 @@ static void test_registry_ton_async(void **st) {
   free(r), free(out);
 }
 
+/* The proxy contract's data and client contract address derivation against contracts/build.cjs:
+ * proxyData-shaped data (owner 0:22.., key 44.., root -1:33.., balance 5, stake 2 TON, unlock 7,
+ * params price 20 fee 19 cached 2500 delays 600/300 stakes 2/1 TON with worker code x{beef} and
+ * client code x{c0de}); clientAddress(code, owner 0:11.., proxy 0:22.., key, params) computed by
+ * @ton/core from build.clientData. */
+static const char *PROXY_DATA_B64 =
+    "te6cckEBBAEAqgAB2oAEREREREREREREREREREREREREREREREREREREREREREiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI"
+    "iIiIk/zMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzBBUdzWUAAAAAAcBAlsDAAAAAQAAAAGIoImAABOIAAAE4gAAE4gA"
+    "ABOIAAABLAAAAJYjuaygAh3NZQA4AgMABL7vAATA3u71OZA=";
+static const char *CLIENT_SC_WANT = "0:00d93b0ebcdec27105a812119cfe06e56dff03230307e7d43a6e642ffa35440f";
+
+static void test_cocoon_sc(void **st) {
+  (void)st;
+  struct buf b;
+  struct err e = {0};
+  struct ton_cell *data = NULL;
+  buf_init(&b, 0);
+  assert_int_equal(chain_b64_decode(PROXY_DATA_B64, strlen(PROXY_DATA_B64), &b), 0);
+  assert_int_equal(ton_boc_parse_one(buf_ptr(&b), b.len, &data, &e), 0);
+  struct chain_proxy_sc p;
+  assert_int_equal(chain_proxy_sc_parse(data, &p, &e), 0);
+  uint8_t key[32];
+  memset(key, 0x44, 32);
+  assert_memory_equal(p.proxy_key, key, 32);
+  assert_int_equal(p.root.wc, -1);
+  assert_int_equal(p.balance, 5);
+  assert_int_equal(p.stake, 2000000000);
+  assert_int_equal(p.unlock_ts, 7);
+  assert_int_equal(p.min_client_stake, 1000000000);
+  assert_non_null(p.client_code);
+  struct ton_addr owner = {.wc = 0}, proxy = {.wc = 0}, got, want;
+  memset(owner.hash, 0x11, 32);
+  memset(proxy.hash, 0x22, 32);
+  assert_int_equal(ton_addr_parse(CLIENT_SC_WANT, &want, NULL, &e), 0);
+  assert_int_equal(chain_client_sc_address(&p, &proxy, &owner, &got, &e), 0);
+  assert_true(ton_addr_equal(&got, &want));
+  owner.hash[31] ^= 1; /* another owner, another contract */
+  assert_int_equal(chain_client_sc_address(&p, &proxy, &owner, &got, &e), 0);
+  assert_false(ton_addr_equal(&got, &want));
+  chain_proxy_sc_clear(&p);
+  chain_proxy_sc_clear(&p); /* twice is harmless */
+  /* The same data with a bit more, or a bit less, is refused with a message. */
+  struct ton_builder bl;
+  struct ton_cell *more = NULL;
+  ton_builder_init(&bl);
+  assert_int_equal(ton_builder_store_cell_contents(&bl, data), 0);
+  assert_int_equal(ton_builder_store_bit(&bl, 1), 0);
+  assert_int_equal(ton_builder_end(&bl, &more, NULL), 0);
+  memset(&e, 0, sizeof(e));
+  assert_int_not_equal(chain_proxy_sc_parse(more, &p, &e), 0);
+  assert_non_null(strstr(e.msg, "proxy contract data"));
+  assert_null(p.params_nocode);
+  ton_cell_unref(more);
+  /* A params cell without client code: no derivation. */
+  memset(&p, 0, sizeof(p));
+  assert_int_equal(chain_client_sc_address(&p, &proxy, &owner, &got, &e), ERR_NOTFOUND);
+  struct chain_proxy_sc p2;
+  assert_int_equal(chain_proxy_sc_parse(data, &p2, &e), 0);
+  ton_cell_unref(data);
+  buf_free(&b);
+
+  /* A worker contract's data: owner proxy key state tokens ^params (the params without code). */
+  {
+    struct ton_builder wb;
+    struct ton_cell *wd = NULL;
+    ton_builder_init(&wb);
+    assert_int_equal(ton_builder_store_addr(&wb, &owner), 0);
+    assert_int_equal(ton_builder_store_addr(&wb, &proxy), 0);
+    assert_int_equal(ton_builder_store_bytes(&wb, key, 32), 0);
+    assert_int_equal(ton_builder_store_uint(&wb, 0, 2), 0);
+    assert_int_equal(ton_builder_store_uint(&wb, 16, 64), 0);
+    assert_int_equal(ton_builder_store_ref(&wb, p2.params_nocode), 0);
+    assert_int_equal(ton_builder_end(&wb, &wd, NULL), 0);
+    struct chain_worker_sc w;
+    assert_int_equal(chain_worker_sc_parse(wd, &w, &e), 0);
+    assert_int_equal(w.tokens, 16);
+    assert_int_equal(w.worker_fee_per_token, 19);
+    assert_int_equal(w.price_per_token, 20);
+    assert_true(ton_addr_equal(&w.proxy, &proxy));
+    memset(&e, 0, sizeof(e));
+    assert_int_not_equal(chain_worker_sc_parse(p2.params_nocode, &w, &e), 0); /* not worker data */
+    assert_true(e.msg[0] != '\0');
+    ton_cell_unref(wd);
+  }
+  chain_proxy_sc_clear(&p2);
+
+  /* get_cocoon_client_data: 9 results. */
+  struct ton_cell *oc = NULL, *pc = NULL;
+  ton_builder_init(&bl);
+  assert_int_equal(ton_builder_store_addr(&bl, &owner), 0);
+  assert_int_equal(ton_builder_end(&bl, &oc, NULL), 0);
+  ton_builder_init(&bl);
+  assert_int_equal(ton_builder_store_addr(&bl, &proxy), 0);
+  assert_int_equal(ton_builder_end(&bl, &pc, NULL), 0);
+  char *ob = cell_b64(oc), *pb = cell_b64(pc);
+  const char *cases[][2] = {
+      {"0x1", "0x3b9aca00"}, /* closing, balance 1 TON: accepted */
+      {"0x3", "0x1"},        /* state 3 */
+      {"0x0", "-0x1"},       /* negative balance */
+  };
+  for (int i = 0; i < 3; i++) {
+    char json[2048];
+    snprintf(json, sizeof(json),
+             "{\"ok\":true,\"result\":{\"exit_code\":0,\"stack\":[[\"slice\",{\"bytes\":\"%s\"}],[\"slice\",{\"bytes\":\"%s\"}],"
+             "[\"num\",\"0x%s\"],[\"num\",\"%s\"],[\"num\",\"%s\"],[\"num\",\"0x3b9aca00\"],[\"num\",\"0x10\"],"
+             "[\"num\",\"0x65\"],[\"num\",\"0x0\"]]}}",
+             ob, pb, "4444444444444444444444444444444444444444444444444444444444444444", cases[i][0], cases[i][1]);
+    struct chain_tvm_stack s;
+    struct chain_client_sc c;
+    assert_int_equal(parse(json, &s, &e), 0);
+    memset(&e, 0, sizeof(e));
+    int rc = chain_client_sc_from_stack(&s, &c, &e);
+    if (i == 0) {
+      assert_int_equal(rc, 0);
+      assert_int_equal(c.state, 1);
+      assert_int_equal(c.balance, 1000000000);
+      assert_int_equal(c.stake, 1000000000);
+      assert_int_equal(c.tokens_used, 16);
+      assert_int_equal(c.unlock_ts, 101);
+      assert_true(ton_addr_equal(&c.proxy, &proxy));
+      assert_memory_equal(c.proxy_key, key, 32);
+      /* One result short. */
+      s.n--;
+      assert_int_not_equal(chain_client_sc_from_stack(&s, &c, &e), 0);
+      assert_non_null(strstr(e.msg, "gives 9"));
+      s.n++;
+    } else {
+      assert_int_not_equal(rc, 0);
+      assert_true(e.msg[0] != '\0');
+    }
+    chain_tvm_stack_clear(&s);
+  }
+  free(ob);
+  free(pb);
+  ton_cell_unref(oc);
+  ton_cell_unref(pc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_b64),
@@ -799,6 +938,7 @@ int main(void) {
       cmocka_unit_test(test_root_registry),
       cmocka_unit_test(test_registry_ton_source),
       cmocka_unit_test(test_registry_ton_async),
+      cmocka_unit_test(test_cocoon_sc),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

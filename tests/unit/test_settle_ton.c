@@ -2,7 +2,9 @@
  * answering the four API calls from a small model of one wallet and one client contract): the
  * threshold policy, refusals, a total already on chain (nothing sent), a wallet below its minimum
  * (nothing sent, a clear error), and the full path: look, wallet, seqno, sendBoc, the wallet's
- * transaction found by its body hash, the contract read again, the ledger mark recorded. */
+ * transaction found by its body hash, the contract read again, the ledger mark recorded. Client
+ * deposits read from a client contract (credited once, a top-up, closing, a contract naming
+ * another key or owner refused); the deposit, top-up and worker payout decisions alone. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,12 +24,16 @@
 
 #include "base/buf.h"
 #include "chain/b64.h"
+#include "chain/cocoon_sc.h"
 #include "chain/toncenter.h"
+#include "client/client_ton.h"
+#include "worker/worker_ton.h"
 #include "ledger/ledger.h"
 #include "loop/loop.h"
 #include "settle/ton_backend.h"
 #include "ton/boc.h"
 #include "ton/payment.h"
+#include "ton/sign.h"
 
 #define CLIENT "0:0303030303030303030303030303030303030303030303030303030303030303"
 
@@ -45,6 +51,11 @@ struct fake {
   int64_t seqno, tokens, tokens_after_send;
   int sends, looks;
   char body_hash_b64[64]; /* of the last external sent; "" none */
+  /* Client deposits: the proxy contract's data and a client contract's get-method answer,
+   * given for the accounts whose address hash (hex) appears in the request. */
+  char proxy_hex[65], proxy_data_b64[2048];
+  char client_hex[65], client_stack[2048];
+  int client_reads;
 };
 
 static void answer(int c, const char *json) {
@@ -72,9 +83,18 @@ static void serve(struct fake *f, int c) {
     if (n >= (size_t)(end + 4 - req) + want) break;
   }
   req[n] = 0;
-  char out[4096];
+  char out[8192];
   pthread_mutex_lock(&f->mu);
-  if (strstr(req, "/getAddressInformation")) {
+  if (strstr(req, "/getAddressInformation") && f->proxy_hex[0] && strstr(req, f->proxy_hex)) {
+    snprintf(out, sizeof(out),
+             "{\"ok\":true,\"result\":{\"balance\":\"1\",\"state\":\"active\",\"code\":\"%s\",\"data\":\"%s\","
+             "\"last_transaction_id\":{\"lt\":\"0\",\"hash\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"},"
+             "\"sync_utime\":1}}",
+             CELL_B64, f->proxy_data_b64);
+  } else if (strstr(req, "/runGetMethod") && f->client_hex[0] && strstr(req, f->client_hex)) {
+    f->client_reads++;
+    snprintf(out, sizeof(out), "%s", f->client_stack);
+  } else if (strstr(req, "/getAddressInformation")) {
     snprintf(out, sizeof(out),
              "{\"ok\":true,\"result\":{\"balance\":\"%" PRIu64 "\",\"state\":\"%s\",\"code\":\"%s\",\"data\":\"%s\","
              "\"last_transaction_id\":{\"lt\":\"0\",\"hash\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"},"
@@ -196,7 +216,7 @@ static void done_cb(void *arg, const struct settle_result *r) {
   snprintf(x->last_error, sizeof(x->last_error), "%s", r->error ? r->error : "");
 }
 
-static void setup_fx(struct fx *x, int64_t charge_threshold) {
+static void setup_fx2(struct fx *x, int64_t charge_threshold, const char *proxy_contract) {
   memset(x, 0, sizeof(*x));
   fake_start(&x->f);
   snprintf(x->url, sizeof(x->url), "http://127.0.0.1:%d/api/v2", x->f.port);
@@ -209,11 +229,14 @@ static void setup_fx(struct fx *x, int64_t charge_threshold) {
   assert_int_equal(ledger_open(x->path, ledger_seed, x->loop, &lo, &x->l, &e), 0);
   struct settle_ton_params p = {.toncenter_url = x->url, .wallet_kind = TON_WALLET_V4R2, .price_per_token = 20,
                                 .worker_fee_per_token = 19, .charge_threshold = charge_threshold,
-                                .payout_threshold = -1, .scan_ms = 100, .poll_ms = 50};
+                                .payout_threshold = -1, .scan_ms = 100, .poll_ms = 50,
+                                .proxy_contract = proxy_contract, .client_poll_ms = 100};
   memcpy(p.wallet_seed, wallet_seed, 32);
   memcpy(p.proxy_seed, proxy_seed, 32);
   assert_int_equal(settle_ton_new(x->loop, x->l, &p, &x->s, &e), 0);
 }
+
+static void setup_fx(struct fx *x, int64_t charge_threshold) { setup_fx2(x, charge_threshold, NULL); }
 
 static void teardown_fx(struct fx *x) {
   struct err e = {0};
@@ -260,6 +283,74 @@ static void test_due(void **st) {
   assert_false(settle_ton_due(1000, 0, 20, -1, &owed)); /* automatic submission off */
   assert_true(settle_ton_due(INT64_MAX, 0, 20, 1, &owed)); /* no overflow */
   assert_int_equal(owed, INT64_MAX);
+}
+
+/* The ledger change that matches a client account to its contract: deposits, charges landing,
+ * refunds, idempotence, overflow. */
+static void test_deposit_delta(void **st) {
+  (void)st;
+  int64_t db, ds;
+  /* First sight: the whole deposit and the stake. */
+  assert_int_equal(settle_ton_deposit_delta(NULL, 400000000, 1000000000, 0, 20, &db, &ds), 0);
+  assert_int_equal(db, 400000000);
+  assert_int_equal(ds, 1000000000);
+  /* The account after it, 16 tokens served (320 charged in the ledger), none on chain yet. */
+  struct ledger_account a = {.balance = 400000000 - 320, .stake = 1000000000, .amount = 320, .tokens = 16};
+  assert_int_equal(settle_ton_deposit_delta(&a, 400000000, 1000000000, 0, 20, &db, &ds), 0);
+  assert_true(db == 0 && ds == 0); /* net deposit: ledger 0.4 TON - 320 + 320, contract 0.4 TON + 0 x 20 */
+  /* The charge landed: balance lowered, tokens raised, the sum the same: nothing to do. */
+  assert_int_equal(settle_ton_deposit_delta(&a, 400000000 - 320, 1000000000, 16, 20, &db, &ds), 0);
+  assert_true(db == 0 && ds == 0);
+  /* A top-up of 1 TON. */
+  assert_int_equal(settle_ton_deposit_delta(&a, 1400000000 - 320, 1000000000, 16, 20, &db, &ds), 0);
+  assert_true(db == 1000000000 && ds == 0);
+  /* Closing: everything above the stake refunded. */
+  a.balance = 1400000000 - 320;
+  assert_int_equal(settle_ton_deposit_delta(&a, 1000000000, 1000000000, 16, 20, &db, &ds), 0);
+  assert_true(db == -(400000000 - 320) && ds == 0);
+  /* Closed: the stake refunded too. */
+  a.balance = 1000000000;
+  assert_int_equal(settle_ton_deposit_delta(&a, 0, 0, 16, 20, &db, &ds), 0);
+  assert_true(db == -1000000000 && ds == -1000000000);
+  /* Out of range. */
+  assert_int_equal(settle_ton_deposit_delta(&a, 1, 0, INT64_MAX, 20, &db, &ds), ERR_LIMIT);
+  assert_int_equal(settle_ton_deposit_delta(&a, -1, 0, 0, 20, &db, &ds), ERR_LIMIT);
+  a.balance = INT64_MIN;
+  a.amount = 0;
+  assert_int_equal(settle_ton_deposit_delta(&a, INT64_MAX, 0, 0, 20, &db, &ds), ERR_LIMIT);
+  assert_true(db == 0 && ds == 0);
+}
+
+/* The client's automatic top-up decision. */
+static void test_topup_due(void **st) {
+  (void)st;
+  int64_t amt;
+  struct client_ton_contract c = {.state = 0, .balance = 400000000, .stake = 1000000000};
+  assert_true(client_ton_topup_due(&c, 0, 0, &amt)); /* below half the stake: one stake */
+  assert_int_equal(amt, 1000000000);
+  c.balance = 500000000;
+  assert_false(client_ton_topup_due(&c, 0, 0, &amt)); /* exactly half: not below */
+  assert_true(client_ton_topup_due(&c, 500000001, 7, &amt)); /* a configured threshold and amount */
+  assert_int_equal(amt, 7);
+  c.balance = 0;
+  c.state = 1;
+  assert_false(client_ton_topup_due(&c, 0, 0, &amt)); /* closing: never */
+  c.state = 0;
+  c.stake = 0;
+  assert_false(client_ton_topup_due(&c, 0, 0, &amt)); /* no stake, no amount: nothing to send */
+  assert_true(client_ton_topup_due(&c, 10, 5, &amt));
+}
+
+/* The worker's own payout decision. */
+static void test_worker_payout_due(void **st) {
+  (void)st;
+  assert_true(worker_ton_payout_due(16, 0, 19, 1));
+  assert_false(worker_ton_payout_due(16, 16, 19, 0)); /* nothing owed */
+  assert_false(worker_ton_payout_due(16, 20, 19, 0)); /* the contract holds more */
+  assert_false(worker_ton_payout_due(16, 10, 19, 115)); /* 6 x 19 = 114 */
+  assert_true(worker_ton_payout_due(16, 10, 19, 114));
+  assert_false(worker_ton_payout_due(1000, 0, 19, -1)); /* off */
+  assert_true(worker_ton_payout_due(INT64_MAX, 0, 19, INT64_MAX)); /* overflow: owed is huge */
 }
 
 static void test_refusals_and_already_on_chain(void **st) {
@@ -379,9 +470,171 @@ static void test_contract_refuses(void **st) {
   teardown_fx(&x);
 }
 
+/* ---- client deposits read from the chain ---- */
+
+static char *b64_of(struct ton_cell *c) {
+  struct buf boc, b;
+  buf_init(&boc, 0);
+  buf_init(&b, 0);
+  assert_int_equal(ton_boc_serialize(c, TON_BOC_CRC, &boc, NULL), 0);
+  assert_int_equal(chain_b64_encode(buf_ptr(&boc), boc.len, &b), 0);
+  char *r = strdup((const char *)buf_ptr(&b));
+  buf_free(&boc);
+  buf_free(&b);
+  return r;
+}
+
+static struct ton_cell *addr_cell(const struct ton_addr *a) {
+  struct ton_builder b;
+  struct ton_cell *c = NULL;
+  ton_builder_init(&b);
+  assert_int_equal(ton_builder_store_addr(&b, a), 0);
+  assert_int_equal(ton_builder_end(&b, &c, NULL), 0);
+  return c;
+}
+
+/* The client contract's answer: owner, proxy, key, state, balance, stake, tokens, unlock, secret. */
+static void client_says(struct fx *x, const struct ton_addr *owner, const struct ton_addr *proxy, const uint8_t *key,
+                        int state, int64_t balance, int64_t stake, int64_t tokens) {
+  struct ton_cell *oc = addr_cell(owner), *pc = addr_cell(proxy);
+  char *ob = b64_of(oc), *pb = b64_of(pc), kh[65];
+  for (int i = 0; i < 32; i++) snprintf(kh + 2 * i, 3, "%02x", key[i]);
+  pthread_mutex_lock(&x->f.mu);
+  snprintf(x->f.client_stack, sizeof(x->f.client_stack),
+           "{\"ok\":true,\"result\":{\"gas_used\":1,\"exit_code\":0,\"stack\":[[\"slice\",{\"bytes\":\"%s\"}],"
+           "[\"slice\",{\"bytes\":\"%s\"}],[\"num\",\"0x%s\"],[\"num\",\"0x%x\"],[\"num\",\"0x%" PRIx64 "\"],"
+           "[\"num\",\"0x%" PRIx64 "\"],[\"num\",\"0x%" PRIx64 "\"],[\"num\",\"0x65\"],[\"num\",\"0x0\"]]}}",
+           ob, pb, kh, state, (uint64_t)balance, (uint64_t)stake, (uint64_t)tokens);
+  int reads = x->f.client_reads;
+  pthread_mutex_unlock(&x->f.mu);
+  /* Two more reads: the answer has been seen and applied. */
+  for (int i = 0; i < 400; i++) {
+    pthread_mutex_lock(&x->f.mu);
+    int now = x->f.client_reads;
+    pthread_mutex_unlock(&x->f.mu);
+    if (now >= reads + 2) break;
+    assert_int_equal(loop_run_once(x->loop, 25), 0);
+  }
+  free(ob);
+  free(pb);
+  ton_cell_unref(oc);
+  ton_cell_unref(pc);
+}
+
+static void test_deposits_from_chain(void **st) {
+  (void)st;
+  struct err e = {0};
+  /* A proxy contract (key = the proxy's) whose params carry a client code; the client contract's
+   * address derived from it, as the proxy contract derives it. */
+  uint8_t pub[32];
+  assert_int_equal(ton_sign_pubkey(proxy_seed, pub), 0);
+  struct ton_addr proxy = {.wc = 0}, owner = {.wc = 0}, root = {.wc = -1}, client;
+  memset(proxy.hash, 0x22, 32);
+  memset(owner.hash, 0x11, 32);
+  memset(root.hash, 0x33, 32);
+  struct ton_builder b;
+  struct ton_cell *code = NULL, *params = NULL, *data = NULL;
+  ton_builder_init(&b);
+  assert_int_equal(ton_builder_store_uint(&b, 0xc0de, 16), 0);
+  assert_int_equal(ton_builder_end(&b, &code, NULL), 0);
+  ton_builder_init(&b);
+  assert_int_equal(ton_builder_store_uint(&b, 3, 8) || ton_builder_store_uint(&b, 1, 32) ||
+                       ton_builder_store_uint(&b, 1, 32) || ton_builder_store_bit(&b, 1) ||
+                       ton_builder_store_coins(&b, 20) || ton_builder_store_coins(&b, 19),
+                   0);
+  for (int i = 0; i < 4; i++) assert_int_equal(ton_builder_store_uint(&b, 10000, 32), 0);
+  assert_int_equal(ton_builder_store_uint(&b, 600, 32) || ton_builder_store_uint(&b, 300, 32) ||
+                       ton_builder_store_coins(&b, 2000000000) || ton_builder_store_coins(&b, 1000000000) ||
+                       ton_builder_store_bit(&b, 0) || ton_builder_store_bit(&b, 0) ||
+                       ton_builder_store_maybe_ref(&b, code),
+                   0);
+  assert_int_equal(ton_builder_end(&b, &params, NULL), 0);
+  ton_builder_init(&b);
+  assert_int_equal(ton_builder_store_addr(&b, &owner) || ton_builder_store_bytes(&b, pub, 32) ||
+                       ton_builder_store_addr(&b, &root) || ton_builder_store_uint(&b, 0, 2) ||
+                       ton_builder_store_coins(&b, 0) || ton_builder_store_coins(&b, 2000000000) ||
+                       ton_builder_store_uint(&b, 0, 32) || ton_builder_store_ref(&b, params),
+                   0);
+  assert_int_equal(ton_builder_end(&b, &data, NULL), 0);
+  struct chain_proxy_sc psc;
+  assert_int_equal(chain_proxy_sc_parse(data, &psc, &e), 0);
+  assert_int_equal(chain_client_sc_address(&psc, &proxy, &owner, &client, &e), 0);
+  chain_proxy_sc_clear(&psc);
+  char praw[TON_ADDR_RAW_MAX], craw[TON_ADDR_RAW_MAX];
+  ton_addr_to_raw(&proxy, praw, sizeof(praw));
+  ton_addr_to_raw(&client, craw, sizeof(craw));
+
+  struct fx x;
+  setup_fx2(&x, -1, praw);
+  char *db = b64_of(data);
+  pthread_mutex_lock(&x.f.mu);
+  snprintf(x.f.proxy_hex, sizeof(x.f.proxy_hex), "%s", praw + 2);
+  snprintf(x.f.proxy_data_b64, sizeof(x.f.proxy_data_b64), "%s", db);
+  snprintf(x.f.client_hex, sizeof(x.f.client_hex), "%s", craw + 2);
+  pthread_mutex_unlock(&x.f.mu);
+  free(db);
+
+  /* The handshake: the first deposit (0.4 TON) and the stake are credited. */
+  settle_ton_client_seen(x.s, craw);
+  client_says(&x, &owner, &proxy, pub, 0, 400000000, 1000000000, 0);
+  struct ledger_account a;
+  assert_int_equal(ledger_account_get(x.l, LEDGER_CLIENT, craw, &a), 0);
+  assert_int_equal(a.balance, 400000000);
+  assert_int_equal(a.stake, 1000000000);
+  /* A top-up of 1 TON and a charge of 16 tokens landed: only the top-up is new. */
+  client_says(&x, &owner, &proxy, pub, 0, 1400000000 - 16 * 20, 1000000000, 16);
+  assert_int_equal(ledger_account_get(x.l, LEDGER_CLIENT, craw, &a), 0);
+  assert_int_equal(a.balance, 1400000000);
+  int64_t charged = 0;
+  assert_int_equal(ledger_payment_get(x.l, SETTLE_TON_MARK_CHARGED, craw, &charged), 0);
+  assert_int_equal(charged, 16);
+  struct settle_ton_stats ts;
+  settle_ton_get_stats(x.s, &ts);
+  assert_int_equal(ts.deposits, 2);
+  assert_int_equal(ts.deposited, 1400000000);
+  assert_true(settle_can_run(x.s, craw));
+  /* Closing: the excess over the stake refunded; no new requests. Read again: nothing moves. (This
+   * ledger served none of the 16 tokens the contract was charged, so its net deposit keeps them.) */
+  client_says(&x, &owner, &proxy, pub, 1, 1000000000, 1000000000, 16);
+  client_says(&x, &owner, &proxy, pub, 1, 1000000000, 1000000000, 16);
+  assert_int_equal(ledger_account_get(x.l, LEDGER_CLIENT, craw, &a), 0);
+  assert_int_equal(a.balance, 1000000000 + 16 * 20);
+  assert_false(settle_can_run(x.s, craw));
+  struct settle_status ss;
+  assert_int_equal(settle_status(x.s, craw, &ss, &e), 0);
+  assert_int_equal(ss.state, SETTLE_CLOSING);
+  assert_int_equal(ss.unlock_at_ms, 101000);
+  settle_ton_get_stats(x.s, &ts);
+  assert_int_equal(ts.clients_closing, 1);
+  assert_int_equal(ts.refunds, 1);
+  assert_int_equal(ts.refunded, 400000000 - 16 * 20);
+  assert_int_equal(ts.contracts_refused, 0);
+  /* The same contract claiming another proxy key, or another owner (so another address): refused,
+   * the account unchanged. */
+  uint8_t other[32];
+  memset(other, 0x5a, 32);
+  client_says(&x, &owner, &proxy, other, 0, 50000000000, 1000000000, 16);
+  struct ton_addr owner2 = owner;
+  owner2.hash[0] ^= 1;
+  client_says(&x, &owner2, &proxy, pub, 0, 50000000000, 1000000000, 16);
+  assert_int_equal(ledger_account_get(x.l, LEDGER_CLIENT, craw, &a), 0);
+  assert_int_equal(a.balance, 1000000000 + 16 * 20);
+  settle_ton_get_stats(x.s, &ts);
+  assert_true(ts.contracts_refused >= 1);
+  assert_non_null(strstr(ts.last_contract_error, "not the client contract address"));
+  teardown_fx(&x);
+  ton_cell_unref(code);
+  ton_cell_unref(params);
+  ton_cell_unref(data);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_due),
+      cmocka_unit_test(test_deposit_delta),
+      cmocka_unit_test(test_topup_due),
+      cmocka_unit_test(test_worker_payout_due),
+      cmocka_unit_test(test_deposits_from_chain),
       cmocka_unit_test(test_refusals_and_already_on_chain),
       cmocka_unit_test(test_low_wallet),
       cmocka_unit_test(test_policy_submits),

@@ -1,7 +1,8 @@
-// deploy_settle: deploys root, proxy (staked), client (topped up) and worker contracts on the local
-// TON for test_ton_settle.sh, with contracts/build.cjs; prints KEY=VALUE lines.
+// deploy_settle: deploys the proxy (staked), client (topped up) and worker contracts on the local
+// TON for test_ton_settle.sh, with contracts/build.cjs, under a root contract already deployed
+// (from a registry file, by the test); prints KEY=VALUE lines. The params are the registry's.
 // SPDX-License-Identifier: Apache-2.0
-// Usage: node deploy_settle.cjs URL PROXY_KEY_PEM PROXY_WALLET CLIENT_OWNER WORKER_OWNER TOPUP
+// Usage: node deploy_settle.cjs URL PROXY_KEY_PEM PROXY_WALLET CLIENT_OWNER WORKER_OWNER TOPUP ROOT
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -10,7 +11,7 @@ const contracts = path.resolve(__dirname, '../../../contracts');
 const build = require(path.join(contracts, 'build.cjs'));
 const { beginCell, Address } = require(path.join(contracts, 'node_modules/@ton/core'));
 
-const [url, keyPem, proxyWallet, clientOwner, workerOwner, topUpS] = process.argv.slice(2);
+const [url, keyPem, proxyWallet, clientOwner, workerOwner, topUpS, rootAddr] = process.argv.slice(2);
 const topUp = BigInt(topUpS);
 const params = { pricePerToken: 20n, workerFeePerToken: 19n, minClientStake: 1000000000n, minProxyStake: 2000000000n,
   clientDelayBeforeClose: 300, proxyDelayBeforeClose: 600 };
@@ -31,8 +32,7 @@ async function deploy(c, amount, b) {
 
 (async () => {
   const pub = crypto.createPublicKey(fs.readFileSync(keyPem)).export({ format: 'der', type: 'spki' }).subarray(-32);
-  const root = await build.contract('root', { owner: proxyWallet, params });
-  await deploy(root, 1000000000n);
+  const root = { address: Address.parse(rootAddr) };
   const proxy = await build.contract('proxy', { owner: proxyWallet, proxyPublicKey: pub, root: root.address, params });
   await deploy(proxy, params.minProxyStake + 200000000n,
     body(OP.proxyIncreaseStake, 1, (b) => b.storeCoins(params.minProxyStake).storeAddress(Address.parse(proxyWallet))));
