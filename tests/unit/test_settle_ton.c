@@ -568,9 +568,9 @@ static void test_deposits_from_chain(void **st) {
   setup_fx2(&x, -1, praw);
   char *db = b64_of(data);
   pthread_mutex_lock(&x.f.mu);
-  snprintf(x.f.proxy_hex, sizeof(x.f.proxy_hex), "%s", praw + 2);
+  snprintf(x.f.proxy_hex, sizeof(x.f.proxy_hex), "%.64s", praw + 2);
   snprintf(x.f.proxy_data_b64, sizeof(x.f.proxy_data_b64), "%s", db);
-  snprintf(x.f.client_hex, sizeof(x.f.client_hex), "%s", craw + 2);
+  snprintf(x.f.client_hex, sizeof(x.f.client_hex), "%.64s", craw + 2);
   pthread_mutex_unlock(&x.f.mu);
   free(db);
 
