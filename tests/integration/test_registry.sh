@@ -110,6 +110,8 @@ wait_until 25 log_has proxy 'ev=worker_refused .*reason="model other-model (hash
   fail "worker with a model off the registry not refused"
 wait_until 10 log_has wm 'not in registry v4' || fail "the worker was not told why"
 pass "worker announcing a model off the registry refused: $(grep -m1 'ev=worker_refused' "$WORK/proxy.log" | sed 's/.*reason=//')"
+# c1 must have taken v4 (and saved it in its key_dir) before the bad updates below replace the file.
+wait_until 15 log_has c1 'ev=registry_reloaded .*version=4' || fail "client c1 did not reload v4"
 
 # 8. Bad updates while running: a badly signed v9 and an older v2 are logged and ignored.
 cp "$REG" "$WORK/v4"
