@@ -357,6 +357,127 @@ TGT static void matmul_k(const struct ops_mat *w, const void *act, size_t as, ui
   }
 }
 
+/* ---- Q8_0 x 16: the repacked layout (model load, ops_mat_pack) --------------------------
+ * Rows go in groups of 16 (the last one padded with zero rows). For each block b of 32 values a
+ * group holds 8 vectors of 64 bytes: vector k has in its 4-byte lane j the values 4k..4k+3 of
+ * row 16g+j's block b, as unsigned bytes (q + 128); after the nb * 512 bytes of vectors come the
+ * nb * 16 f16 scales (block b: rows 0..15 in order). A group takes q8x16_gstride(nb) bytes.
+ * A VPDPBUSD of vector k with the activation's bytes 4k..4k+3 broadcast adds 4 products to each
+ * of the 16 rows, so 8 of them make the block's integer dot for 16 rows at once, started at
+ * the activation's -128 * sum (kern_q8_0.c) to undo the +128. Then one conversion and one FMA
+ * with the 16 rows' scales (one vector) times the activation's: no horizontal sums, no
+ * per-pair scale shuffling, and the 8 weight vectors serve every token of a tile. The
+ * integer sums are the scalar path's, and each row's blocks are added in order in float. */
+#define Q8X16_T 8u /* tokens per tile */
+
+static size_t q8x16_gstride(uint32_t nb) { return ((size_t)nb * 544 + 63) & ~(size_t)63; }
+
+static size_t pack_size(const struct ops_mat *w) {
+  if (w->type != QUANT_Q8_0 || w->n_in % 32) return 0;
+  return (size_t)((w->n_out + 15) / 16) * q8x16_gstride(w->n_in / 32);
+}
+
+static void pack(const struct ops_mat *w, void *dst, uint32_t r0, uint32_t r1) {
+  uint32_t nb = w->n_in / 32;
+  size_t gs = q8x16_gstride(nb);
+  uint32_t end = r1 == w->n_out ? (r1 + 15) & ~15u : r1;
+  for (uint32_t r = r0; r < end; r++) {
+    uint8_t *g = (uint8_t *)dst + (size_t)(r / 16) * gs;
+    uint32_t j = r % 16;
+    const uint8_t *src = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+    for (uint32_t b = 0; b < nb; b++) {
+      uint8_t *d = g + (size_t)nb * 512 + (size_t)b * 32 + 2 * j;
+      if (r < w->n_out) memcpy(d, src + (size_t)b * 34, 2);
+      else memset(d, 0, 2);
+      for (uint32_t k = 0; k < 8; k++) {
+        uint32_t v = 0;
+        if (r < w->n_out) memcpy(&v, src + (size_t)b * 34 + 2 + 4 * k, 4);
+        v ^= 0x80808080u;
+        memcpy(g + (size_t)b * 512 + 64 * k + 4 * j, &v, 4);
+      }
+    }
+  }
+}
+
+TGT_INLINE __m512i bcast4(const int8_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+/* One group (16 rows) against T tokens; rows outside `m` are not stored. */
+TGT_INLINE void q8x16_group(const uint8_t *g, uint32_t nb, const uint8_t *act, size_t as, float *y, size_t ys,
+                            __mmask16 m, const int T) {
+  const uint8_t *ds = g + (size_t)nb * 512;
+  __m512 acc[Q8X16_T];
+#pragma GCC unroll 8
+  for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+  for (uint32_t b = 0; b < nb; b++) {
+    const __m512i *wq = (const __m512i *)(const void *)(g + (size_t)b * 512);
+    __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(const void *)(ds + (size_t)b * 32)));
+    if (T == 1) {
+      /* One token: two chains of four keep VPDPBUSD's latency hidden. */
+      const struct kern_q8_0 *a = (const struct kern_q8_0 *)(const void *)act + b;
+      __m512i i0 = _mm512_set1_epi32(a->c), i1 = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; k += 2) {
+        i0 = _mm512_dpbusd_epi32(i0, _mm512_load_si512(wq + k), bcast4(a->q + 4 * k));
+        i1 = _mm512_dpbusd_epi32(i1, _mm512_load_si512(wq + k + 1), bcast4(a->q + 4 * k + 4));
+      }
+      acc[0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0, i1)), _mm512_mul_ps(dw, _mm512_set1_ps(a->d)),
+                               acc[0]);
+    } else {
+      __m512i wv[8];
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; k++) wv[k] = _mm512_load_si512(wq + k);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) {
+        const struct kern_q8_0 *a = (const struct kern_q8_0 *)(const void *)(act + (size_t)t * as) + b;
+        __m512i is = _mm512_set1_epi32(a->c);
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) is = _mm512_dpbusd_epi32(is, wv[k], bcast4(a->q + 4 * k));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dw, _mm512_set1_ps(a->d)), acc[t]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(y + (size_t)t * ys, m, acc[t]);
+}
+
+TGT static void q8x16_tile(const uint8_t *g, uint32_t nb, const uint8_t *act, size_t as, float *y, size_t ys,
+                           __mmask16 m, uint32_t T) {
+  switch (T) {
+  case 1: q8x16_group(g, nb, act, as, y, ys, m, 1); break;
+  case 2: q8x16_group(g, nb, act, as, y, ys, m, 2); break;
+  case 3: q8x16_group(g, nb, act, as, y, ys, m, 3); break;
+  case 4: q8x16_group(g, nb, act, as, y, ys, m, 4); break;
+  case 5: q8x16_group(g, nb, act, as, y, ys, m, 5); break;
+  case 6: q8x16_group(g, nb, act, as, y, ys, m, 6); break;
+  case 7: q8x16_group(g, nb, act, as, y, ys, m, 7); break;
+  default: q8x16_group(g, nb, act, as, y, ys, m, 8); break;
+  }
+}
+
+TGT static void q8x16_matmul(const struct ops_mat *w, const void *act, size_t as, uint32_t n_tok, float *y,
+                             size_t ys, uint32_t r0, uint32_t r1) {
+  uint32_t nb = w->n_in / 32;
+  size_t gs = q8x16_gstride(nb);
+  const uint8_t *base = w->packed, *ab = act;
+  /* Several token tiles: 4 groups (64 rows) at a time stay in L2 while the tiles pass. */
+  uint32_t g0 = r0 / 16, g1 = (r1 + 15) / 16, chunk = n_tok <= Q8X16_T ? g1 - g0 : 4;
+  for (uint32_t c0 = g0; c0 < g1; c0 += chunk) {
+    uint32_t c1 = g1 - c0 < chunk ? g1 : c0 + chunk;
+    for (uint32_t t0 = 0; t0 < n_tok; t0 += Q8X16_T) {
+      uint32_t T = n_tok - t0 < Q8X16_T ? n_tok - t0 : Q8X16_T;
+      for (uint32_t g = c0; g < c1; g++) {
+        uint32_t lo = 16 * g < r0 ? r0 - 16 * g : 0, hi = 16 * g + 16 > r1 ? r1 - 16 * g : 16;
+        __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+        q8x16_tile(base + g * gs, nb, ab + (size_t)t0 * as, as, y + (size_t)t0 * ys + 16 * g, ys, m, T);
+      }
+    }
+  }
+}
+
 /* The float types against the F32 (rounded) activation; four accumulators of 16. */
 TGT static float dot_floats(uint32_t type, const uint8_t *row, const float *x, uint32_t n) {
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
@@ -387,7 +508,10 @@ TGT static float dot_floats(uint32_t type, const uint8_t *row, const float *x, u
 TGT static void matmul(const struct ops_mat *w, const void *act, size_t act_stride, uint32_t n_tok, float *y,
                        size_t y_stride, uint32_t r0, uint32_t r1) {
   switch (w->type) {
-  case QUANT_Q8_0: tiles_q8(w, act, act_stride, n_tok, y, y_stride, r0, r1, 0); return;
+  case QUANT_Q8_0:
+    if (w->packed) q8x16_matmul(w, act, act_stride, n_tok, y, y_stride, r0, r1);
+    else tiles_q8(w, act, act_stride, n_tok, y, y_stride, r0, r1, 0);
+    return;
   case QUANT_Q4_0: tiles_q8(w, act, act_stride, n_tok, y, y_stride, r0, r1, 1); return;
   case QUANT_Q4_K: matmul_k(w, act, act_stride, n_tok, y, y_stride, r0, r1, 0); return;
   case QUANT_Q6_K: matmul_k(w, act, act_stride, n_tok, y, y_stride, r0, r1, 1); return;
@@ -451,9 +575,11 @@ const struct kern kern_avx512 = {
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
     .scale_f32 = scale_f32,
+    .pack_size = pack_size,
+    .pack = pack,
 };
 
 #else
 const struct kern kern_avx512 = {"avx512", kern_scalar_matmul, kern_scalar_prep_q8_0, kern_scalar_prep_q8_k,
-                                 NULL, NULL, NULL};
+                                 NULL, NULL, NULL, NULL, NULL};
 #endif

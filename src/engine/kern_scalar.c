@@ -16,7 +16,12 @@ void kern_scalar_prep_q8_0(const float *x, void *act, uint32_t n) {
     for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
     float id = amax != 0 ? 127.0f / amax : 0.0f;
     a[b].d = quant_f16_to_f32(quant_f32_to_f16(amax / 127.0f));
-    for (int i = 0; i < 32; i++) a[b].q[i] = (int8_t)nearbyintf(x[i] * id);
+    int32_t sum = 0;
+    for (int i = 0; i < 32; i++) {
+      a[b].q[i] = (int8_t)nearbyintf(x[i] * id);
+      sum += a[b].q[i];
+    }
+    a[b].c = -128 * sum;
   }
 }
 

@@ -265,6 +265,24 @@ static int load_tensors(struct model *m, struct err *e) {
   return 0;
 }
 
+/* The matrices the products use, repacked for the active kernel path (ops_mat_pack) unless
+ * COCOON_ENGINE_REPACK=0. A mapped file's pages are dropped as they are copied, so resident
+ * memory stays about the file's size; the embedding rows are still read from the file. */
+static int pack_weights(struct model *m, struct err *e) {
+  const char *env = getenv("COCOON_ENGINE_REPACK");
+  if (env && !strcmp(env, "0")) return 0;
+  int drop = gguf_is_mapped(m->g), rc;
+  for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+    struct model_layer *L = &m->layers[l];
+    struct ops_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+    for (size_t i = 0; i < sizeof(mats) / sizeof(mats[0]); i++)
+      if ((rc = ops_mat_pack(mats[i], drop, e)) != 0) return rc;
+  }
+  /* A tied output shares its rows with the embeddings, which are read row by row from the
+   * file: only the output's view gets the copy. */
+  return ops_mat_pack(&m->output, drop, e);
+}
+
 int model_from_gguf(struct gguf *g, struct model **out, struct err *e) {
   *out = NULL;
   struct model *m = calloc(1, sizeof(*m));
@@ -272,6 +290,7 @@ int model_from_gguf(struct gguf *g, struct model **out, struct err *e) {
   m->g = g;
   int rc = load_hparams(m, e);
   if (rc == 0) rc = load_tensors(m, e);
+  if (rc == 0) rc = pack_weights(m, e);
   if (rc != 0) {
     model_free(m);
     return rc;
@@ -300,6 +319,13 @@ void model_free(struct model *m) {
   if (m->layers)
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
       struct model_layer *L = &m->layers[l];
+      ops_mat_unpack(&L->wq);
+      ops_mat_unpack(&L->wk);
+      ops_mat_unpack(&L->wv);
+      ops_mat_unpack(&L->wo);
+      ops_mat_unpack(&L->gate);
+      ops_mat_unpack(&L->up);
+      ops_mat_unpack(&L->down);
       free(L->attn_norm);
       free(L->ffn_norm);
       free(L->bq);
@@ -309,6 +335,7 @@ void model_free(struct model *m) {
       free(L->k_norm);
     }
   free(m->layers);
+  ops_mat_unpack(&m->output);
   free(m->output_norm);
   free(m->rope_factors);
   if (m->owns_gguf) gguf_free(m->g);

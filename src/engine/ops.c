@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "engine/kern.h"
 #include "engine/threadpool.h"
@@ -55,6 +57,42 @@ void ops_act_to_float(uint32_t wtype, const void *act, float *out, uint32_t n) {
   }
 }
 
+int ops_mat_pack(struct ops_mat *w, int drop_source, struct err *e) {
+  const struct kern *k = kern_active();
+  if (w->packed || !k->pack_size) return 0;
+  size_t bytes = k->pack_size(w);
+  if (bytes == 0) return 0;
+  /* Anonymous pages: 64-byte aligned, and huge pages where the system allows them (the
+   * products stream the whole copy once per token; fewer TLB misses). */
+  void *dst = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (dst == MAP_FAILED) return err_set(e, ERR_NOMEM, "model: out of memory for a repacked matrix of %zu bytes", bytes);
+#ifdef MADV_HUGEPAGE
+  (void)madvise(dst, bytes, MADV_HUGEPAGE);
+#endif
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  uintptr_t src = (uintptr_t)w->data, dropped = (src + page - 1) & ~(uintptr_t)(page - 1);
+  /* Slices of 1024 rows: the source pages of a slice are dropped before the next is read. */
+  for (uint32_t r0 = 0; r0 < w->n_out; r0 += 1024) {
+    uint32_t r1 = w->n_out - r0 < 1024 ? w->n_out : r0 + 1024;
+    k->pack(w, dst, r0, r1);
+    if (drop_source) {
+      uintptr_t end = (src + (uintptr_t)r1 * w->row_bytes) & ~(uintptr_t)(page - 1);
+      if (end > dropped) (void)madvise((void *)dropped, end - dropped, MADV_DONTNEED);
+      if (end > dropped) dropped = end;
+    }
+  }
+  w->packed = dst;
+  w->packed_bytes = bytes;
+  return 0;
+}
+
+void ops_mat_unpack(struct ops_mat *w) {
+  if (!w->packed) return;
+  munmap((void *)(uintptr_t)w->packed, w->packed_bytes);
+  w->packed = NULL;
+  w->packed_bytes = 0;
+}
+
 void ops_mat_row(const struct ops_mat *w, uint32_t row, float *out) {
   const uint8_t *p = (const uint8_t *)w->data + (size_t)row * w->row_bytes;
   if (w->type == QUANT_F32) {
@@ -70,6 +108,8 @@ float ops_dot_row(const struct ops_mat *w, uint32_t row, const void *act) {
   struct ops_mat one = *w;
   one.data = (const uint8_t *)w->data + (size_t)row * w->row_bytes;
   one.n_out = 1;
+  one.packed = NULL; /* the copy's layout is by groups of rows */
+  one.packed_bytes = 0;
   float y;
   kern_active()->matmul(&one, act, 0, 1, &y, 0, 0, 1);
   return y;
@@ -108,11 +148,11 @@ void ops_matmul(struct threadpool *pool, const struct ops_mat *w, const void *ac
                 size_t y_stride) {
   uint32_t nth = threadpool_size(pool), n = w->n_out;
   /* A prompt: chunks of 64 rows (the kernels' cache tile); one token: about 8 chunks per
-   * thread, multiples of 4 rows, at least 16. */
+   * thread, multiples of 16 rows (KERN_PACK_ROWS). */
   uint32_t chunk = 64;
   if (n_tok == 1) {
     chunk = (uint32_t)(((uint64_t)n + 8u * nth - 1) / (8u * nth));
-    chunk = chunk < 16 ? 16 : (chunk + 3) & ~3u;
+    chunk = chunk < 16 ? 16 : (chunk + 15) & ~15u; /* whole groups of a repacked matrix */
   }
   struct matmul_job j = {kern_active(), w, act, ops_act_size(w->type, w->n_in), n_tok, chunk, y, y_stride, 0};
   if (nth == 1) j.chunk = n; /* no one to share with: one call keeps the kernel's own order */
