@@ -64,7 +64,7 @@ int ops_mat_pack(struct ops_mat *w, int drop_source, struct err *e) {
   if (bytes == 0) return 0;
   /* Anonymous pages: 64-byte aligned, and huge pages where the system allows them (the
    * products stream the whole copy once per token; fewer TLB misses). */
-  void *dst = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void *dst = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (dst == MAP_FAILED) return err_set(e, ERR_NOMEM, "model: out of memory for a repacked matrix of %zu bytes", bytes);
 #ifdef MADV_HUGEPAGE
   (void)madvise(dst, bytes, MADV_HUGEPAGE);
