@@ -371,7 +371,8 @@ TGT static void matmul_k(const struct ops_mat *w, const void *act, size_t as, ui
  * with the 16 rows' scales (one vector) times the activation's: no horizontal sums, no
  * per-pair scale shuffling, and the 8 weight vectors serve every token of a tile. The
  * integer sums are the scalar path's, and each row's blocks are added in order in float. */
-#define Q8X16_T 8u /* tokens per tile */
+#define Q8X16_T 8u     /* tokens per tile */
+#define Q8X16_PF 4352u /* prefetch distance of a tile of several tokens, bytes */
 
 static size_t q8x16_gstride(uint32_t nb) { return (size_t)(nb / 2) * 1088 + (nb & 1) * 576; }
 /* Block b of a group: its scales and its 8 vectors, in one forward stream. */
@@ -437,6 +438,11 @@ TGT_INLINE void q8x16_group(const uint8_t *g, uint32_t nb, const uint8_t *act, s
                                acc[0]);
     } else {
       __m512i wv[8];
+      /* Several tokens: the block's work is long enough that the weights must be asked for
+       * well ahead (into L2, 4 KB on): measured 8 tokens in ~35 ms a step against ~50 ms
+       * without; one token streams fastest on the hardware prefetcher alone. */
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; k++) _mm_prefetch((const char *)(wq + k) + Q8X16_PF, _MM_HINT_T1);
 #pragma GCC unroll 8
       for (int k = 0; k < 8; k++) wv[k] = _mm512_load_si512(wq + k);
 #pragma GCC unroll 8
