@@ -438,11 +438,14 @@ uint32_t model_work_max_batch(const struct model_work *w) { return w->max_batch;
  * `prepared` says whether w->xr already holds x prepared for W's type (shared by q/k/v).
  * All the tokens of a step go through one product, so each weight row is read once per step
  * whatever the number of sequences in the batch. */
+static void prepare(struct model_work *w, const struct ops_mat *W, const float *x, size_t x_stride, uint32_t n_tok) {
+  size_t as = ops_act_size(W->type, W->n_in);
+  for (uint32_t t = 0; t < n_tok; t++) ops_act_prepare(W->type, x + t * x_stride, (uint8_t *)w->xr + t * as, W->n_in);
+}
+
 static void matmul(struct model_work *w, const struct ops_mat *W, const float *x, size_t x_stride, uint32_t n_tok,
                    float *y, size_t y_stride, int prepared) {
-  size_t as = ops_act_size(W->type, W->n_in);
-  if (!prepared)
-    for (uint32_t t = 0; t < n_tok; t++) ops_act_prepare(W->type, x + t * x_stride, (uint8_t *)w->xr + t * as, W->n_in);
+  if (!prepared) prepare(w, W, x, x_stride, n_tok);
   ops_matmul(w->pool, W, w->xr, n_tok, y, y_stride);
 }
 
@@ -499,9 +502,18 @@ static void forward_batch(const struct model *m, struct model_work *w, const str
   for (uint32_t l = 0; l < hp->n_layer; l++) {
     const struct model_layer *L = &m->layers[l];
     for (uint32_t t = 0; t < n; t++) ops_rmsnorm(w->xb + t * mi, w->x + (size_t)t * d, L->attn_norm, d, hp->rms_eps);
-    matmul(w, &L->wq, w->xb, mi, n, w->q, qd, 0);
-    matmul(w, &L->wk, w->xb, mi, n, w->k, kd, L->wk.type == L->wq.type);
-    matmul(w, &L->wv, w->xb, mi, n, w->v, vd, L->wv.type == L->wk.type);
+    if (L->wk.type == L->wq.type && L->wv.type == L->wq.type) {
+      /* One activation, one barrier for the three products. */
+      const struct ops_mat *W[3] = {&L->wq, &L->wk, &L->wv};
+      float *Y[3] = {w->q, w->k, w->v};
+      size_t S[3] = {qd, kd, vd};
+      prepare(w, &L->wq, w->xb, mi, n);
+      ops_matmul_multi(w->pool, 3, W, w->xr, n, Y, S);
+    } else {
+      matmul(w, &L->wq, w->xb, mi, n, w->q, qd, 0);
+      matmul(w, &L->wk, w->xb, mi, n, w->k, kd, L->wk.type == L->wq.type);
+      matmul(w, &L->wv, w->xb, mi, n, w->v, vd, L->wv.type == L->wk.type);
+    }
     for (uint32_t t = 0; t < n; t++) {
       float *q = w->q + t * qd, *k = w->k + t * kd, *v = w->v + t * vd;
       add_bias(q, L->bq, qd);
@@ -526,8 +538,16 @@ static void forward_batch(const struct model *m, struct model_work *w, const str
       for (uint32_t i = 0; i < d; i++) x[i] += o[i];
     }
     for (uint32_t t = 0; t < n; t++) ops_rmsnorm(w->xb + t * mi, w->x + (size_t)t * d, L->ffn_norm, d, hp->rms_eps);
-    matmul(w, &L->gate, w->xb, mi, n, w->hb, ff, 0);
-    matmul(w, &L->up, w->xb, mi, n, w->hb2, ff, L->up.type == L->gate.type);
+    if (L->up.type == L->gate.type) {
+      const struct ops_mat *W[2] = {&L->gate, &L->up};
+      float *Y[2] = {w->hb, w->hb2};
+      size_t S[2] = {ff, ff};
+      prepare(w, &L->gate, w->xb, mi, n);
+      ops_matmul_multi(w->pool, 2, W, w->xr, n, Y, S);
+    } else {
+      matmul(w, &L->gate, w->xb, mi, n, w->hb, ff, 0);
+      matmul(w, &L->up, w->xb, mi, n, w->hb2, ff, 0);
+    }
     for (uint32_t t = 0; t < n; t++) ops_swiglu(w->hb + t * ff, w->hb2 + t * ff, ff);
     matmul(w, &L->down, w->hb, ff, n, w->o, d, 0);
     for (uint32_t t = 0; t < n; t++) {

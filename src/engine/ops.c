@@ -120,43 +120,65 @@ void ops_matmul_rows(const struct ops_mat *w, const void *act, uint32_t n_tok, f
   kern_active()->matmul(w, act, ops_act_size(w->type, w->n_in), n_tok, y, y_stride, r0, r1);
 }
 
+/* Products of up to OPS_MATMUL_MAX matrices that share one prepared activation (q/k/v,
+ * gate/up), their rows cut into chunks numbered across the matrices. */
 struct matmul_job {
   const struct kern *k;
-  const struct ops_mat *w;
+  uint32_t n_mat;
+  const struct ops_mat *w[OPS_MATMUL_MAX];
+  float *y[OPS_MATMUL_MAX];
+  size_t y_stride[OPS_MATMUL_MAX];
+  uint32_t chunk[OPS_MATMUL_MAX], n_chunks[OPS_MATMUL_MAX];
   const void *act;
   size_t act_stride;
-  uint32_t n_tok, chunk;
-  float *y;
-  size_t y_stride;
+  uint32_t n_tok;
   _Atomic uint32_t next;
 };
 
 /* Each participant takes chunks of rows until none is left: a thread the OS delays (the
  * machine is shared) takes fewer, instead of holding everyone at the barrier. */
 static void matmul_share(void *arg, uint32_t ith, uint32_t nth) {
+  (void)ith;
+  (void)nth;
   struct matmul_job *j = arg;
-  uint32_t n = j->w->n_out;
   for (;;) {
-    uint32_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-    if ((uint64_t)c * j->chunk >= n) break;
-    uint32_t r0 = c * j->chunk, r1 = n - r0 < j->chunk ? n : r0 + j->chunk;
-    j->k->matmul(j->w, j->act, j->act_stride, j->n_tok, j->y, j->y_stride, r0, r1);
+    uint32_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed), i = 0;
+    while (i < j->n_mat && c >= j->n_chunks[i]) c -= j->n_chunks[i++];
+    if (i == j->n_mat) break;
+    uint32_t n = j->w[i]->n_out, r0 = c * j->chunk[i], r1 = n - r0 < j->chunk[i] ? n : r0 + j->chunk[i];
+    j->k->matmul(j->w[i], j->act, j->act_stride, j->n_tok, j->y[i], j->y_stride[i], r0, r1);
   }
+}
+
+void ops_matmul_multi(struct threadpool *pool, uint32_t n_mat, const struct ops_mat *const *w, const void *act,
+                      uint32_t n_tok, float *const *y, const size_t *y_stride) {
+  uint32_t nth = threadpool_size(pool);
+  struct matmul_job j = {.k = kern_active(), .n_mat = n_mat, .act = act, .n_tok = n_tok};
+  j.act_stride = ops_act_size(w[0]->type, w[0]->n_in);
+  for (uint32_t i = 0; i < n_mat; i++) {
+    uint32_t n = w[i]->n_out;
+    /* A prompt: chunks of 64 rows (the kernels' cache tile); one token: about 8 chunks per
+     * thread, multiples of 16 rows (KERN_PACK_ROWS); no one to share with: one call keeps the
+     * kernel's own order. */
+    uint32_t chunk = 64;
+    if (nth == 1) chunk = n;
+    else if (n_tok == 1) {
+      chunk = (uint32_t)(((uint64_t)n + 8u * nth - 1) / (8u * nth));
+      chunk = chunk < 16 ? 16 : (chunk + 15) & ~15u;
+    }
+    j.w[i] = w[i];
+    j.y[i] = y[i];
+    j.y_stride[i] = y_stride[i];
+    j.chunk[i] = chunk;
+    j.n_chunks[i] = (n + chunk - 1) / chunk;
+  }
+  atomic_init(&j.next, 0);
+  threadpool_run(pool, matmul_share, &j);
 }
 
 void ops_matmul(struct threadpool *pool, const struct ops_mat *w, const void *act, uint32_t n_tok, float *y,
                 size_t y_stride) {
-  uint32_t nth = threadpool_size(pool), n = w->n_out;
-  /* A prompt: chunks of 64 rows (the kernels' cache tile); one token: about 8 chunks per
-   * thread, multiples of 16 rows (KERN_PACK_ROWS). */
-  uint32_t chunk = 64;
-  if (n_tok == 1) {
-    chunk = (uint32_t)(((uint64_t)n + 8u * nth - 1) / (8u * nth));
-    chunk = chunk < 16 ? 16 : (chunk + 15) & ~15u; /* whole groups of a repacked matrix */
-  }
-  struct matmul_job j = {kern_active(), w, act, ops_act_size(w->type, w->n_in), n_tok, chunk, y, y_stride, 0};
-  if (nth == 1) j.chunk = n; /* no one to share with: one call keeps the kernel's own order */
-  threadpool_run(pool, matmul_share, &j);
+  ops_matmul_multi(pool, 1, &w, act, n_tok, &y, &y_stride);
 }
 
 float ops_dot_f32(const float *a, const float *b, size_t n) { return kern_active()->dot_f32(a, b, n); }

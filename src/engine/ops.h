@@ -76,6 +76,12 @@ struct threadpool;
 void ops_matmul(struct threadpool *pool, const struct ops_mat *w, const void *act, uint32_t n_tok, float *y,
                 size_t y_stride);
 
+/* Several products over one prepared activation in one barrier (q/k/v, gate/up): Y_i = W_i . act
+ * for i < n_mat <= OPS_MATMUL_MAX; every W_i has the same type and n_in. */
+#define OPS_MATMUL_MAX 3u
+void ops_matmul_multi(struct threadpool *pool, uint32_t n_mat, const struct ops_mat *const *w, const void *act,
+                      uint32_t n_tok, float *const *y, const size_t *y_stride);
+
 /* out = x / sqrt(mean(x^2) + eps) * w (w may be NULL: no gain). out may equal x. */
 void ops_rmsnorm(float *out, const float *x, const float *w, size_t n, float eps);
 
