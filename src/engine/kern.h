@@ -24,6 +24,8 @@ struct kern {
   float (*dot_f32)(const float *a, const float *b, size_t n);
   void (*axpy_f32)(float *y, float a, const float *x, size_t n);
   void (*scale_f32)(float *y, float a, size_t n);
+  /* gate[i] = silu(gate[i]) * up[i] (scalar: libm's expf; SIMD: a polynomial exp within ~2 ulp). */
+  void (*swiglu)(float *gate, const float *up, size_t n);
   /* Optional repacked weight layout (NULL on paths without one). pack_size: bytes of w's
    * repacked copy, 0 when this path keeps w as it is in the file. pack: writes rows [r0, r1)
    * of w (r0 a multiple of KERN_PACK_ROWS; r1 one too, or w->n_out) into dst, a buffer of
@@ -68,6 +70,7 @@ void kern_scalar_matmul(const struct ops_mat *w, const void *act, size_t act_str
                         size_t y_stride, uint32_t r0, uint32_t r1);
 void kern_scalar_prep_q8_0(const float *x, void *act, uint32_t n);
 void kern_scalar_prep_q8_k(const float *x, void *act, uint32_t n);
+void kern_scalar_swiglu(float *gate, const float *up, size_t n);
 /* AVX2 pieces the AVX-512 path reuses for the types where 512 bits do not help. */
 void kern_avx2_matmul(const struct ops_mat *w, const void *act, size_t act_stride, uint32_t n_tok, float *y,
                       size_t y_stride, uint32_t r0, uint32_t r1);

@@ -359,9 +359,10 @@ const struct kern kern_avx2 = {
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
     .scale_f32 = scale_f32,
+    .swiglu = kern_scalar_swiglu,
 };
 
 #else /* not x86-64: the table exists but kern_by_name never returns it */
 const struct kern kern_avx2 = {"avx2", kern_scalar_matmul, kern_scalar_prep_q8_0, kern_scalar_prep_q8_k,
-                               NULL, NULL, NULL, NULL, NULL};
+                               NULL, NULL, NULL, kern_scalar_swiglu, NULL, NULL};
 #endif

@@ -179,6 +179,10 @@ static void scale_f32(float *y, float a, size_t n) {
   for (size_t i = 0; i < n; i++) y[i] *= a;
 }
 
+void kern_scalar_swiglu(float *gate, const float *up, size_t n) {
+  for (size_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
 const struct kern kern_scalar = {
     .name = "scalar",
     .matmul = kern_scalar_matmul,
@@ -187,4 +191,5 @@ const struct kern kern_scalar = {
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
     .scale_f32 = scale_f32,
+    .swiglu = kern_scalar_swiglu,
 };

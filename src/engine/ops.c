@@ -217,9 +217,7 @@ void ops_softmax(float *x, size_t n) {
 
 float ops_silu(float x) { return x / (1.0f + expf(-x)); }
 
-void ops_swiglu(float *gate, const float *up, size_t n) {
-  for (size_t i = 0; i < n; i++) gate[i] = ops_silu(gate[i]) * up[i];
-}
+void ops_swiglu(float *gate, const float *up, size_t n) { kern_active()->swiglu(gate, up, n); }
 
 void ops_rope_apply(const struct ops_rope *r, float *x, uint32_t n_head, uint32_t head_dim, uint32_t pos) {
   uint32_t half = r->n_rot / 2;
