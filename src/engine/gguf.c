@@ -538,6 +538,7 @@ void gguf_free(struct gguf *g) {
 uint32_t gguf_version(const struct gguf *g) { return g->version; }
 uint32_t gguf_alignment(const struct gguf *g) { return g->alignment; }
 size_t gguf_file_size(const struct gguf *g) { return g->size; }
+int gguf_is_mapped(const struct gguf *g) { return g->map != NULL; }
 uint64_t gguf_data_offset(const struct gguf *g) { return g->data_off; }
 size_t gguf_kv_count(const struct gguf *g) { return (size_t)g->n_kv; }
 size_t gguf_tensor_count(const struct gguf *g) { return (size_t)g->n_tensors; }

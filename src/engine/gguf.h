@@ -78,6 +78,8 @@ void gguf_free(struct gguf *g);
 uint32_t gguf_version(const struct gguf *g);
 uint32_t gguf_alignment(const struct gguf *g);
 size_t gguf_file_size(const struct gguf *g);
+/* 1 when gguf_open mapped the file (tensor data is then a read-only file mapping). */
+int gguf_is_mapped(const struct gguf *g);
 uint64_t gguf_data_offset(const struct gguf *g);
 
 size_t gguf_kv_count(const struct gguf *g);

@@ -24,7 +24,18 @@ struct kern {
   float (*dot_f32)(const float *a, const float *b, size_t n);
   void (*axpy_f32)(float *y, float a, const float *x, size_t n);
   void (*scale_f32)(float *y, float a, size_t n);
+  /* gate[i] = silu(gate[i]) * up[i] (scalar: libm's expf; SIMD: a polynomial exp within ~2 ulp). */
+  void (*swiglu)(float *gate, const float *up, size_t n);
+  /* Optional repacked weight layout (NULL on paths without one). pack_size: bytes of w's
+   * repacked copy, 0 when this path keeps w as it is in the file. pack: writes rows [r0, r1)
+   * of w (r0 a multiple of KERN_PACK_ROWS; r1 one too, or w->n_out) into dst, a buffer of
+   * pack_size bytes, 64-byte aligned, at the rows' place. matmul uses w->packed when set. */
+  size_t (*pack_size)(const struct ops_mat *w);
+  void (*pack)(const struct ops_mat *w, void *dst, uint32_t r0, uint32_t r1);
 };
+
+/* Rows of a repacked group: see kern_avx512.c ("Q8_0 x 16"). */
+#define KERN_PACK_ROWS 16u
 
 /* The path in use: chosen once (first call) from the CPU's features, or forced by the
  * environment variable COCOON_ENGINE_KERNELS=scalar|avx2|avx512 (a forced path the CPU lacks
@@ -42,7 +53,8 @@ extern const struct kern kern_avx512;
 
 /* Prepared activation blocks (our in-memory layout; only the values follow ggml). */
 struct kern_q8_0 {
-  float d; /* the f16 scale, widened */
+  float d;   /* the f16 scale, widened */
+  int32_t c; /* -128 * sum(q): the offset correction of unsigned-weight (VNNI) products */
   int8_t q[32];
 };
 
@@ -58,6 +70,7 @@ void kern_scalar_matmul(const struct ops_mat *w, const void *act, size_t act_str
                         size_t y_stride, uint32_t r0, uint32_t r1);
 void kern_scalar_prep_q8_0(const float *x, void *act, uint32_t n);
 void kern_scalar_prep_q8_k(const float *x, void *act, uint32_t n);
+void kern_scalar_swiglu(float *gate, const float *up, size_t n);
 /* AVX2 pieces the AVX-512 path reuses for the types where 512 bits do not help. */
 void kern_avx2_matmul(const struct ops_mat *w, const void *act, size_t act_stride, uint32_t n_tok, float *y,
                       size_t y_stride, uint32_t r0, uint32_t r1);

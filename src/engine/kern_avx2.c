@@ -249,6 +249,13 @@ TGT void kern_avx2_matmul(const struct ops_mat *w, const void *act, size_t act_s
 
 /* Q8_0 preparation, bit-identical to the scalar one: the same amax, the same f16 scale, the
  * same x * (127 / amax) rounded to nearest even (the vector rounding is the IEEE one). */
+TGT_INLINE int32_t hsum8i(__m256i v) {
+  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+  return _mm_cvtsi128_si32(x);
+}
+
 TGT void kern_avx2_prep_q8_0(const float *x, void *act, uint32_t n) {
   struct kern_q8_0 *a = act;
   const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
@@ -272,15 +279,12 @@ TGT void kern_avx2_prep_q8_0(const float *x, void *act, uint32_t n) {
     __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
     p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_storeu_si256((__m256i *)a[b].q, p);
+    /* -128 * sum: the four int32 lane sums of each 8 values (sum of 32 fits easily). */
+    __m256i s16 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), p), _mm256_set1_epi16(1));
+    a[b].c = -128 * hsum8i(s16);
   }
 }
 
-TGT_INLINE int32_t hsum8i(__m256i v) {
-  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
-  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
-  return _mm_cvtsi128_si32(x);
-}
 
 /* Q8_K preparation, bit-identical to the scalar one: the first value of largest magnitude
  * sets the scale, the rest round to nearest even and cap at 127. */
@@ -355,9 +359,10 @@ const struct kern kern_avx2 = {
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
     .scale_f32 = scale_f32,
+    .swiglu = kern_scalar_swiglu,
 };
 
 #else /* not x86-64: the table exists but kern_by_name never returns it */
 const struct kern kern_avx2 = {"avx2", kern_scalar_matmul, kern_scalar_prep_q8_0, kern_scalar_prep_q8_k,
-                               NULL, NULL, NULL};
+                               NULL, NULL, NULL, kern_scalar_swiglu, NULL, NULL};
 #endif

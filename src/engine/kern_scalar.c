@@ -16,7 +16,12 @@ void kern_scalar_prep_q8_0(const float *x, void *act, uint32_t n) {
     for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
     float id = amax != 0 ? 127.0f / amax : 0.0f;
     a[b].d = quant_f16_to_f32(quant_f32_to_f16(amax / 127.0f));
-    for (int i = 0; i < 32; i++) a[b].q[i] = (int8_t)nearbyintf(x[i] * id);
+    int32_t sum = 0;
+    for (int i = 0; i < 32; i++) {
+      a[b].q[i] = (int8_t)nearbyintf(x[i] * id);
+      sum += a[b].q[i];
+    }
+    a[b].c = -128 * sum;
   }
 }
 
@@ -174,6 +179,10 @@ static void scale_f32(float *y, float a, size_t n) {
   for (size_t i = 0; i < n; i++) y[i] *= a;
 }
 
+void kern_scalar_swiglu(float *gate, const float *up, size_t n) {
+  for (size_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
 const struct kern kern_scalar = {
     .name = "scalar",
     .matmul = kern_scalar_matmul,
@@ -182,4 +191,5 @@ const struct kern kern_scalar = {
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
     .scale_f32 = scale_f32,
+    .swiglu = kern_scalar_swiglu,
 };

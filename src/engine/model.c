@@ -265,6 +265,24 @@ static int load_tensors(struct model *m, struct err *e) {
   return 0;
 }
 
+/* The matrices the products use, repacked for the active kernel path (ops_mat_pack) unless
+ * COCOON_ENGINE_REPACK=0. A mapped file's pages are dropped as they are copied, so resident
+ * memory stays about the file's size; the embedding rows are still read from the file. */
+static int pack_weights(struct model *m, struct err *e) {
+  const char *env = getenv("COCOON_ENGINE_REPACK");
+  if (env && !strcmp(env, "0")) return 0;
+  int drop = gguf_is_mapped(m->g), rc;
+  for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+    struct model_layer *L = &m->layers[l];
+    struct ops_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+    for (size_t i = 0; i < sizeof(mats) / sizeof(mats[0]); i++)
+      if ((rc = ops_mat_pack(mats[i], drop, e)) != 0) return rc;
+  }
+  /* A tied output shares its rows with the embeddings, which are read row by row from the
+   * file: only the output's view gets the copy. */
+  return ops_mat_pack(&m->output, drop, e);
+}
+
 int model_from_gguf(struct gguf *g, struct model **out, struct err *e) {
   *out = NULL;
   struct model *m = calloc(1, sizeof(*m));
@@ -272,6 +290,7 @@ int model_from_gguf(struct gguf *g, struct model **out, struct err *e) {
   m->g = g;
   int rc = load_hparams(m, e);
   if (rc == 0) rc = load_tensors(m, e);
+  if (rc == 0) rc = pack_weights(m, e);
   if (rc != 0) {
     model_free(m);
     return rc;
@@ -300,6 +319,13 @@ void model_free(struct model *m) {
   if (m->layers)
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
       struct model_layer *L = &m->layers[l];
+      ops_mat_unpack(&L->wq);
+      ops_mat_unpack(&L->wk);
+      ops_mat_unpack(&L->wv);
+      ops_mat_unpack(&L->wo);
+      ops_mat_unpack(&L->gate);
+      ops_mat_unpack(&L->up);
+      ops_mat_unpack(&L->down);
       free(L->attn_norm);
       free(L->ffn_norm);
       free(L->bq);
@@ -309,6 +335,7 @@ void model_free(struct model *m) {
       free(L->k_norm);
     }
   free(m->layers);
+  ops_mat_unpack(&m->output);
   free(m->output_norm);
   free(m->rope_factors);
   if (m->owns_gguf) gguf_free(m->g);
@@ -411,11 +438,14 @@ uint32_t model_work_max_batch(const struct model_work *w) { return w->max_batch;
  * `prepared` says whether w->xr already holds x prepared for W's type (shared by q/k/v).
  * All the tokens of a step go through one product, so each weight row is read once per step
  * whatever the number of sequences in the batch. */
+static void prepare(struct model_work *w, const struct ops_mat *W, const float *x, size_t x_stride, uint32_t n_tok) {
+  size_t as = ops_act_size(W->type, W->n_in);
+  for (uint32_t t = 0; t < n_tok; t++) ops_act_prepare(W->type, x + t * x_stride, (uint8_t *)w->xr + t * as, W->n_in);
+}
+
 static void matmul(struct model_work *w, const struct ops_mat *W, const float *x, size_t x_stride, uint32_t n_tok,
                    float *y, size_t y_stride, int prepared) {
-  size_t as = ops_act_size(W->type, W->n_in);
-  if (!prepared)
-    for (uint32_t t = 0; t < n_tok; t++) ops_act_prepare(W->type, x + t * x_stride, (uint8_t *)w->xr + t * as, W->n_in);
+  if (!prepared) prepare(w, W, x, x_stride, n_tok);
   ops_matmul(w->pool, W, w->xr, n_tok, y, y_stride);
 }
 
@@ -472,9 +502,18 @@ static void forward_batch(const struct model *m, struct model_work *w, const str
   for (uint32_t l = 0; l < hp->n_layer; l++) {
     const struct model_layer *L = &m->layers[l];
     for (uint32_t t = 0; t < n; t++) ops_rmsnorm(w->xb + t * mi, w->x + (size_t)t * d, L->attn_norm, d, hp->rms_eps);
-    matmul(w, &L->wq, w->xb, mi, n, w->q, qd, 0);
-    matmul(w, &L->wk, w->xb, mi, n, w->k, kd, L->wk.type == L->wq.type);
-    matmul(w, &L->wv, w->xb, mi, n, w->v, vd, L->wv.type == L->wk.type);
+    if (L->wk.type == L->wq.type && L->wv.type == L->wq.type) {
+      /* One activation, one barrier for the three products. */
+      const struct ops_mat *W[3] = {&L->wq, &L->wk, &L->wv};
+      float *Y[3] = {w->q, w->k, w->v};
+      size_t S[3] = {qd, kd, vd};
+      prepare(w, &L->wq, w->xb, mi, n);
+      ops_matmul_multi(w->pool, 3, W, w->xr, n, Y, S);
+    } else {
+      matmul(w, &L->wq, w->xb, mi, n, w->q, qd, 0);
+      matmul(w, &L->wk, w->xb, mi, n, w->k, kd, L->wk.type == L->wq.type);
+      matmul(w, &L->wv, w->xb, mi, n, w->v, vd, L->wv.type == L->wk.type);
+    }
     for (uint32_t t = 0; t < n; t++) {
       float *q = w->q + t * qd, *k = w->k + t * kd, *v = w->v + t * vd;
       add_bias(q, L->bq, qd);
@@ -499,8 +538,16 @@ static void forward_batch(const struct model *m, struct model_work *w, const str
       for (uint32_t i = 0; i < d; i++) x[i] += o[i];
     }
     for (uint32_t t = 0; t < n; t++) ops_rmsnorm(w->xb + t * mi, w->x + (size_t)t * d, L->ffn_norm, d, hp->rms_eps);
-    matmul(w, &L->gate, w->xb, mi, n, w->hb, ff, 0);
-    matmul(w, &L->up, w->xb, mi, n, w->hb2, ff, L->up.type == L->gate.type);
+    if (L->up.type == L->gate.type) {
+      const struct ops_mat *W[2] = {&L->gate, &L->up};
+      float *Y[2] = {w->hb, w->hb2};
+      size_t S[2] = {ff, ff};
+      prepare(w, &L->gate, w->xb, mi, n);
+      ops_matmul_multi(w->pool, 2, W, w->xr, n, Y, S);
+    } else {
+      matmul(w, &L->gate, w->xb, mi, n, w->hb, ff, 0);
+      matmul(w, &L->up, w->xb, mi, n, w->hb2, ff, 0);
+    }
     for (uint32_t t = 0; t < n; t++) ops_swiglu(w->hb + t * ff, w->hb2 + t * ff, ff);
     matmul(w, &L->down, w->hb, ff, n, w->o, d, 0);
     for (uint32_t t = 0; t < n; t++) {

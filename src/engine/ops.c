@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "engine/kern.h"
 #include "engine/threadpool.h"
@@ -55,6 +57,42 @@ void ops_act_to_float(uint32_t wtype, const void *act, float *out, uint32_t n) {
   }
 }
 
+int ops_mat_pack(struct ops_mat *w, int drop_source, struct err *e) {
+  const struct kern *k = kern_active();
+  if (w->packed || !k->pack_size) return 0;
+  size_t bytes = k->pack_size(w);
+  if (bytes == 0) return 0;
+  /* Anonymous pages: 64-byte aligned, and huge pages where the system allows them (the
+   * products stream the whole copy once per token; fewer TLB misses). */
+  void *dst = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (dst == MAP_FAILED) return err_set(e, ERR_NOMEM, "model: out of memory for a repacked matrix of %zu bytes", bytes);
+#ifdef MADV_HUGEPAGE
+  (void)madvise(dst, bytes, MADV_HUGEPAGE);
+#endif
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  uintptr_t src = (uintptr_t)w->data, dropped = (src + page - 1) & ~(uintptr_t)(page - 1);
+  /* Slices of 1024 rows: the source pages of a slice are dropped before the next is read. */
+  for (uint32_t r0 = 0; r0 < w->n_out; r0 += 1024) {
+    uint32_t r1 = w->n_out - r0 < 1024 ? w->n_out : r0 + 1024;
+    k->pack(w, dst, r0, r1);
+    if (drop_source) {
+      uintptr_t end = (src + (uintptr_t)r1 * w->row_bytes) & ~(uintptr_t)(page - 1);
+      if (end > dropped) (void)madvise((void *)dropped, end - dropped, MADV_DONTNEED);
+      if (end > dropped) dropped = end;
+    }
+  }
+  w->packed = dst;
+  w->packed_bytes = bytes;
+  return 0;
+}
+
+void ops_mat_unpack(struct ops_mat *w) {
+  if (!w->packed) return;
+  munmap((void *)(uintptr_t)w->packed, w->packed_bytes);
+  w->packed = NULL;
+  w->packed_bytes = 0;
+}
+
 void ops_mat_row(const struct ops_mat *w, uint32_t row, float *out) {
   const uint8_t *p = (const uint8_t *)w->data + (size_t)row * w->row_bytes;
   if (w->type == QUANT_F32) {
@@ -70,6 +108,8 @@ float ops_dot_row(const struct ops_mat *w, uint32_t row, const void *act) {
   struct ops_mat one = *w;
   one.data = (const uint8_t *)w->data + (size_t)row * w->row_bytes;
   one.n_out = 1;
+  one.packed = NULL; /* the copy's layout is by groups of rows */
+  one.packed_bytes = 0;
   float y;
   kern_active()->matmul(&one, act, 0, 1, &y, 0, 0, 1);
   return y;
@@ -80,43 +120,65 @@ void ops_matmul_rows(const struct ops_mat *w, const void *act, uint32_t n_tok, f
   kern_active()->matmul(w, act, ops_act_size(w->type, w->n_in), n_tok, y, y_stride, r0, r1);
 }
 
+/* Products of up to OPS_MATMUL_MAX matrices that share one prepared activation (q/k/v,
+ * gate/up), their rows cut into chunks numbered across the matrices. */
 struct matmul_job {
   const struct kern *k;
-  const struct ops_mat *w;
+  uint32_t n_mat;
+  const struct ops_mat *w[OPS_MATMUL_MAX];
+  float *y[OPS_MATMUL_MAX];
+  size_t y_stride[OPS_MATMUL_MAX];
+  uint32_t chunk[OPS_MATMUL_MAX], n_chunks[OPS_MATMUL_MAX];
   const void *act;
   size_t act_stride;
-  uint32_t n_tok, chunk;
-  float *y;
-  size_t y_stride;
+  uint32_t n_tok;
   _Atomic uint32_t next;
 };
 
 /* Each participant takes chunks of rows until none is left: a thread the OS delays (the
  * machine is shared) takes fewer, instead of holding everyone at the barrier. */
 static void matmul_share(void *arg, uint32_t ith, uint32_t nth) {
+  (void)ith;
+  (void)nth;
   struct matmul_job *j = arg;
-  uint32_t n = j->w->n_out;
   for (;;) {
-    uint32_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-    if ((uint64_t)c * j->chunk >= n) break;
-    uint32_t r0 = c * j->chunk, r1 = n - r0 < j->chunk ? n : r0 + j->chunk;
-    j->k->matmul(j->w, j->act, j->act_stride, j->n_tok, j->y, j->y_stride, r0, r1);
+    uint32_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed), i = 0;
+    while (i < j->n_mat && c >= j->n_chunks[i]) c -= j->n_chunks[i++];
+    if (i == j->n_mat) break;
+    uint32_t n = j->w[i]->n_out, r0 = c * j->chunk[i], r1 = n - r0 < j->chunk[i] ? n : r0 + j->chunk[i];
+    j->k->matmul(j->w[i], j->act, j->act_stride, j->n_tok, j->y[i], j->y_stride[i], r0, r1);
   }
+}
+
+void ops_matmul_multi(struct threadpool *pool, uint32_t n_mat, const struct ops_mat *const *w, const void *act,
+                      uint32_t n_tok, float *const *y, const size_t *y_stride) {
+  uint32_t nth = threadpool_size(pool);
+  struct matmul_job j = {.k = kern_active(), .n_mat = n_mat, .act = act, .n_tok = n_tok};
+  j.act_stride = ops_act_size(w[0]->type, w[0]->n_in);
+  for (uint32_t i = 0; i < n_mat; i++) {
+    uint32_t n = w[i]->n_out;
+    /* A prompt: chunks of 64 rows (the kernels' cache tile); one token: about 8 chunks per
+     * thread, multiples of 16 rows (KERN_PACK_ROWS); no one to share with: one call keeps the
+     * kernel's own order. */
+    uint32_t chunk = 64;
+    if (nth == 1) chunk = n;
+    else if (n_tok == 1) {
+      chunk = (uint32_t)(((uint64_t)n + 8u * nth - 1) / (8u * nth));
+      chunk = chunk < 16 ? 16 : (chunk + 15) & ~15u;
+    }
+    j.w[i] = w[i];
+    j.y[i] = y[i];
+    j.y_stride[i] = y_stride[i];
+    j.chunk[i] = chunk;
+    j.n_chunks[i] = (n + chunk - 1) / chunk;
+  }
+  atomic_init(&j.next, 0);
+  threadpool_run(pool, matmul_share, &j);
 }
 
 void ops_matmul(struct threadpool *pool, const struct ops_mat *w, const void *act, uint32_t n_tok, float *y,
                 size_t y_stride) {
-  uint32_t nth = threadpool_size(pool), n = w->n_out;
-  /* A prompt: chunks of 64 rows (the kernels' cache tile); one token: about 8 chunks per
-   * thread, multiples of 4 rows, at least 16. */
-  uint32_t chunk = 64;
-  if (n_tok == 1) {
-    chunk = (uint32_t)(((uint64_t)n + 8u * nth - 1) / (8u * nth));
-    chunk = chunk < 16 ? 16 : (chunk + 3) & ~3u;
-  }
-  struct matmul_job j = {kern_active(), w, act, ops_act_size(w->type, w->n_in), n_tok, chunk, y, y_stride, 0};
-  if (nth == 1) j.chunk = n; /* no one to share with: one call keeps the kernel's own order */
-  threadpool_run(pool, matmul_share, &j);
+  ops_matmul_multi(pool, 1, &w, act, n_tok, &y, &y_stride);
 }
 
 float ops_dot_f32(const float *a, const float *b, size_t n) { return kern_active()->dot_f32(a, b, n); }
@@ -155,9 +217,7 @@ void ops_softmax(float *x, size_t n) {
 
 float ops_silu(float x) { return x / (1.0f + expf(-x)); }
 
-void ops_swiglu(float *gate, const float *up, size_t n) {
-  for (size_t i = 0; i < n; i++) gate[i] = ops_silu(gate[i]) * up[i];
-}
+void ops_swiglu(float *gate, const float *up, size_t n) { kern_active()->swiglu(gate, up, n); }
 
 void ops_rope_apply(const struct ops_rope *r, float *x, uint32_t n_head, uint32_t head_dim, uint32_t pos) {
   uint32_t half = r->n_rot / 2;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
+
 /* A weight matrix borrowed from the model file: n_out rows of n_in elements of `type` (a
  * supported QUANT_* type), row r at data + r * row_bytes. Computes y[r] = row_r . x. */
 struct ops_mat {
@@ -14,7 +16,20 @@ struct ops_mat {
   uint32_t n_in;
   uint32_t n_out;
   size_t row_bytes;
+  /* The same rows repacked for the active kernel path (ops_mat_pack), or NULL. Owned by
+   * whoever called ops_mat_pack (ops_mat_unpack frees it); `data` stays valid either way. */
+  const void *packed;
+  size_t packed_bytes;
 };
+
+/* Repacks w for the active kernel path when it has a faster layout for w's type (the AVX-512
+ * path's Q8_0 x 16, see kern_avx512.c), into memory of its own; a no-op otherwise. When
+ * `drop_source` is set, the pages of w->data the copy replaces are given back to the kernel as
+ * the copy is written (madvise), so resident memory stays about the size of the file: w->data
+ * must then be a read-only file mapping, which faults the pages back in if read again. */
+CC_NODISCARD int ops_mat_pack(struct ops_mat *w, int drop_source, struct err *e);
+/* Frees w's repacked copy (if any); w->packed becomes NULL. */
+void ops_mat_unpack(struct ops_mat *w);
 
 /* Products take the activation vector "prepared" for the weight type, the way llama.cpp's CPU
  * backend presents it: F32 stays F32, F16 / BF16 weights see it rounded to F16 / BF16, Q8_0 and
@@ -60,6 +75,12 @@ struct threadpool;
  * participant, the caller included; one barrier. */
 void ops_matmul(struct threadpool *pool, const struct ops_mat *w, const void *act, uint32_t n_tok, float *y,
                 size_t y_stride);
+
+/* Several products over one prepared activation in one barrier (q/k/v, gate/up): Y_i = W_i . act
+ * for i < n_mat <= OPS_MATMUL_MAX; every W_i has the same type and n_in. */
+#define OPS_MATMUL_MAX 3u
+void ops_matmul_multi(struct threadpool *pool, uint32_t n_mat, const struct ops_mat *const *w, const void *act,
+                      uint32_t n_tok, float *const *y, const size_t *y_stride);
 
 /* out = x / sqrt(mean(x^2) + eps) * w (w may be NULL: no gain). out may equal x. */
 void ops_rmsnorm(float *out, const float *x, const float *w, size_t n, float eps);

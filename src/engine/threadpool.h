@@ -20,9 +20,11 @@ CC_NODISCARD int threadpool_new(uint32_t n_threads, struct threadpool **out, str
 void threadpool_free(struct threadpool *p);
 uint32_t threadpool_size(const struct threadpool *p);
 
-/* Calls fn(arg, i, n) once for each i < n (n = the pool size; share 0 on the calling thread)
- * and returns when all shares are done: one barrier per call (workers and caller spin for
- * some microseconds, then block). A NULL pool runs fn(arg, 0, 1).
+/* Calls fn(arg, i, n) once for each i < n (n = the pool size) and returns when all shares are
+ * done: one barrier per call (workers and caller spin for some microseconds, then block).
+ * Shares go to whichever participant claims them first, the caller included, so two shares
+ * may run one after the other on one thread (a worker the OS has not scheduled yet takes
+ * none); i still names a share's own scratch. A NULL pool runs fn(arg, 0, 1).
  * Not reentrant: one caller at a time. */
 void threadpool_run(struct threadpool *p, threadpool_job_cb fn, void *arg);
 

@@ -93,7 +93,7 @@ static void test_prepare_identical(void **state) {
  * magnitude sum |w_i a_i| (float rounding of ~n additions), and entries outside the rows
  * must stay untouched. */
 static void check_product(const struct kern *k, uint32_t type, uint32_t n_in, uint32_t n_out, uint32_t n_tok,
-                          uint32_t r0, uint32_t r1) {
+                          uint32_t r0, uint32_t r1, int packed_layout) {
   uint64_t rb64;
   assert_int_equal(quant_row_bytes(type, n_in, &rb64), 0);
   size_t rb = (size_t)rb64;
@@ -108,7 +108,7 @@ static void check_product(const struct kern *k, uint32_t type, uint32_t n_in, ui
   }
   if (type == QUANT_Q8_0) /* -128 does not come out of the quantizer but may be in a file */
     for (uint32_t r = 0; r < n_out; r++) wdata[r * rb + 2 + (r % 32)] = 0x80;
-  struct ops_mat w = {wdata, type, n_in, n_out, rb};
+  struct ops_mat w = {wdata, type, n_in, n_out, rb, NULL, 0};
   size_t as = ops_act_size(type, n_in);
   uint8_t *act = malloc(as * n_tok);
   float *x = malloc(n_in * sizeof(float)), *xf = malloc(n_in * sizeof(float));
@@ -125,6 +125,18 @@ static void check_product(const struct kern *k, uint32_t type, uint32_t n_in, ui
   assert_non_null(got);
   for (size_t i = 0; i < ys * n_tok; i++) ref[i] = got[i] = -12345.0f;
   kern_scalar.matmul(&w, act, as, n_tok, ref, ys, r0, r1);
+  void *packed = NULL;
+  size_t pbytes = packed_layout && k->pack_size ? k->pack_size(&w) : 0;
+  if (packed_layout && !pbytes) goto out; /* this path keeps the file's layout for this type */
+  if (pbytes) {
+    packed = aligned_alloc(64, (pbytes + 63) & ~(size_t)63);
+    assert_non_null(packed);
+    memset(packed, 0xA5, pbytes); /* padding rows must be written too */
+    /* In slices, as ops_mat_pack does it, the last one ragged. */
+    for (uint32_t p0 = 0; p0 < n_out; p0 += 2 * KERN_PACK_ROWS)
+      k->pack(&w, packed, p0, n_out - p0 < 2 * KERN_PACK_ROWS ? n_out : p0 + 2 * KERN_PACK_ROWS);
+    w.packed = packed;
+  }
   k->matmul(&w, act, as, n_tok, got, ys, r0, r1);
   for (uint32_t t = 0; t < n_tok; t++) {
     ops_act_to_float(type, act + t * as, xf, n_in);
@@ -139,12 +151,15 @@ static void check_product(const struct kern *k, uint32_t type, uint32_t n_in, ui
       for (uint32_t i = 0; i < n_in; i++) mag += fabs((double)row[i] * xf[i]);
       double tol = 2e-5 * mag + 1e-6;
       if (!(fabs((double)a - b) <= tol)) {
-        printf("%s %s n_in=%u n_out=%u n_tok=%u row %u token %u: scalar %.9g, %s %.9g (tolerance %.3g)\n", k->name,
-               quant_type_info(type)->name, n_in, n_out, n_tok, r, t, a, k->name, b, tol);
+        printf("%s%s %s n_in=%u n_out=%u n_tok=%u rows %u..%u row %u token %u: scalar %.9g, %s %.9g (tolerance %.3g)\n",
+               k->name, packed ? " (repacked)" : "", quant_type_info(type)->name, n_in, n_out, n_tok, r0, r1, r, t, a,
+               k->name, b, tol);
         fail();
       }
     }
   }
+  free(packed);
+out:
   free(wdata);
   free(row);
   free(act);
@@ -175,10 +190,35 @@ static void test_products(void **state) {
         for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++)
           for (size_t t = 0; t < sizeof(toks) / sizeof(toks[0]); t++) {
             if ((ns[a] > 1000 || toks[t] > 9) && toks[t] > 4 && outs[o] > 13) continue; /* keep the run short */
-            check_product(k[ki], type, ns[a], outs[o], toks[t], 0, outs[o]);
-            if (outs[o] > 2) check_product(k[ki], type, ns[a], outs[o], toks[t], 1, outs[o] - 1);
+            check_product(k[ki], type, ns[a], outs[o], toks[t], 0, outs[o], 0);
+            if (outs[o] > 2) check_product(k[ki], type, ns[a], outs[o], toks[t], 1, outs[o] - 1, 0);
           }
     }
+}
+
+/* Repacked layouts (a path's pack_size/pack, used when the model loads): whole groups of
+ * KERN_PACK_ROWS rows, a padded last group, and row ranges that start and end inside groups,
+ * as the thread pool's chunks may. */
+static void test_products_packed(void **state) {
+  (void)state;
+  const struct kern *k[2];
+  size_t nk = available(k);
+  const uint32_t n32[] = {32, 96, 896, 4864};
+  const uint32_t outs[] = {1, 16, 33, 70};
+  const uint32_t toks[] = {1, 2, 3, 8, 9, 13, 20};
+  const uint32_t types[] = {QUANT_Q8_0, QUANT_Q4_0, QUANT_Q4_K, QUANT_F32};
+  for (size_t ki = 0; ki < nk; ki++)
+    for (size_t ti = 0; ti < sizeof(types) / sizeof(types[0]); ti++)
+      for (size_t a = 0; a < sizeof(n32) / sizeof(n32[0]); a++)
+        for (size_t o = 0; o < sizeof(outs) / sizeof(outs[0]); o++)
+          for (size_t t = 0; t < sizeof(toks) / sizeof(toks[0]); t++) {
+            uint32_t type = types[ti], n_in = type == QUANT_Q4_K ? 256 * (uint32_t)(a + 1) : n32[a], n = outs[o];
+            if (n_in > 1000 && toks[t] > 9) continue; /* keep the run short */
+            check_product(k[ki], type, n_in, n, toks[t], 0, n, 1);
+            if (n > 2) check_product(k[ki], type, n_in, n, toks[t], 1, n - 1, 1);
+            if (n > 32) check_product(k[ki], type, n_in, n, toks[t], 16, 32, 1);
+            if (n > 40) check_product(k[ki], type, n_in, n, toks[t], 5, 37, 1);
+          }
 }
 
 /* The attention's F32 helpers. */
@@ -217,12 +257,52 @@ static void test_f32_helpers(void **state) {
   assert_true(b[36] == 36.5f);
 }
 
+/* The FFN's swiglu: a SIMD exp within a few ulp of libm's over the whole range (tails, extremes,
+ * overflow of exp(-x) for very negative x). */
+static void test_swiglu(void **state) {
+  (void)state;
+  const struct kern *k[2];
+  size_t nk = available(k);
+  enum { N = 4099 };
+  static float g0[N], up[N], ref[N], got[N];
+  for (size_t i = 0; i < N; i++) {
+    g0[i] = i < 2000 ? frand() * 8.0f : frand() * 120.0f;
+    up[i] = frand() * 2.0f;
+  }
+  g0[0] = 0;
+  g0[1] = -0.0f;
+  g0[2] = 88.0f;
+  g0[3] = -88.0f;
+  g0[4] = -100.0f;
+  g0[5] = 1e-20f;
+  for (size_t ki = 0; ki < nk; ki++)
+    for (size_t n = 0; n <= N; n += n < 40 ? 1 : 1000) {
+      memcpy(ref, g0, sizeof(ref));
+      memcpy(got, g0, sizeof(got));
+      kern_scalar.swiglu(ref, up, n);
+      k[ki]->swiglu(got, up, n);
+      for (size_t i = 0; i < N; i++) {
+        if (i >= n) {
+          assert_true(got[i] == g0[i]);
+          continue;
+        }
+        double tol = 1e-6 * fabs((double)ref[i]) + 1e-37;
+        if (!(fabs((double)ref[i] - got[i]) <= tol)) {
+          printf("%s swiglu(%.9g) * %.9g: scalar %.9g, got %.9g\n", k[ki]->name, g0[i], up[i], ref[i], got[i]);
+          fail();
+        }
+      }
+    }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_prepare_identical),
       cmocka_unit_test(test_products),
+      cmocka_unit_test(test_products_packed),
       cmocka_unit_test(test_f32_helpers),
+      cmocka_unit_test(test_swiglu),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

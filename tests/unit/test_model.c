@@ -117,7 +117,7 @@ static void test_dot_types(void **state) {
     assert_int_equal(quant_quantize(type, row, wq, N), 0);
     uint64_t rb;
     assert_int_equal(quant_row_bytes(type, N, &rb), 0);
-    struct ops_mat m = {wq, type, N, 1, (size_t)rb};
+    struct ops_mat m = {wq, type, N, 1, (size_t)rb, NULL, 0};
     assert_true(ops_act_size(type, N) <= sizeof(act));
     ops_act_prepare(type, x, act, N);
     ops_act_to_float(type, act, xa, N);
