@@ -2,11 +2,12 @@
 # interop-cocoon: runs docs/interop.md's checks against a build of COCOON (TelegramMessenger/cocoon).
 # SPDX-License-Identifier: Apache-2.0
 #
-# Usage: scripts/interop-cocoon.sh COCOON_BUILD_DIR [check0|check2|all]
+# Usage: scripts/interop-cocoon.sh COCOON_BUILD_DIR [check0|check1|check2|all]
 #
 # COCOON_BUILD_DIR is COCOON's CMake build directory (commit b75d444 with its `ton` submodule):
 #   check0 needs tee/router and tee/gen-cert  (ninja router gen-cert)
 #   check2 needs proxy-runner too             (ninja proxy-runner)
+#   check1 needs worker-runner, client-runner (runs until the known contract-address blocker)
 # Our binaries come from $COCOON_BIN (default build/cocoon) and $BACKEND_BIN (default
 # build/cocoon-testbackend). Ports: $PORT_BASE .. $PORT_BASE+199 on 127.0.0.1 (default 23000).
 # Not part of `make test`: COCOON is not built here by default. Logs stay in the printed work
@@ -38,10 +39,12 @@ need "$COCOON" "ninja -C build cocoon"
 need "$BACKEND" "ninja -C build cocoon-testbackend"
 case $WHAT in
   check0) need "$CB/tee/router" "ninja router"; need "$CB/tee/gen-cert" "ninja gen-cert" ;;
+  check1) need "$CB/tee/router" "ninja router"; need "$CB/worker-runner" "ninja worker-runner"
+          need "$CB/client-runner" "ninja client-runner" ;;
   check2) need "$CB/tee/router" "ninja router"; need "$CB/proxy-runner" "ninja proxy-runner" ;;
   all) need "$CB/tee/router" "ninja router"; need "$CB/tee/gen-cert" "ninja gen-cert"
        need "$CB/proxy-runner" "ninja proxy-runner" ;;
-  *) echo "interop-cocoon: unknown check $WHAT (check0, check2, all)" >&2; exit 2 ;;
+  *) echo "interop-cocoon: unknown check $WHAT (check0, check1, check2, all)" >&2; exit 2 ;;
 esac
 [ "$MISSING" = 0 ] || exit 2
 ROUTER=$CB/tee/router
@@ -156,17 +159,7 @@ http() {
 
 check2() {
   echo "== check 2: our client and worker, their proxy-runner behind their router (work dir $WORK)"
-  local src vars
-  src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$CB/CMakeCache.txt")
-  vars=$src/spec/fake-ton/runtime.vars
-  [ -f "$vars" ] || { bad "no $vars (COCOON source of $CB)"; return; }
-  # fake-TON root configuration, rendered as cocoon-launch --local-all does, with our ports.
-  sed -e "s|\$MODEL_NAME|Qwen/Qwen3-8B|; s|\$EXTERNAL_IP|127.0.0.1|g" \
-      -e "s|\$EXTERNAL_WORKER_PORT|$((P + 51))|; s|\$EXTERNAL_CLIENT_PORT|$((P + 52))|" \
-      -e "s|\$PROXY_SC_CODE|$(sed -n 's/^PROXY_SC_CODE=//p' "$vars")|" \
-      -e "s|\$WORKER_SC_CODE|$(sed -n 's/^WORKER_SC_CODE=//p' "$vars")|" \
-      -e "s|\$CLIENT_SC_CODE|$(sed -n 's/^CLIENT_SC_CODE=//p' "$vars")|" \
-      "$src/spec/fake-ton/fake-ton-config.json" >"$WORK/fake-ton-config.json"
+  fake_ton_config $((P + 51)) $((P + 52)) "$WORK/fake-ton-config.json" || return
   # --local-all's proxy values (owner, root address, keys, image hash), our ports and folders.
   cat >"$WORK/proxy-config.json" <<EOF
 { "is_test": true, "is_testnet": false, "http_port": $((P + 100)),
@@ -209,8 +202,59 @@ EOF
   stop oc; stop ow; stop backend; stop router2; stop theirproxy
 }
 
+# fake_ton_config PORT_W PORT_C OUT: fake-TON root configuration rendered as cocoon-launch
+# --local-all does, listing a proxy at 127.0.0.1:PORT_W (workers) and PORT_C (clients).
+fake_ton_config() {
+  local src vars
+  src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$CB/CMakeCache.txt")
+  vars=$src/spec/fake-ton/runtime.vars
+  [ -f "$vars" ] || { bad "no $vars (COCOON source of $CB)"; return 1; }
+  sed -e "s|\$MODEL_NAME|Qwen/Qwen3-8B|; s|\$EXTERNAL_IP|127.0.0.1|g" \
+      -e "s|\$EXTERNAL_WORKER_PORT|$1|; s|\$EXTERNAL_CLIENT_PORT|$2|" \
+      -e "s|\$PROXY_SC_CODE|$(sed -n 's/^PROXY_SC_CODE=//p' "$vars")|" \
+      -e "s|\$WORKER_SC_CODE|$(sed -n 's/^WORKER_SC_CODE=//p' "$vars")|" \
+      -e "s|\$CLIENT_SC_CODE|$(sed -n 's/^CLIENT_SC_CODE=//p' "$vars")|" \
+      "$src/spec/fake-ton/fake-ton-config.json" >"$3"
+}
+
+# Check 1 is blocked on our side (contract addresses, docs/interop.md): this runs as far as it
+# goes and shows where their worker and client stop, without counting that as a failure.
+check1() {
+  echo "== check 1: their worker and client, our proxy, through their router's SOCKS5 (work dir $WORK)"
+  fake_ton_config $((P + 141)) $((P + 142)) "$WORK/fake-ton-config1.json" || return
+  local owner=UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m root=EQBT4hy4vMEZ9uxSCuhw_gBKh9_AwmHXLe7Wo0O4Vh-4kRjJ
+  printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $((P + 120)), \"proxy_connections\": 1," \
+    "\"model_name\": \"$MODEL\", \"ton_config_filename\": \"\", \"owner_address\": \"$owner\"," \
+    "\"image_hash\": \"WorkerWorkerWorkerWorkerWorkerWorkerWorkerU=\", \"root_contract_address\": \"$root\"," \
+    "\"node_wallet_key\": \"jYYD/HjU0K2D/xpistoFM4BruJhY3koI1xuO00xd7PI=\"," \
+    "\"connect_to_proxy_via\": \"127.0.0.1:$((P + 116))\", \"forward_requests_to\": \"127.0.0.1:$((P + 80))\"," \
+    "\"coefficient\": 0, \"max_active_requests\": 60 }" >"$WORK/worker-config.json"
+  printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $((P + 130)), \"proxy_connections\": 1," \
+    "\"connect_to_proxy_via\": \"127.0.0.1:$((P + 116))\", \"owner_address\": \"$owner\"," \
+    "\"root_contract_address\": \"$root\", \"node_wallet_key\": \"gaEatwGNgLGOeFI/TRGfPdJG/K4G8picYHQkDHpLQ9w=\"," \
+    "\"check_proxy_hashes\": false, \"secret_string\": \"\", \"ton_config_filename\": \"\" }" >"$WORK/client-config.json"
+  # The fake-TON root configuration has version 3; their client asks for at least that.
+  start ourproxy "$COCOON" proxy --worker-listen 127.0.0.1:$((P + 141)) --client-listen 127.0.0.1:$((P + 142)) \
+    --http-listen 127.0.0.1:$((P + 143)) --key-dir "$WORK/ourproxy-keys" --is-test=true --client-secret "" \
+    --config-version 3 --owner-address "$owner" --log-level debug
+  start backend1 "$BACKEND" --listen 127.0.0.1:$((P + 80)) --model Qwen/Qwen3-8B --chunks 3
+  start router1 "$ROUTER" -v 3 -S $((P + 116))@any --serialize-info
+  wait_log 10 router1 'Proxies started' || bad "router did not start"
+  start theirworker "$CB/worker-runner" --config "$WORK/worker-config.json" -v 3 --disable-ton "$WORK/fake-ton-config1.json"
+  start theirclient "$CB/client-runner" --config "$WORK/client-config.json" -v 3 --disable-ton "$WORK/fake-ton-config1.json"
+  check "their worker reached our proxy through their router (PoW + TLS + worker hello)" 40 ourproxy 'ev=worker_hello'
+  check "their client reached our proxy through their router (PoW + TLS)" 40 ourproxy 'ev=client_connected'
+  sleep 3
+  echo "known blocker (contract addresses): where their side stops"
+  show theirworker 'failing connection'
+  show theirclient 'failing connection'
+  show ourproxy 'ev=client_(refused|authorized|auth_failed)'
+  stop theirclient; stop theirworker; stop router1; stop backend1; stop ourproxy
+}
+
 case $WHAT in
   check0) check0 ;;
+  check1) check1 ;;
   check2) check2 ;;
   all) check0; check2 ;;
 esac
