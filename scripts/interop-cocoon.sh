@@ -43,7 +43,8 @@ case $WHAT in
           need "$CB/client-runner" "ninja client-runner" ;;
   check2) need "$CB/tee/router" "ninja router"; need "$CB/proxy-runner" "ninja proxy-runner" ;;
   all) need "$CB/tee/router" "ninja router"; need "$CB/tee/gen-cert" "ninja gen-cert"
-       need "$CB/proxy-runner" "ninja proxy-runner" ;;
+       need "$CB/proxy-runner" "ninja proxy-runner"; need "$CB/worker-runner" "ninja worker-runner"
+       need "$CB/client-runner" "ninja client-runner" ;;
   *) echo "interop-cocoon: unknown check $WHAT (check0, check1, check2, all)" >&2; exit 2 ;;
 esac
 [ "$MISSING" = 0 ] || exit 2
@@ -256,7 +257,7 @@ case $WHAT in
   check0) check0 ;;
   check1) check1 ;;
   check2) check2 ;;
-  all) check0; check2 ;;
+  all) check0; check2; check1 ;;
 esac
 echo "interop-cocoon: $FAILS failure(s)"
 [ "$FAILS" = 0 ]
