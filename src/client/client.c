@@ -639,7 +639,7 @@ static int account_json(struct buf *b, const struct cproxy *px) {
 /* The answer carries the latest signed charge too: keep it like any other (verified). */
 static int account_take(struct cproxy *px, struct net_conn *c, const struct tl_cocoonx_client_account *a) {
   struct err e = {0};
-  if (payments_accept(&px->charge, &a->signed_payment, TON_OP_CLIENT_CHARGE_SIGNED, px->cl->owner, net_conn_peer_key(c),
+  if (payments_accept(&px->charge, &a->signed_payment, TON_OP_CLIENT_CHARGE_SIGNED, px->cl->owner, px->charge.proxy_key,
                       &e)) {
     log_warn("payment_refused", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
     proxy_fail(px, e.msg);
@@ -847,7 +847,7 @@ static void pay_status_cb(struct net_conn *c, void *arg, const struct net_answer
   if (a->kind != NET_ANSWER_OK || tl_client_payment_status_decode(a->data, a->len, &s)) return;
   struct err e = {0};
   if (payments_check_status(&px->charge, &s.signed_payment, s.db_tokens, TON_OP_CLIENT_CHARGE_SIGNED, px->cl->owner,
-                            net_conn_peer_key(c), &e)) {
+                            px->charge.proxy_key, &e)) {
     log_error("proxy_behind", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
     proxy_fail(px, e.msg);
     return;
@@ -933,7 +933,7 @@ static void auth_cb(struct net_conn *c, void *arg, const struct net_answer *a) {
   /* COCOON's client checks the proxy's signed charge and committed total against what it holds. */
   struct err e = {0};
   if (payments_check_status(&px->charge, &s.signed_payment, s.tokens_committed_to_db, TON_OP_CLIENT_CHARGE_SIGNED,
-                            px->cl->owner, net_conn_peer_key(c), &e)) {
+                            px->cl->owner, px->charge.proxy_key, &e)) {
     log_error("proxy_behind", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
     proxy_fail(px, e.msg);
     return;
@@ -963,10 +963,10 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
     proxy_fail(px, "test mode mismatch");
     return;
   }
-  if (!util_ct_eq(res.params.proxy_public_key, net_conn_peer_key(c), 32)) {
-    proxy_fail(px, "proxy_public_key differs from the TLS certificate key");
-    return;
-  }
+  /* The proxy's signing key is proxy_public_key, not the TLS key: a COCOON proxy sits behind its
+   * router, which terminates TLS with a certificate of its own (docs/interop.md, check 2). The
+   * attested endpoint vouches for the key; payments are verified against it from here on. */
+  (void)uplink_set_proxy_key(&px->up, res.params.proxy_public_key, net_conn_peer_key(c));
   px->up.proto = (res.params.flags & TL_PROXY_PARAMS_F_PROTO) ? res.params.proto_version : 0;
   if (res.auth.id != TL_ID_CLIENT_PROXY_CONNECTION_AUTH_SHORT) {
     proxy_fail(px, "proxy asks for on-chain registration (long authorization), which needs TON settlement");
@@ -980,7 +980,10 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
     return;
   }
   struct err e = {0};
-  if (payments_held_bind(&px->charge, cl->node.key_dir, net_conn_peer_key(c), TON_OP_CLIENT_CHARGE_SIGNED, cl->owner,
+  if (payments_held_set_contract(&px->charge, res.client_sc_address.p, res.client_sc_address.n, &e))
+    log_warn("contract_address_ignored", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
+  e = (struct err){0};
+  if (payments_held_bind(&px->charge, cl->node.key_dir, res.params.proxy_public_key, TON_OP_CLIENT_CHARGE_SIGNED, cl->owner,
                          &e))
     log_error("payment_load_failed", "proxy=%s:%d error=\"%s\"", px->up.host, px->up.port, e.msg);
   snprintf(px->sc_address, sizeof(px->sc_address), "%.*s", (int)CC_MIN(res.params.proxy_sc_address.n, sizeof(px->sc_address) - 1),
@@ -1028,7 +1031,7 @@ static void px_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
       return;
     }
     if (payments_accept(&px->charge, &m.signed_payment, TON_OP_CLIENT_CHARGE_SIGNED, px->cl->owner,
-                        net_conn_peer_key(c), &e)) {
+                        px->charge.proxy_key, &e)) {
       log_warn("payment_refused", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
       proxy_fail(px, e.msg);
     } else if (m.db_tokens > px->db_tokens) {

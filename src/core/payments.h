@@ -9,6 +9,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "tl/tl_schema.h"
+#include "ton/address.h"
 
 #define PAYMENTS_PATH_MAX 4200
 
@@ -19,6 +20,8 @@ struct payments_held {
   struct buf boc;    /* the message itself: what a contract accepts */
   int bound;         /* proxy_key/path set by payments_held_bind */
   uint8_t proxy_key[32];
+  int has_contract;         /* set by payments_held_set_contract */
+  struct ton_addr contract; /* the contract address the proxy announced for us */
   char path[PAYMENTS_PATH_MAX]; /* "" : not persisted */
   uint64_t saves, save_failures;
 };
@@ -33,6 +36,15 @@ void payments_held_free(struct payments_held *h);
  * ERR_PARSE) and nothing is loaded; a missing file is not an error. Blocking (a small read). */
 CC_NODISCARD int payments_held_bind(struct payments_held *h, const char *dir, const uint8_t proxy_pubkey[32],
                                     uint32_t op, const char *owner, struct err *e);
+
+/* The contract address the proxy announced for us in its connectedToProxy answer
+ * (client_sc_address / worker_sc_address, addr bytes of len as on the wire). A COCOON proxy signs
+ * payments for that contract, not for our owner address, so from now on a payment whose target is
+ * either is accepted. It is taken as announced: COCOON re-derives it from the root configuration
+ * (a StateInit hash) which we cannot do yet (docs/interop.md). len 0 clears it. ERR_PARSE when it
+ * is not a TON address (nothing changes). */
+CC_NODISCARD int payments_held_set_contract(struct payments_held *h, const uint8_t *addr, size_t len,
+                                            struct err *e);
 
 /* Checks a proxy.SignedPayment from the proxy whose key is proxy_pubkey: op, signature, target =
  * our own address (owner, as configured). An empty payment is ignored (0). A total below the one

@@ -79,3 +79,18 @@ const char *uplink_state_name(enum uplink_state s) {
   static const char *names[] = {"idle", "connecting", "handshake", "ready"};
   return (unsigned)s < 4 ? names[s] : "?";
 }
+
+int uplink_set_proxy_key(struct uplink *u, const uint8_t proxy_key[32], const uint8_t tls_key[32]) {
+  int differs = !util_ct_eq(proxy_key, tls_key, 32);
+  int is_new = !u->has_proxy_key || !util_ct_eq(u->proxy_key, proxy_key, 32);
+  memcpy(u->proxy_key, proxy_key, 32);
+  u->has_proxy_key = 1;
+  if (differs && is_new) {
+    char pk[65], tk[65];
+    util_hex(proxy_key, 32, pk);
+    util_hex(tls_key, 32, tk);
+    log_info("proxy_key", "proxy=%s:%d proxy_key=%s tls_key=%s note=\"TLS terminated by another key (a router)\"",
+             u->host, u->port, pk, tk);
+  }
+  return differs;
+}

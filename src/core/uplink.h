@@ -32,6 +32,8 @@ struct uplink {
   struct loop_timer reconnect;
   uint64_t connects;  /* links that reached the handshake */
   char last_error[300];
+  uint8_t proxy_key[32]; /* the proxy's signing key (proxy.params), once connected */
+  int has_proxy_key;
 };
 
 /* Parses addr ("host:port"); does not connect yet. */
@@ -50,5 +52,12 @@ void uplink_closed(struct uplink *u, const char *reason);
 /* Stops reconnecting and closes without calling back into the role. */
 void uplink_stop(struct uplink *u);
 const char *uplink_state_name(enum uplink_state s);
+/* Records the proxy's signing key from proxy.params (proxy_public_key): the key its signed
+ * payments are checked against. It is not required to equal tls_key, the key of the TLS peer's
+ * certificate: a COCOON proxy runs behind its router, which terminates TLS with a certificate of
+ * its own, and COCOON's client and worker identify the proxy by proxy_public_key (bound through
+ * the proxy's contract address), never by the TLS key. Logs ev=proxy_key when the two differ and
+ * the key is new. Returns 1 when they differ, 0 when they are equal. */
+int uplink_set_proxy_key(struct uplink *u, const uint8_t proxy_key[32], const uint8_t tls_key[32]);
 
 #endif

@@ -523,7 +523,7 @@ static void compare_cb(struct net_conn *c, void *arg, const struct net_answer *a
   /* COCOON: the proxy's signed payout and committed total may not be below what we hold. */
   struct err e = {0};
   if (payments_check_status(&px->payout, &res.signed_payment, res.tokens_committed_to_db, TON_OP_WORKER_PAYOUT_SIGNED,
-                            px->w->owner, net_conn_peer_key(c), &e)) {
+                            px->w->owner, px->payout.proxy_key, &e)) {
     log_error("proxy_behind", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
     proxy_fail(px, e.msg);
     return;
@@ -546,14 +546,17 @@ static void connected_cb(struct net_conn *c, void *arg, const struct net_answer 
     proxy_fail(px, "test mode mismatch");
     return;
   }
-  if (!util_ct_eq(res.params.proxy_public_key, net_conn_peer_key(c), 32)) {
-    proxy_fail(px, "proxy_public_key differs from the TLS certificate key");
-    return;
-  }
+  /* The proxy's signing key is proxy_public_key, not the TLS key: a COCOON proxy sits behind its
+   * router, which terminates TLS with a certificate of its own (docs/interop.md, check 2). The
+   * attested endpoint vouches for the key; payouts are verified against it from here on. */
+  (void)uplink_set_proxy_key(&px->up, res.params.proxy_public_key, net_conn_peer_key(c));
   px->up.proto = (res.params.flags & TL_PROXY_PARAMS_F_PROTO) ? res.params.proto_version : 0;
   /* The payout we hold from this proxy (from disk after a restart) is what we tell it. */
   struct err e = {0};
-  if (payments_held_bind(&px->payout, px->w->node.key_dir, net_conn_peer_key(c), TON_OP_WORKER_PAYOUT_SIGNED,
+  if (payments_held_set_contract(&px->payout, res.worker_sc_address.p, res.worker_sc_address.n, &e))
+    log_warn("contract_address_ignored", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
+  e = (struct err){0};
+  if (payments_held_bind(&px->payout, px->w->node.key_dir, res.params.proxy_public_key, TON_OP_WORKER_PAYOUT_SIGNED,
                          px->w->owner, &e))
     log_error("payment_load_failed", "proxy=%s:%d error=\"%s\"", px->up.host, px->up.port, e.msg);
   /* No chain in local settlement: the held signed total stands for both of COCOON's values. */
@@ -572,7 +575,7 @@ static void pay_status_cb(struct net_conn *c, void *arg, const struct net_answer
   if (a->kind != NET_ANSWER_OK || tl_worker_payment_status_decode(a->data, a->len, &s)) return;
   struct err e = {0};
   if (payments_check_status(&px->payout, &s.signed_payment, s.db_tokens, TON_OP_WORKER_PAYOUT_SIGNED, px->w->owner,
-                            net_conn_peer_key(c), &e)) {
+                            px->payout.proxy_key, &e)) {
     log_error("proxy_behind", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
     proxy_fail(px, e.msg);
   }
@@ -641,7 +644,7 @@ static void px_packet_cb(struct net_conn *c, const uint8_t *data, size_t len) {
       return;
     }
     if (payments_accept(&px->payout, &m.signed_payment, TON_OP_WORKER_PAYOUT_SIGNED, px->w->owner,
-                        net_conn_peer_key(c), &e)) {
+                        px->payout.proxy_key, &e)) {
       log_warn("payment_refused", "proxy=%s:%d reason=\"%s\"", px->up.host, px->up.port, e.msg);
       proxy_fail(px, e.msg);
     }

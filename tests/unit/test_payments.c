@@ -1,5 +1,6 @@
 /* test_payments: a client's or worker's held signed payments: refusals (lower total, wrong target,
- * bad signature, wrong op), the committed-total check, persistence across a restart. */
+ * bad signature, wrong op), the committed-total check, persistence across a restart, payments
+ * signed for the contract a COCOON proxy announced. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -168,10 +169,67 @@ static void test_persistence(void **state) {
   buf_free(&b);
 }
 
+/* A COCOON proxy signs for our contract (the client_sc_address / worker_sc_address it announced
+ * in connectedToProxy), not for our owner address; seen in the interop run against COCOON's
+ * proxy-runner (docs/interop.md, check 2). The proxy's key here is its signing key
+ * (proxy.params), which behind COCOON's router differs from the TLS certificate's key. */
+#define CONTRACT "0:0303030303030303030303030303030303030303030303030303030303030303"
+static void test_contract_target(void **state) {
+  (void)state;
+  uint8_t seed[32], pub[32], tls_seed[32], tls_pub[32];
+  keypair(seed, pub, 5);
+  keypair(tls_seed, tls_pub, 6);
+  struct payments_held h;
+  payments_held_init(&h);
+  struct buf b;
+  buf_init(&b, 4096);
+  struct err e = {0};
+  const uint32_t op = TON_OP_CLIENT_CHARGE_SIGNED;
+
+  sign(&b, seed, op, 40, CONTRACT);
+  struct tl_signed_payment sp = sp_of(&b);
+  /* Without the announced contract: another target, refused. */
+  assert_int_equal(payments_accept(&h, &sp, op, OWNER, pub, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "another contract address"));
+  /* Not an address: refused, nothing set. */
+  assert_int_equal(payments_held_set_contract(&h, (const uint8_t *)"nonsense", 8, &e), ERR_PARSE);
+  assert_int_equal(h.has_contract, 0);
+  /* Announced: accepted, with the signing key; the TLS key does not verify it. */
+  assert_int_equal(payments_held_set_contract(&h, (const uint8_t *)CONTRACT, strlen(CONTRACT), &e), 0);
+  assert_int_equal(payments_accept(&h, &sp, op, OWNER, tls_pub, &e), ERR_REFUSED);
+  assert_non_null(strstr(e.msg, "bad signature"));
+  assert_int_equal(payments_accept(&h, &sp, op, OWNER, pub, &e), 0);
+  assert_int_equal(h.tokens, 40);
+  /* Our owner address still works (our own proxies sign for it); a third address does not. */
+  sign(&b, seed, op, 50, OWNER);
+  sp = sp_of(&b);
+  assert_int_equal(payments_accept(&h, &sp, op, OWNER, pub, &e), 0);
+  sign(&b, seed, op, 60, OTHER);
+  sp = sp_of(&b);
+  assert_int_equal(payments_accept(&h, &sp, op, OWNER, pub, &e), ERR_REFUSED);
+  assert_int_equal(h.tokens, 50);
+  /* The handshake check takes the contract target too; the wrong op is still refused. */
+  sign(&b, seed, op, 70, CONTRACT);
+  sp = sp_of(&b);
+  assert_int_equal(payments_check_status(&h, &sp, 70, op, OWNER, pub, &e), 0);
+  assert_int_equal(h.tokens, 70);
+  sign(&b, seed, TON_OP_WORKER_PAYOUT_SIGNED, 80, CONTRACT);
+  sp = sp_of(&b);
+  assert_int_not_equal(payments_accept(&h, &sp, op, OWNER, pub, &e), 0);
+  /* Cleared: the contract target is refused again. */
+  assert_int_equal(payments_held_set_contract(&h, NULL, 0, &e), 0);
+  sign(&b, seed, op, 90, CONTRACT);
+  sp = sp_of(&b);
+  assert_int_equal(payments_accept(&h, &sp, op, OWNER, pub, &e), ERR_REFUSED);
+  buf_free(&b);
+  payments_held_free(&h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_persistence),
+      cmocka_unit_test(test_contract_target),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
