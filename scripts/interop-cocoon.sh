@@ -29,6 +29,7 @@ need() { # need FILE WHAT-BUILDS-IT
   fi
 }
 MISSING=0
+command -v python3 >/dev/null || { echo "interop-cocoon: python3 is missing (apt-get install python3); scripts/interop-peer.py needs it" >&2; exit 2; }
 if [ -z "$CB" ] || [ ! -d "$CB" ]; then
   echo "interop-cocoon: COCOON build directory '${CB}' not found. Build COCOON b75d444 with its ton" >&2
   echo "  submodule outside this repository (docs/interop.md, 'Building COCOON for the checks'):" >&2

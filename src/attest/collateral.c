@@ -197,7 +197,7 @@ static int get_svn_array(json_t *tcb, const char *key, uint8_t out[ATTEST_TCB_CO
   if (!json_is_array(a) || json_array_size(a) != ATTEST_TCB_COMPONENTS)
     return err_set(e, ERR_PARSE, "collateral: %s: %s is not an array of 16", doc, key);
   for (size_t i = 0; i < ATTEST_TCB_COMPONENTS; i++) {
-    uint64_t svn;
+    uint64_t svn = 0;
     if (get_uint(json_array_get(a, i), "svn", 255, &svn, doc, e) != 0) return -1;
     out[i] = (uint8_t)svn;
   }
@@ -213,7 +213,7 @@ static int get_isv_levels(json_t *o, struct attest_isv_level *lv, size_t *n, con
   *n = json_array_size(a);
   for (size_t i = 0; i < *n; i++) {
     json_t *l = json_array_get(a, i);
-    uint64_t svn;
+    uint64_t svn = 0;
     if (get_uint(json_object_get(l, "tcb"), "isvsvn", 65535, &svn, doc, e) != 0 ||
         get_status(l, &lv[i].status, doc, e) != 0)
       return -1;
@@ -225,7 +225,7 @@ static int get_isv_levels(json_t *o, struct attest_isv_level *lv, size_t *n, con
 static int check_id(json_t *o, const char *want_id, uint64_t want_version, const char *doc,
                     struct err *e) {
   json_t *id = json_object_get(o, "id");
-  uint64_t ver;
+  uint64_t ver = 0;
   if (!json_is_string(id) || strcmp(json_string_value(id), want_id) != 0)
     return err_set(e, ERR_PARSE, "collateral: %s.id is not \"%s\"", doc, want_id);
   if (get_uint(o, "version", 1000, &ver, doc, e) != 0) return -1;
@@ -269,7 +269,7 @@ int attest_tcb_info_parse(const char *json, size_t len, struct attest_tcb_info *
   json_t *o = load_body(out->signed_part, out->signed_len, doc, e);
   if (!o) return -1;
   int rc = -1;
-  uint64_t u;
+  uint64_t u = 0;
   if (check_id(o, "TDX", 3, doc, e) != 0 || get_date(o, "issueDate", &out->issue_date, doc, e) != 0 ||
       get_date(o, "nextUpdate", &out->next_update, doc, e) != 0 ||
       get_hex(o, "fmspc", out->fmspc, ATTEST_FMSPC_LEN, doc, e) != 0 ||
@@ -332,7 +332,7 @@ int attest_qe_identity_parse(const char *json, size_t len, struct attest_qe_iden
   json_t *o = load_body(out->signed_part, out->signed_len, doc, e);
   if (!o) return -1;
   int rc = -1;
-  uint64_t u;
+  uint64_t u = 0;
   uint8_t b4[4];
   if (check_id(o, "TD_QE", 2, doc, e) != 0 || get_date(o, "issueDate", &out->issue_date, doc, e) != 0 ||
       get_date(o, "nextUpdate", &out->next_update, doc, e) != 0 ||

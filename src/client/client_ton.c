@@ -60,7 +60,7 @@ static void finish(struct client_ton *t, int rc, const char *error, const struct
   t->busy = 0;
   if (rc) {
     log_warn("client_ton_failed", "op=%d error=\"%s\"", (int)t->op, error ? error : "");
-    snprintf(t->st.last_error, sizeof(t->st.last_error), "%s", error ? error : "failed");
+    snprintf(t->st.last_error, sizeof(t->st.last_error), "%.239s", error ? error : "failed");
   }
   if (c) {
     t->st.contract_balance = c->balance;

@@ -131,7 +131,7 @@ int payments_held_bind(struct payments_held *h, const char *dir, const uint8_t p
   fclose(f);
   if (rerr) return err_set(e, ERR_IO, "cannot read %s", h->path);
   if (len == 0 || len > TON_PAYMENT_MAX_BOC) return err_set(e, ERR_PARSE, "%s: not a signed payment (%zu bytes)", h->path, len);
-  uint64_t tokens;
+  uint64_t tokens = 0;
   struct err ve = {0};
   if (verify(h, data, len, op, owner, proxy_pubkey, &tokens, &ve))
     return err_set(e, ERR_CRYPTO, "%s does not verify: %s", h->path, ve.msg);
@@ -147,7 +147,7 @@ int payments_accept(struct payments_held *h, const struct tl_signed_payment *sp,
   if (sp->id != TL_ID_PROXY_SIGNED_PAYMENT || sp->data.n == 0) return 0;
   /* The proxy repeats its latest signed message until it signs a new total: verify once. */
   if (sp->data.n == h->boc.len && h->boc.len && memcmp(sp->data.p, buf_ptr(&h->boc), sp->data.n) == 0) return 0;
-  uint64_t tokens;
+  uint64_t tokens = 0;
   int rc = verify(h, sp->data.p, sp->data.n, op, owner, proxy_pubkey, &tokens, e);
   if (rc) return rc;
   if (tokens > (uint64_t)INT64_MAX) return err_set(e, ERR_PROTO, "signed total out of range");

@@ -92,7 +92,7 @@ uint32_t billing_prices_max_mult(const struct billing_prices *p) {
 
 int billing_reservation_mult(int64_t max_tokens, int64_t request_bytes, uint32_t max_coef, uint32_t mult,
                              int64_t price_per_token, int64_t *tokens_out, int64_t *nanoton_out, struct err *e) {
-  int64_t n, tokens, amount;
+  int64_t n, tokens = 0, amount;
   int rc;
   if (max_tokens < 0 || request_bytes < 0 || price_per_token < 0)
     return err_set(e, ERR_INVALID, "negative reservation input");
