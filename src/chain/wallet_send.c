@@ -14,6 +14,8 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "chain/toncenter.h"
+#include "chain/wallet_key.h"
+#include "http/http_client.h"
 #include "ton/boc.h"
 #include "ton/message.h"
 #include "ton/sign.h"
@@ -208,4 +210,35 @@ void chain_wallet_send_free(struct chain_wallet_send *s) {
   ton_cell_unref(s->body);
   OPENSSL_cleanse(s->seed, sizeof(s->seed));
   free(s);
+}
+
+int chain_wallet_send_open(struct loop *loop, const struct chain_wallet_open_config *cfg, struct http_client **hc,
+                           struct toncenter **tc, struct chain_wallet_send **ws, struct err *e) {
+  *hc = NULL;
+  *tc = NULL;
+  *ws = NULL;
+  uint8_t seed[32];
+  struct http_client_config hcfg = {0};
+  int rc = http_client_new(loop, &hcfg, hc);
+  if (rc) return err_set(e, rc, "http client");
+  struct toncenter_config tcfg = {.endpoint = cfg->toncenter_url, .api_key = cfg->api_key};
+  if ((rc = toncenter_new(loop, *hc, &tcfg, tc, e)) || (rc = chain_wallet_key_load(cfg->key_path, seed, e))) {
+    toncenter_free(*tc);
+    http_client_free(*hc);
+    *tc = NULL;
+    *hc = NULL;
+    return rc;
+  }
+  struct chain_wallet_send_config wc = {.tc = *tc, .seed = seed, .kind = cfg->kind, .testnet = cfg->testnet,
+                                        .ttl_s = cfg->ttl_s, .fee_reserve = cfg->fee_reserve, .who = cfg->who};
+  rc = chain_wallet_send_new(loop, &wc, ws, e);
+  OPENSSL_cleanse(seed, sizeof(seed));
+  if (rc) {
+    toncenter_free(*tc);
+    http_client_free(*hc);
+    *tc = NULL;
+    *hc = NULL;
+    *ws = NULL;
+  }
+  return rc;
 }

@@ -34,6 +34,24 @@ CC_NODISCARD int chain_wallet_send_new(struct loop *loop, const struct chain_wal
                                        struct chain_wallet_send **out, struct err *e);
 /* Drops a message in flight without its callback. NULL-safe. */
 void chain_wallet_send_free(struct chain_wallet_send *s);
+
+/* Everything a node needs to send from its own wallet, opened together: an HTTP client, a
+ * toncenter client on it, the key file (chain_wallet_key_load) and the sender. On failure
+ * nothing is left open and the three pointers are NULL. Close in the order toncenter, sender,
+ * HTTP client (toncenter_free first, so that no callback runs afterwards). */
+struct http_client;
+struct chain_wallet_open_config {
+  const char *toncenter_url, *api_key; /* borrowed for the call */
+  const char *key_path;                /* the wallet key file (mode 0600) */
+  enum ton_wallet_kind kind;
+  int testnet;
+  uint32_t ttl_s;
+  int64_t fee_reserve;
+  const char *who; /* static */
+};
+CC_NODISCARD int chain_wallet_send_open(struct loop *loop, const struct chain_wallet_open_config *cfg,
+                                        struct http_client **hc, struct toncenter **tc,
+                                        struct chain_wallet_send **ws, struct err *e);
 /* The wallet's address (friendly, non-bounceable) and its last seen balance (-1: unknown). */
 const char *chain_wallet_send_address(const struct chain_wallet_send *s);
 const struct ton_addr *chain_wallet_send_addr(const struct chain_wallet_send *s);

@@ -4,7 +4,6 @@
 #include "client/client_ton.h"
 
 #include <inttypes.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,6 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "chain/toncenter.h"
-#include "chain/wallet_key.h"
 #include "chain/wallet_send.h"
 #include "http/http_client.h"
 #include "loop/loop.h"
@@ -151,7 +149,6 @@ int client_ton_new(struct loop *loop, const struct client_ton_config *cfg, struc
   t->ttl_s = cfg->ttl_s ? cfg->ttl_s : 60;
   t->st.wallet_balance = t->st.contract_balance = t->st.contract_stake = -1;
   enum ton_wallet_kind k;
-  uint8_t seed[32];
   int rc;
   if (ton_wallet_kind_parse(cfg->wallet_kind, &k)) {
     rc = err_set(e, ERR_INVALID, "ton_wallet must be v4r2 or v5r1");
@@ -161,19 +158,10 @@ int client_ton_new(struct loop *loop, const struct client_ton_config *cfg, struc
     rc = err_set(e, ERR_INVALID, "owner_address must be the client contract's TON address for ton settlement");
     goto fail;
   }
-  struct http_client_config hcfg = {0};
-  if ((rc = http_client_new(loop, &hcfg, &t->hc))) {
-    rc = err_set(e, rc, "http client");
-    goto fail;
-  }
-  struct toncenter_config tcfg = {.endpoint = cfg->toncenter_url, .api_key = cfg->api_key};
-  if ((rc = toncenter_new(loop, t->hc, &tcfg, &t->tc, e))) goto fail;
-  if ((rc = chain_wallet_key_load(cfg->key_path, seed, e))) goto fail;
-  struct chain_wallet_send_config wc = {.tc = t->tc, .seed = seed, .kind = k, .testnet = cfg->testnet,
+  struct chain_wallet_open_config wc = {.toncenter_url = cfg->toncenter_url, .api_key = cfg->api_key,
+                                        .key_path = cfg->key_path, .kind = k, .testnet = cfg->testnet,
                                         .ttl_s = t->ttl_s, .fee_reserve = CLIENT_TON_FEE_RESERVE, .who = "client"};
-  rc = chain_wallet_send_new(loop, &wc, &t->ws, e);
-  OPENSSL_cleanse(seed, sizeof(seed));
-  if (rc) goto fail;
+  if ((rc = chain_wallet_send_open(loop, &wc, &t->hc, &t->tc, &t->ws, e))) goto fail;
   *out = t;
   return 0;
 fail:

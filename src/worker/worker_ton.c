@@ -6,7 +6,6 @@
 #include "worker/worker_ton.h"
 
 #include <inttypes.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +13,6 @@
 #include "base/log.h"
 #include "chain/cocoon_sc.h"
 #include "chain/toncenter.h"
-#include "chain/wallet_key.h"
 #include "chain/wallet_send.h"
 #include "http/http_client.h"
 #include "loop/loop.h"
@@ -167,7 +165,6 @@ static void timer_cb(struct loop_timer *tm) {
 int worker_ton_new(struct loop *loop, const struct worker_ton_config *cfg, worker_ton_best_cb best, void *arg,
                    struct worker_ton **out, struct err *e) {
   struct worker_ton *t = calloc(1, sizeof(*t));
-  uint8_t seed[32];
   int rc;
   if (!t) return err_set(e, ERR_NOMEM, "out of memory");
   t->loop = loop;
@@ -190,19 +187,10 @@ int worker_ton_new(struct loop *loop, const struct worker_ton_config *cfg, worke
     rc = err_set(e, ERR_INVALID, "ton_wallet must be v4r2 or v5r1");
     goto fail;
   }
-  struct http_client_config hcfg = {0};
-  if ((rc = http_client_new(loop, &hcfg, &t->hc))) {
-    rc = err_set(e, rc, "http client");
-    goto fail;
-  }
-  struct toncenter_config tcfg = {.endpoint = cfg->toncenter_url, .api_key = cfg->api_key};
-  if ((rc = toncenter_new(loop, t->hc, &tcfg, &t->tc, e))) goto fail;
-  if ((rc = chain_wallet_key_load(cfg->key_path, seed, e))) goto fail;
-  struct chain_wallet_send_config wc = {.tc = t->tc, .seed = seed, .kind = k, .testnet = cfg->testnet,
+  struct chain_wallet_open_config wc = {.toncenter_url = cfg->toncenter_url, .api_key = cfg->api_key,
+                                        .key_path = cfg->key_path, .kind = k, .testnet = cfg->testnet,
                                         .ttl_s = cfg->ttl_s, .fee_reserve = WORKER_TON_FEE_RESERVE, .who = "worker"};
-  rc = chain_wallet_send_new(loop, &wc, &t->ws, e);
-  OPENSSL_cleanse(seed, sizeof(seed));
-  if (rc) goto fail;
+  if ((rc = chain_wallet_send_open(loop, &wc, &t->hc, &t->tc, &t->ws, e))) goto fail;
   loop_timer_init(&t->timer, timer_cb, t);
   loop_timer_init(&t->retry, retry_cb, t);
   loop_timer_start(loop, &t->timer, t->check_ms);
