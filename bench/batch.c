@@ -124,7 +124,7 @@ static int run(const struct model *m, struct threadpool *pool, uint32_t n, uint3
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: cocoon-bench-batch MODEL.gguf [threads=1] [seqs=8] [prompt=32] [gen=64]\n");
+    fprintf(stderr, "usage: cocoon-bench-batch MODEL.gguf [threads=1] [seqs=8] [prompt=32] [gen=64] [rounds=1]\n");
     return 2;
   }
   const char *path = argv[1];
@@ -132,7 +132,8 @@ int main(int argc, char **argv) {
   uint32_t seqs = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 8;
   uint32_t prompt = argc > 4 ? (uint32_t)strtoul(argv[4], NULL, 10) : 32;
   uint32_t gen = argc > 5 ? (uint32_t)strtoul(argv[5], NULL, 10) : 64;
-  if (!threads || !seqs || seqs > SCHED_MAX_SEQS || !prompt || gen < 2) {
+  uint32_t rounds = argc > 6 ? (uint32_t)strtoul(argv[6], NULL, 10) : 1;
+  if (!threads || !seqs || seqs > SCHED_MAX_SEQS || !prompt || gen < 2 || !rounds || rounds > 100) {
     fprintf(stderr, "bench-batch: bad arguments\n");
     return 2;
   }
@@ -151,9 +152,17 @@ int main(int argc, char **argv) {
   printf("model %s: %s, %u layers x %u, vocab %u, file %lld MB\n", path, hp->arch_name, hp->n_layer, hp->n_embd,
          hp->n_vocab, file_mb);
   printf("threads %u, prompt %u tokens, %u generated per sequence (greedy)\n", threads, prompt, gen);
-  struct result one, many;
-  if (run(m, pool, 1, prompt, gen, &one)) return 1;
-  if (run(m, pool, seqs, prompt, gen, &many)) return 1;
+  /* Rounds alternate one sequence and seqs sequences, so that both see the same machine; the
+   * best decode of each is kept (on a shared machine a preempted step only ever lowers a figure). */
+  struct result one = {0}, many = {0};
+  for (uint32_t r = 0; r < rounds; r++) {
+    struct result a, b;
+    if (run(m, pool, 1, prompt, gen, &a)) return 1;
+    if (run(m, pool, seqs, prompt, gen, &b)) return 1;
+    if (a.decode_tps > one.decode_tps) one = a;
+    if (b.decode_tps > many.decode_tps) many = b;
+  }
+  if (rounds > 1) printf("best of %u alternating rounds\n", rounds);
   printf("1 sequence:   decode %8.2f tok/s  (prefill %.2f s)\n", one.decode_tps, one.prefill_s);
   printf("%u sequences: decode %8.2f tok/s aggregate, %.2f tok/s each  (prefill %.2f s)\n", seqs, many.decode_tps,
          many.decode_tps / seqs, many.prefill_s);
