@@ -27,6 +27,7 @@ load() {
   : >"$WORK/done.$k"
   while [ ! -e "$WORK/stop" ]; do
     i=$((i + 1))
+    rm -f "$h" "$b" # curl leaves a file it never opened as it was: never judge an answer by the last one
     if [ $((i % 2)) = 0 ]; then
       curl -s -N --max-time 10 -D "$h" -o "$b" -H 'Content-Type: application/json' -d "$STREAM" \
         "$URL/v1/chat/completions" || true
