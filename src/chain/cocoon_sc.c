@@ -119,30 +119,81 @@ int chain_proxy_sc_parse(const struct ton_cell *data, struct chain_proxy_sc *out
   return rc;
 }
 
-int chain_client_sc_address(const struct chain_proxy_sc *p, const struct ton_addr *proxy_addr,
-                            const struct ton_addr *owner, struct ton_addr *out, struct err *e) {
-  if (!p->client_code || !p->params_nocode)
-    return err_set(e, ERR_NOTFOUND, "the proxy contract's params carry no client code");
+/* The contract address of code + data on the basechain; unrefs data (may be NULL after a failed
+ * build, then rc is returned). */
+static int address_of(int rc, struct ton_cell *code, struct ton_cell *data, struct ton_addr *out, const char *what,
+                      struct err *e) {
+  if (!rc) {
+    struct ton_state_init si = {.code = code, .data = data};
+    rc = ton_state_init_address(0, &si, out, e);
+  }
+  if (rc && !(e && e->msg[0])) rc = err_set(e, ERR_INVALID, "cannot build the %s contract's initial data", what);
+  ton_cell_unref(data);
+  return rc;
+}
+
+int chain_client_sc_address_of(const struct chain_sc_code *c, const struct ton_addr *proxy_addr,
+                               const uint8_t proxy_key[32], const struct ton_addr *owner, struct ton_addr *out,
+                               struct err *e) {
+  if (!c->client_code || !c->params_nocode) return err_set(e, ERR_NOTFOUND, "no client contract code is known");
   struct ton_builder b;
   struct ton_cell *cst = NULL, *data = NULL;
   ton_builder_init(&b);
   int rc = ton_builder_store_addr(&b, owner) || ton_builder_store_addr(&b, proxy_addr) ||
-           ton_builder_store_bytes(&b, p->proxy_key, 32);
+           ton_builder_store_bytes(&b, proxy_key, 32);
   if (rc) rc = ERR_INVALID;
-  if (rc || (rc = ton_builder_end(&b, &cst, e))) goto out;
+  if (!rc) rc = ton_builder_end(&b, &cst, e);
   static const uint8_t zero[32];
-  rc = ton_builder_store_uint(&b, 0, 2) || ton_builder_store_coins(&b, 0) ||
-       ton_builder_store_coins(&b, p->min_client_stake) || ton_builder_store_uint(&b, 0, 64) ||
-       ton_builder_store_uint(&b, 0, 32) || ton_builder_store_bytes(&b, zero, 32) || ton_builder_store_ref(&b, cst) ||
-       ton_builder_store_ref(&b, p->params_nocode);
-  if (rc) rc = ERR_INVALID;
-  if (rc || (rc = ton_builder_end(&b, &data, e))) goto out;
-  struct ton_state_init si = {.code = p->client_code, .data = data};
-  rc = ton_state_init_address(0, &si, out, e);
-out:
-  if (rc && !(e && e->msg[0])) rc = err_set(e, ERR_INVALID, "cannot build the client contract's initial data");
+  if (!rc) {
+    rc = ton_builder_store_uint(&b, 0, 2) || ton_builder_store_coins(&b, 0) ||
+         ton_builder_store_coins(&b, c->min_client_stake) || ton_builder_store_uint(&b, 0, 64) ||
+         ton_builder_store_uint(&b, 0, 32) || ton_builder_store_bytes(&b, zero, 32) || ton_builder_store_ref(&b, cst) ||
+         ton_builder_store_ref(&b, c->params_nocode);
+    if (rc) rc = ERR_INVALID;
+    if (!rc) rc = ton_builder_end(&b, &data, e);
+  }
   ton_builder_clear(&b);
   ton_cell_unref(cst);
-  ton_cell_unref(data);
-  return rc;
+  return address_of(rc, c->client_code, data, out, "client", e);
+}
+
+int chain_worker_sc_address_of(const struct chain_sc_code *c, const struct ton_addr *proxy_addr,
+                               const uint8_t proxy_key[32], const struct ton_addr *owner, struct ton_addr *out,
+                               struct err *e) {
+  if (!c->worker_code || !c->params_nocode) return err_set(e, ERR_NOTFOUND, "no worker contract code is known");
+  struct ton_builder b;
+  struct ton_cell *data = NULL;
+  ton_builder_init(&b);
+  int rc = ton_builder_store_addr(&b, owner) || ton_builder_store_addr(&b, proxy_addr) ||
+           ton_builder_store_bytes(&b, proxy_key, 32) || ton_builder_store_uint(&b, 0, 2) ||
+           ton_builder_store_uint(&b, 0, 64) || ton_builder_store_ref(&b, c->params_nocode);
+  if (rc) rc = ERR_INVALID;
+  if (!rc) rc = ton_builder_end(&b, &data, e);
+  ton_builder_clear(&b);
+  return address_of(rc, c->worker_code, data, out, "worker", e);
+}
+
+int chain_proxy_sc_address_of(const struct chain_sc_code *c, const struct ton_addr *root, const uint8_t proxy_key[32],
+                              const struct ton_addr *owner, struct ton_addr *out, struct err *e) {
+  if (!c->proxy_code || !c->proxy_params) return err_set(e, ERR_NOTFOUND, "no proxy contract code is known");
+  struct ton_builder b;
+  struct ton_cell *data = NULL;
+  ton_builder_init(&b);
+  int rc = ton_builder_store_addr(&b, owner) || ton_builder_store_bytes(&b, proxy_key, 32) ||
+           ton_builder_store_addr(&b, root) || ton_builder_store_uint(&b, 0, 2) || ton_builder_store_coins(&b, 0) ||
+           ton_builder_store_coins(&b, 0) || ton_builder_store_uint(&b, 0, 32) ||
+           ton_builder_store_ref(&b, c->proxy_params);
+  if (rc) rc = ERR_INVALID;
+  if (!rc) rc = ton_builder_end(&b, &data, e);
+  ton_builder_clear(&b);
+  return address_of(rc, c->proxy_code, data, out, "proxy", e);
+}
+
+int chain_client_sc_address(const struct chain_proxy_sc *p, const struct ton_addr *proxy_addr,
+                            const struct ton_addr *owner, struct ton_addr *out, struct err *e) {
+  if (!p->client_code || !p->params_nocode)
+    return err_set(e, ERR_NOTFOUND, "the proxy contract's params carry no client code");
+  struct chain_sc_code c = {.client_code = p->client_code, .params_nocode = p->params_nocode,
+                            .min_client_stake = p->min_client_stake};
+  return chain_client_sc_address_of(&c, proxy_addr, p->proxy_key, owner, out, e);
 }

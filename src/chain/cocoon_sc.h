@@ -61,4 +61,30 @@ void chain_proxy_sc_clear(struct chain_proxy_sc *p);
 CC_NODISCARD int chain_client_sc_address(const struct chain_proxy_sc *p, const struct ton_addr *proxy_addr,
                                          const struct ton_addr *owner, struct ton_addr *out, struct err *e);
 
+/* What COCOON's runners derive contract addresses from (BaseRunner::generate_*_sc_address): the
+ * three contracts' code and the params cells the root configuration gives them. Cells borrowed;
+ * any may be NULL (that contract's address is then ERR_NOTFOUND). */
+struct chain_sc_code {
+  struct ton_cell *proxy_code, *worker_code, *client_code;
+  struct ton_cell *proxy_params;  /* params with the worker and client code (mask 6) */
+  struct ton_cell *params_nocode; /* params without code, as worker and client contracts hold them */
+  uint64_t min_client_stake;      /* a new client contract's initial stake */
+};
+
+/* Each address is the hash of StateInit(code, initial data) on the basechain, the initial data
+ * being what COCOON's ProxyContract / WorkerContract / ClientContract::init_data_cell build:
+ *   proxy:  owner key:256 root state:2=0 balance:Coins=0 stake:Coins=0 unlock_ts:32=0 ^proxy_params
+ *   worker: owner proxy key:256 state:2=0 tokens:64=0 ^params_nocode
+ *   client: state:2=0 balance=0 stake=min_client_stake tokens:64=0 unlock:32=0 secret:256=0
+ *           ^[owner proxy key] ^params_nocode */
+CC_NODISCARD int chain_proxy_sc_address_of(const struct chain_sc_code *c, const struct ton_addr *root,
+                                           const uint8_t proxy_key[32], const struct ton_addr *owner,
+                                           struct ton_addr *out, struct err *e);
+CC_NODISCARD int chain_worker_sc_address_of(const struct chain_sc_code *c, const struct ton_addr *proxy_addr,
+                                            const uint8_t proxy_key[32], const struct ton_addr *owner,
+                                            struct ton_addr *out, struct err *e);
+CC_NODISCARD int chain_client_sc_address_of(const struct chain_sc_code *c, const struct ton_addr *proxy_addr,
+                                            const uint8_t proxy_key[32], const struct ton_addr *owner,
+                                            struct ton_addr *out, struct err *e);
+
 #endif

@@ -221,3 +221,31 @@ int chain_root_summary(const struct chain_root *r, struct buf *b) {
   if (!rc) rc = buf_append(b, "", 1);
   return rc;
 }
+
+int chain_root_params_cell(const struct chain_root_params *p, struct ton_cell *proxy_code, struct ton_cell *worker_code,
+                           struct ton_cell *client_code, struct ton_cell **out, struct err *e) {
+  if (p->struct_version > 3)
+    return err_set(e, ERR_INVALID, "root params: struct_version %u is newer than 3", (unsigned)p->struct_version);
+  struct ton_builder b;
+  ton_builder_init(&b);
+  int rc = ton_builder_store_uint(&b, p->struct_version, 8) || ton_builder_store_uint(&b, p->params_version, 32) ||
+           ton_builder_store_uint(&b, p->unique_id, 32) || ton_builder_store_bit(&b, p->is_test ? 1 : 0) ||
+           ton_builder_store_coins(&b, p->price_per_token) || ton_builder_store_coins(&b, p->worker_fee_per_token);
+  const uint32_t mults[4] = {p->prompt_mult, p->cached_mult, p->completion_mult, p->reasoning_mult};
+  const unsigned since[4] = {3, 2, 3, 2};
+  for (int i = 0; i < 4 && !rc; i++)
+    if (p->struct_version >= since[i]) rc = ton_builder_store_uint(&b, mults[i], 32);
+  if (!rc)
+    rc = ton_builder_store_uint(&b, p->proxy_delay_before_close, 32) ||
+         ton_builder_store_uint(&b, p->client_delay_before_close, 32);
+  if (!rc && p->struct_version >= 1)
+    rc = ton_builder_store_coins(&b, p->min_proxy_stake) || ton_builder_store_coins(&b, p->min_client_stake);
+  if (!rc)
+    rc = ton_builder_store_maybe_ref(&b, proxy_code) || ton_builder_store_maybe_ref(&b, worker_code) ||
+         ton_builder_store_maybe_ref(&b, client_code);
+  if (rc) {
+    ton_builder_clear(&b);
+    return err_set(e, ERR_INVALID, "root params: the parameters do not fit a cell");
+  }
+  return ton_builder_end(&b, out, e);
+}

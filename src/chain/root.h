@@ -55,6 +55,13 @@ struct chain_root {
 /* Parses the params cell (struct_version 0..3; newer versions are refused). */
 CC_NODISCARD int chain_root_params_parse(const struct ton_cell *c, struct chain_root_params *out, struct err *e);
 
+/* The params cell as COCOON's runners write it (RootContractConfig::serialize_params_cell): the
+ * fields p->struct_version has, then the three code refs (each NULL: none; borrowed). The root
+ * holds all three codes, a proxy contract the worker and client code, the others none. Caller
+ * unrefs *out. */
+CC_NODISCARD int chain_root_params_cell(const struct chain_root_params *p, struct ton_cell *proxy_code,
+                                        struct ton_cell *worker_code, struct ton_cell *client_code,
+                                        struct ton_cell **out, struct err *e);
 /* Parses the root contract's data cell (getAddressInformation's `data`):
  *   owner:MsgAddress ^[proxy_hashes:HashmapE 256 registered_proxies:HashmapE 32
  *   last_proxy_seqno:uint32 worker_hashes:HashmapE 256 model_hashes:HashmapE 256]

@@ -1,6 +1,7 @@
 /* proxy: accepts workers and clients, routes each query to a worker and relays the answer. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "proxy/proxy.h"
+#include "proxy/proxy_sc.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -78,6 +79,12 @@ const struct config_key proxy_config_schema[] = {
      "client contracts it derives (required with settlement ton)", 0},
     {"ton_client_poll_ms", CONFIG_INT, 500, 86400000, "10000",
      "ton settlement: how often every client contract is read (also at each client's handshake)", 0},
+    {"fake_ton_config", CONFIG_STRING, 0, 4096, "",
+     "local settlement: COCOON's fake-TON root configuration (the JSON file its runners take with "
+     "--disable-ton). The proxy then announces the proxy, worker and client contract addresses COCOON "
+     "derives from it (its runners check them) and takes the version, prices and client stake from it", 0},
+    {"root_contract_address", CONFIG_STRING, 0, 128, "",
+     "the root contract's address (with fake_ton_config: the root_contract_address COCOON's runners have)", 0},
     {"client_secret", CONFIG_STRING, 0, 1024, "",
      "secret clients prove with the short authorization (COCOON fake-TON: empty)", CONFIG_F_SECRET},
     {"price_per_token", CONFIG_INT, 0, INT64_MAX / 4, "2",
@@ -124,6 +131,7 @@ struct pworker {
   struct net_conn *c;
   struct pworker *next, *prev;
   char *owner;
+  char sc[PROXY_SC_ADDR_MAX + 1]; /* its contract address, as announced */
   char *model;     /* full model name as announced */
   size_t base_len; /* bytes of the base name (before '@') */
   int32_t coefficient;
@@ -143,6 +151,7 @@ struct pclient {
   struct net_conn *c;
   struct pclient *next, *prev;
   char *owner;
+  char sc[PROXY_SC_ADDR_MAX + 1]; /* its contract address, as announced */
   int32_t proto;
   int connected;  /* connectToProxy answered */
   int authorized; /* short authorization passed */
@@ -190,6 +199,7 @@ struct proxy {
   int32_t config_version;
   uint8_t secret_hash[32];
   const char *owner;
+  struct proxy_sc sc; /* announced contract addresses */
   struct ledger *ledger;
   struct settle *settle; /* settlement backend (local: the ledger) */
   int64_t settle_ops, settle_refused;
@@ -693,7 +703,9 @@ static void pay_handshake(struct proxy *p, struct paystate *ps, enum ledger_kind
   ps->pending = 0;
   ps->signed_total = 0;
   buf_reset(&ps->boc);
-  if (mark > 0) (void)pay_sign(p, ps, kind, op, owner, mark, 0);
+  /* Even a zero total is signed: COCOON's worker refuses a proxy whose compareBalance answer has
+   * no signed payment (it cannot check tokens_committed_to_blockchain without one). */
+  (void)pay_sign(p, ps, kind, op, owner, mark, 0);
 }
 
 /* At start-up everything in the ledger is committed. A proxy killed between a commit and the next
@@ -810,8 +822,8 @@ static void proxy_params_fill(struct proxy *p, struct tl_proxy_params *pp, int32
   memcpy(pp->proxy_public_key, ratls_identity_public_key(p->node.id), 32);
   pp->proxy_owner_address.p = (const uint8_t *)p->owner;
   pp->proxy_owner_address.n = strlen(p->owner);
-  /* Without TON the proxy has no contract; the address field carries the owner's. */
-  pp->proxy_sc_address = pp->proxy_owner_address;
+  pp->proxy_sc_address.p = (const uint8_t *)p->sc.self_str;
+  pp->proxy_sc_address.n = strlen(p->sc.self_str);
   pp->is_test = p->node.is_test;
   pp->proto_version = proto;
 }
@@ -849,6 +861,18 @@ static int worker_connect(struct pworker *w, int64_t qid, const uint8_t *data, s
     net_conn_close(w->c, why);
     return rc;
   }
+  char *sc = w->sc;
+  struct err se = {0};
+  if (!why && proxy_sc_peer(&p->sc, 1, wp->worker_owner_address.p, wp->worker_owner_address.n, sc, &se)) {
+    snprintf(buf, sizeof(buf), "worker contract: %.120s", se.msg);
+    why = buf;
+  }
+  if (why) {
+    log_warn("worker_refused", "conn=%" PRIu64 " reason=\"%s\"", net_conn_id(w->c), why);
+    int rc = net_conn_answer_error(w->c, qid, COCOON_ERR_PROTOVIOLATION, why);
+    net_conn_close(w->c, why);
+    return rc;
+  }
   w->model = util_strndup((const char *)wp->model.p, wp->model.n);
   char owner[LEDGER_ADDR_MAX + 1];
   ledger_name(owner, sizeof(owner), (const char *)wp->worker_owner_address.p, wp->worker_owner_address.n, 0);
@@ -862,7 +886,8 @@ static int worker_connect(struct pworker *w, int64_t qid, const uint8_t *data, s
   struct tl_worker_connected_to_proxy a;
   memset(&a, 0, sizeof(a));
   proxy_params_fill(p, &a.params, proto);
-  a.worker_sc_address = wp->worker_owner_address;
+  a.worker_sc_address.p = (const uint8_t *)sc;
+  a.worker_sc_address.n = strlen(sc);
   log_info("worker_hello", "conn=%" PRIu64 " model=%s coefficient=%d max_active=%d proto=%d", net_conn_id(w->c),
            w->model, w->coefficient, w->max_active, proto);
   return rpc_answer(w->c, qid, TL_ID_WORKER_CONNECTED_TO_PROXY, &a);
@@ -1075,6 +1100,15 @@ static int client_connect(struct pclient *cl, int64_t qid, const uint8_t *data, 
     net_conn_close(cl->c, why);
     return rc;
   }
+  char *sc = cl->sc;
+  struct err se = {0};
+  if (proxy_sc_peer(&p->sc, 0, q.params.client_owner_address.p, q.params.client_owner_address.n, sc, &se)) {
+    snprintf(buf, sizeof(buf), "client contract: %.120s", se.msg);
+    log_warn("client_refused", "conn=%" PRIu64 " reason=\"%s\"", net_conn_id(cl->c), buf);
+    int rc = net_conn_answer_error(cl->c, qid, COCOON_ERR_PROTOVIOLATION, buf);
+    net_conn_close(cl->c, buf);
+    return rc;
+  }
   cl->owner = util_strndup((const char *)q.params.client_owner_address.p, q.params.client_owner_address.n);
   if (!cl->owner) return ERR_NOMEM;
   cl->proto = proto;
@@ -1082,7 +1116,8 @@ static int client_connect(struct pclient *cl, int64_t qid, const uint8_t *data, 
   struct tl_client_connected_to_proxy a;
   memset(&a, 0, sizeof(a));
   proxy_params_fill(p, &a.params, proto);
-  a.client_sc_address = q.params.client_owner_address;
+  a.client_sc_address.p = (const uint8_t *)sc;
+  a.client_sc_address.n = strlen(sc);
   /* Local settlement, like COCOON's fake-TON: every client is known, short auth, nonce 0. */
   a.auth.id = TL_ID_CLIENT_PROXY_CONNECTION_AUTH_SHORT;
   memcpy(a.auth.secret_hash, p->secret_hash, 32);
@@ -1444,6 +1479,9 @@ static int json_extra(void *arg, struct buf *out) {
     if (!rc) rc = buf_append_json_str(out, ts.last_contract_error, strlen(ts.last_contract_error));
     if (!rc) rc = buf_append_str(out, "\"},");
   }
+  if (!rc) rc = buf_append_str(out, "\"proxy_contract\":\"");
+  if (!rc) rc = buf_append_json_str(out, p->sc.self_str, strlen(p->sc.self_str));
+  if (!rc) rc = buf_append_str(out, "\",");
   /* Alarms come first in /jsonstats so that monitoring finds them without walking the lists. */
   if (!rc) rc = buf_appendf(out, "\"alarms\":{\"ledger_behind\":%" PRId64 ",\"ledger_behind_last\":\"", p->ledger_behind);
   if (!rc) rc = buf_append_json_str(out, p->ledger_behind_msg, strlen(p->ledger_behind_msg));
@@ -1463,7 +1501,9 @@ static int json_extra(void *arg, struct buf *out) {
                      w->failed, w->avg_time_s);
     char hex[65];
     util_hex(net_conn_peer_key(w->c), 32, hex);
-    if (!rc) rc = buf_appendf(out, "%s\",\"policy\":\"%s\"", hex, net_conn_peer(w->c)->policy_name);
+    if (!rc) rc = buf_appendf(out, "%s\",\"policy\":\"%s\",\"contract\":\"", hex, net_conn_peer(w->c)->policy_name);
+    if (!rc) rc = buf_append_json_str(out, w->sc, strlen(w->sc)); /* as the peer gave it, without fake_ton_config */
+    if (!rc) rc = buf_append_str(out, "\"");
     if (!rc) rc = node_peer_json(net_conn_peer(w->c), out);
     if (!rc) rc = buf_append_str(out, "}");
     first = 0;
@@ -1480,9 +1520,11 @@ static int json_extra(void *arg, struct buf *out) {
     rc = buf_appendf(out,
                      "%s{\"conn\":%" PRIu64 ",\"authorized\":%s,\"running\":%" PRId64 ",\"balance\":%" PRId64
                      ",\"stake\":%" PRId64 ",\"reserved\":%" PRId64 ",\"charged\":%" PRId64 ",\"tokens\":%" PRId64
-                     ",\"state\":\"%s\"}",
+                     ",\"state\":\"%s\",\"contract\":\"",
                      first ? "" : ",", net_conn_id(cl->c), cl->authorized ? "true" : "false", cl->running,
                      acc.balance, acc.stake, acc.reserved, acc.amount, acc.tokens, settle_state_name(sst.state));
+    if (!rc) rc = buf_append_json_str(out, cl->sc, strlen(cl->sc));
+    if (!rc) rc = buf_append_str(out, "\"}");
     first = 0;
   }
   if (!rc) rc = buf_append_str(out, "]");
@@ -1564,14 +1606,18 @@ static int pay_sign(struct proxy *p, struct paystate *ps, const char *kind, uint
                     int64_t total, int record) {
   struct ton_addr target;
   struct err e = {0};
-  if (ton_addr_parse(owner, &target, NULL, &e)) return 0; /* not addressable: nothing to sign */
+  if (proxy_sc_target(&p->sc, strcmp(kind, "worker_payout") == 0, owner, &target, &e))
+    return 0; /* not addressable: nothing to sign */
   struct ton_payment pay = {.op = op, .qid = util_random_u64(), .tokens = (uint64_t)total, .target = target};
   uint8_t seed[32];
   size_t slen = sizeof(seed);
   struct buf out;
   buf_init(&out, TON_PAYMENT_MAX_BOC * 2);
   int rc = EVP_PKEY_get_raw_private_key(ratls_identity_key(p->node.id), seed, &slen) == 1 && slen == 32 ? 0 : ERR_CRYPTO;
-  if (!rc) rc = ton_payment_sign(&pay, NULL, seed, &out, &e);
+  /* COCOON's contracts and runners need a standard return_excesses_to address (its proxy puts
+   * its wallet there). In fake-TON mode nothing is sent, and the proxy's owner stands in; with
+   * settlement ton it stays addr_none, which our contracts (contracts/) read as "back to the sender". */
+  if (!rc) rc = ton_payment_sign(&pay, p->sc.derive ? &p->sc.owner : NULL, seed, &out, &e);
   OPENSSL_cleanse(seed, sizeof(seed));
   if (!rc && record) rc = ledger_record_payment(p->ledger, kind, owner, total, buf_ptr(&out), out.len, 0, &e);
   if (rc) {
@@ -1764,7 +1810,22 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
     rc = err_set(e, ERR_INVALID, "settlement '%s' is unknown (local or ton)", settlement);
     goto fail;
   }
+  p->owner = config_get_str(cfg, "owner_address");
+  if ((rc = proxy_sc_init(&p->sc, config_get_str(cfg, "fake_ton_config"), config_get_str(cfg, "root_contract_address"),
+                          p->owner, ratls_identity_public_key(p->node.id), e)))
+    goto fail;
+  if (p->sc.derive && (config_get_str(cfg, "registry")[0] || config_get_str(cfg, "registry_ton_root")[0])) {
+    rc = err_set(e, ERR_INVALID, "fake_ton_config and a registry both give the root configuration: use one");
+    goto fail;
+  }
+  if (p->sc.derive && strcmp(settlement, "local") != 0) {
+    rc = err_set(e, ERR_INVALID, "fake_ton_config is COCOON's test mode without a chain: use it with settlement local");
+    goto fail;
+  }
   billing_prices_init(&p->prices, config_get_int(cfg, "price_per_token"), config_get_int(cfg, "worker_fee_per_token"));
+  if (p->sc.derive) /* COCOON's fake-TON prices */
+    billing_prices_init(&p->prices, (int64_t)p->sc.fake.params.price_per_token,
+                        (int64_t)p->sc.fake.params.worker_fee_per_token);
   p->prices.prompt_mult = (uint32_t)config_get_int(cfg, "prompt_multiplier");
   p->prices.cached_mult = (uint32_t)config_get_int(cfg, "cached_multiplier");
   p->prices.completion_mult = (uint32_t)config_get_int(cfg, "completion_multiplier");
@@ -1774,7 +1835,8 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
   p->payment_interval_ms = (uint32_t)config_get_int(cfg, "payment_interval_ms");
   loop_timer_init(&p->payment_timer, payment_timer_cb, p);
   if ((rc = open_ledger(p, cfg, e))) goto fail;
-  p->min_client_stake = config_get_int(cfg, "min_client_stake");
+  p->min_client_stake = p->sc.derive ? (int64_t)p->sc.fake.params.min_client_stake
+                                     : config_get_int(cfg, "min_client_stake");
   struct settle_local_params sp = {.min_client_stake = p->min_client_stake,
                                    .client_delay_close_ms = config_get_int(cfg, "client_delay_before_close") * 1000};
   memcpy(sp.proxy_pubkey, ratls_identity_public_key(p->node.id), 32);
@@ -1782,10 +1844,15 @@ int proxy_new(struct loop *loop, const struct config *cfg, struct proxy **out, s
   else rc = settle_local_new(p->ledger, &sp, &p->settle, e);
   if (rc) goto fail;
   catch_up_marks(p);
-  p->owner = config_get_str(cfg, "owner_address");
   p->max_reqs = config_get_int(cfg, "max_requests");
   p->config_version = (int32_t)config_get_int(cfg, "config_version");
   registry_version_apply(p);
+  if (p->sc.derive) {
+    p->config_version = p->sc.fake.version;
+    log_info("fake_ton_config", "version=%d price_per_token=%" PRId64 " worker_fee_per_token=%" PRId64
+             " proxy_sc=%s", p->config_version, p->prices.price_per_token, p->prices.worker_fee_per_token,
+             p->sc.self_str);
+  }
   const char *secret = config_get_str(cfg, "client_secret");
   SHA256((const uint8_t *)secret, strlen(secret), p->secret_hash);
   int wport, cport, hport;
@@ -1859,6 +1926,7 @@ void proxy_free(struct proxy *p) {
   }
   settle_free(p->settle); /* after the ledger delivered its last completions */
   node_cleanup(&p->node);
+  proxy_sc_clear(&p->sc);
   free(p);
 }
 

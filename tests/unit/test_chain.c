@@ -14,6 +14,7 @@
 #include "base/util.h"
 #include "chain/b64.h"
 #include "chain/cocoon_sc.h"
+#include "chain/fake_ton.h"
 #include "chain/registry_ton.h"
 #include "chain/root.h"
 #include "chain/root_registry.h"
@@ -924,6 +925,152 @@ static void test_cocoon_sc(void **st) {
   ton_cell_unref(pc);
 }
 
+/* A 16-bit code cell, as the known answers below use (x{f00d} proxy, x{beef} worker, x{c0de}
+ * client). */
+static struct ton_cell *code16(unsigned v) {
+  struct ton_builder b;
+  struct ton_cell *c = NULL;
+  ton_builder_init(&b);
+  assert_int_equal(ton_builder_store_uint(&b, v, 16), 0);
+  assert_int_equal(ton_builder_end(&b, &c, NULL), 0);
+  return c;
+}
+
+/* COCOON's derived contract addresses. Known answers computed by @ton/core with the layouts of
+ * contracts/build.cjs (proxyData, workerData, clientData; struct_version 3 params price 20 fee
+ * 19): proxy of owner 0:11.. key 44.. root -1:33..; worker and client of owner 0:55.. under it. */
+static void test_sc_addresses(void **st) {
+  (void)st;
+  struct err e = {0};
+  struct chain_root_params p = {.struct_version = 3, .params_version = 1, .unique_id = 1, .is_test = 1,
+                                .price_per_token = 20, .worker_fee_per_token = 19, .prompt_mult = 10000,
+                                .cached_mult = 10000, .completion_mult = 10000, .reasoning_mult = 10000,
+                                .proxy_delay_before_close = 600, .client_delay_before_close = 300,
+                                .min_proxy_stake = 1000000000, .min_client_stake = 1000000000};
+  struct chain_sc_code c = {.proxy_code = code16(0xf00d), .worker_code = code16(0xbeef),
+                            .client_code = code16(0xc0de), .min_client_stake = 1000000000};
+  assert_int_equal(chain_root_params_cell(&p, NULL, c.worker_code, c.client_code, &c.proxy_params, &e), 0);
+  assert_int_equal(chain_root_params_cell(&p, NULL, NULL, NULL, &c.params_nocode, &e), 0);
+  uint8_t key[32];
+  memset(key, 0x44, 32);
+  struct ton_addr owner = {.wc = 0}, root = {.wc = -1}, wowner = {.wc = 0}, proxy, got, want;
+  memset(owner.hash, 0x11, 32);
+  memset(root.hash, 0x33, 32);
+  memset(wowner.hash, 0x55, 32);
+  assert_int_equal(chain_proxy_sc_address_of(&c, &root, key, &owner, &proxy, &e), 0);
+  assert_int_equal(ton_addr_parse("0:1ebd030b172e16984df1597335daf8756c14ee99ad79b088c4c3e8d5b8495d9c", &want, NULL, &e), 0);
+  assert_true(ton_addr_equal(&proxy, &want));
+  assert_int_equal(chain_worker_sc_address_of(&c, &proxy, key, &wowner, &got, &e), 0);
+  assert_int_equal(ton_addr_parse("0:d394dff7ba85ab0035c1b65f71694f277f906e6e2d625cf821d0c2b02424f09f", &want, NULL, &e), 0);
+  assert_true(ton_addr_equal(&got, &want));
+  assert_int_equal(chain_client_sc_address_of(&c, &proxy, key, &wowner, &got, &e), 0);
+  assert_int_equal(ton_addr_parse("0:41a46fad0b41085fa578121daf1a826859f15b9c1f9b10f78b1e06ab891471b3", &want, NULL, &e), 0);
+  assert_true(ton_addr_equal(&got, &want));
+  /* Each input counts: another key, owner or root gives another proxy contract. */
+  key[0] ^= 1;
+  assert_int_equal(chain_proxy_sc_address_of(&c, &root, key, &owner, &got, &e), 0);
+  assert_false(ton_addr_equal(&got, &proxy));
+  key[0] ^= 1;
+  root.wc = 0;
+  assert_int_equal(chain_proxy_sc_address_of(&c, &root, key, &owner, &got, &e), 0);
+  assert_false(ton_addr_equal(&got, &proxy));
+  /* No code known: ERR_NOTFOUND, not an address. */
+  struct chain_sc_code none = {0};
+  assert_int_equal(chain_proxy_sc_address_of(&none, &root, key, &owner, &got, &e), ERR_NOTFOUND);
+  assert_int_equal(chain_worker_sc_address_of(&none, &proxy, key, &wowner, &got, &e), ERR_NOTFOUND);
+  assert_int_equal(chain_client_sc_address_of(&none, &proxy, key, &wowner, &got, &e), ERR_NOTFOUND);
+  /* struct_version 1 params (COCOON's fake-TON) leave the multipliers out; @ton/core's hash. */
+  struct ton_cell *sv1 = NULL;
+  p.struct_version = 1;
+  p.unique_id = 13;
+  p.price_per_token = 2;
+  p.worker_fee_per_token = 1;
+  assert_int_equal(chain_root_params_cell(&p, NULL, c.worker_code, c.client_code, &sv1, &e), 0);
+  char hex[65];
+  util_hex(sv1->hash, 32, hex);
+  assert_string_equal(hex, "1e9e2b119425608359a205e249f215ea9348fb89654bc9defe3d5bf0a75448b8");
+  struct chain_root_params back;
+  assert_int_equal(chain_root_params_parse(sv1, &back, &e), 0);
+  assert_int_equal(back.struct_version, 1);
+  assert_int_equal(back.unique_id, 13);
+  assert_int_equal(back.cached_mult, 0);
+  ton_cell_unref(sv1);
+  p.struct_version = 4;
+  assert_int_equal(chain_root_params_cell(&p, NULL, NULL, NULL, &sv1, &e), ERR_INVALID);
+  ton_cell_unref(c.proxy_code), ton_cell_unref(c.worker_code), ton_cell_unref(c.client_code);
+  ton_cell_unref(c.proxy_params), ton_cell_unref(c.params_nocode);
+}
+
+/* The hex of a one-cell BoC of code16(v). */
+static void code_hex(unsigned v, char *out, size_t outsz) {
+  struct ton_cell *c = code16(v);
+  struct buf b;
+  buf_init(&b, 0);
+  assert_int_equal(ton_boc_serialize(c, TON_BOC_CRC, &b, NULL), 0);
+  assert_true(2 * b.len + 1 <= outsz);
+  util_hex(buf_ptr(&b), b.len, out);
+  buf_free(&b);
+  ton_cell_unref(c);
+}
+
+static int fake_parse(const char *json, struct chain_fake_ton *f, struct err *e) {
+  memset(e, 0, sizeof(*e));
+  return chain_fake_ton_parse(json, strlen(json), f, e);
+}
+
+/* COCOON's fake-TON root configuration (spec/fake-ton/fake-ton-config.json's fields). */
+static void test_fake_ton(void **st) {
+  (void)st;
+  char w[128], c[128], json[1024];
+  code_hex(0xbeef, w, sizeof(w));
+  code_hex(0xc0de, c, sizeof(c));
+  snprintf(json, sizeof(json),
+           "{\"proxy_hashes\":[\"x\"],\"worker_hashes\":[],\"model_names\":[\"Qwen/Qwen3-8B\"],"
+           "\"registered_proxies\":[{\"seqno\":1,\"address\":\"127.0.0.1:1 127.0.0.1:2\"}],"
+           "\"price_per_token\":2,\"worker_fee_per_token\":1,\"last_proxy_seqno\":1,\"version\":3,"
+           "\"params_version\":1,\"proxy_sc_code\":\"\",\"worker_sc_code\":\"%s\",\"client_sc_code\":\"%s\","
+           "\"root_owner_address\":\"0QBgPMq7ye2WRcudRHK_-yjHwMXjeN-UCzAuoo06TR6hmgHV\"}",
+           w, c);
+  struct chain_fake_ton f;
+  struct err e;
+  assert_int_equal(fake_parse(json, &f, &e), 0);
+  assert_int_equal(f.version, 3);
+  assert_int_equal(f.n_models, 1);
+  assert_true(f.has_root_owner);
+  assert_int_equal(f.params.price_per_token, 2);
+  assert_int_equal(f.sc.min_client_stake, 1000000000);
+  assert_non_null(f.sc.proxy_code); /* "" is an empty cell, as in COCOON */
+  char hex[65];
+  util_hex(f.sc.proxy_params->hash, 32, hex);
+  assert_string_equal(hex, "1e9e2b119425608359a205e249f215ea9348fb89654bc9defe3d5bf0a75448b8");
+  chain_fake_ton_clear(&f);
+  chain_fake_ton_clear(&f);
+  /* Refusals name the field. */
+  static const struct {
+    const char *json, *want;
+  } bad[] = {
+      {"[]", "top level"},
+      {"{", "line"},
+      {"{\"version\":\"3\"}", "version must be an integer"},
+      {"{\"version\":4294967296}", "version"},
+      {"{\"price_per_token\":-1}", "price_per_token"},
+      {"{\"proxy_hashes\":{}}", "proxy_hashes must be a list"},
+      {"{\"proxy_sc_code\":\"abc\"}", "odd number"},
+      {"{\"proxy_sc_code\":\"zz\"}", "not hex"},
+      {"{\"proxy_sc_code\":\"00ff\"}", "proxy_sc_code"},
+      {"{\"client_sc_code\":7}", "client_sc_code must be a hex string"},
+      {"{\"root_owner_address\":\"nope\"}", "root_owner_address"},
+      {"{\"version\":1,\"version\":2}", "line"},
+  };
+  for (size_t i = 0; i < CC_ARRAY_LEN(bad); i++) {
+    int rc = fake_parse(bad[i].json, &f, &e);
+    if (rc == 0 || !strstr(e.msg, bad[i].want)) fail_msg("case %zu: rc %d msg \"%s\"", i, rc, e.msg);
+    assert_null(f.sc.proxy_code);
+  }
+  assert_int_equal(chain_fake_ton_load("/nonexistent/fake-ton.json", &f, &e), ERR_IO);
+  assert_non_null(strstr(e.msg, "/nonexistent/fake-ton.json"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_b64),
@@ -939,6 +1086,8 @@ int main(void) {
       cmocka_unit_test(test_registry_ton_source),
       cmocka_unit_test(test_registry_ton_async),
       cmocka_unit_test(test_cocoon_sc),
+      cmocka_unit_test(test_sc_addresses),
+      cmocka_unit_test(test_fake_ton),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
