@@ -2,7 +2,7 @@
 # interop-cocoon: runs docs/interop.md's checks against a build of COCOON (TelegramMessenger/cocoon).
 # SPDX-License-Identifier: Apache-2.0
 #
-# Usage: scripts/interop-cocoon.sh COCOON_BUILD_DIR [check0|check1|check2|all]
+# Usage: scripts/interop-cocoon.sh COCOON_BUILD_DIR [check0|check1|check2|all|bench]
 #
 # COCOON_BUILD_DIR is COCOON's CMake build directory (commit b75d444 with its `ton` submodule):
 #   check0 needs tee/router and tee/gen-cert  (ninja router gen-cert)
@@ -43,10 +43,12 @@ case $WHAT in
   check1) need "$CB/tee/router" "ninja router"; need "$CB/worker-runner" "ninja worker-runner"
           need "$CB/client-runner" "ninja client-runner" ;;
   check2) need "$CB/tee/router" "ninja router"; need "$CB/proxy-runner" "ninja proxy-runner" ;;
+  bench) need "$CB/tee/router" "ninja router"; need "$CB/proxy-runner" "ninja proxy-runner"
+         need "$CB/worker-runner" "ninja worker-runner"; need "$CB/client-runner" "ninja client-runner" ;;
   all) need "$CB/tee/router" "ninja router"; need "$CB/tee/gen-cert" "ninja gen-cert"
        need "$CB/proxy-runner" "ninja proxy-runner"; need "$CB/worker-runner" "ninja worker-runner"
        need "$CB/client-runner" "ninja client-runner" ;;
-  *) echo "interop-cocoon: unknown check $WHAT (check0, check1, check2, all)" >&2; exit 2 ;;
+  *) echo "interop-cocoon: unknown check $WHAT (check0, check1, check2, all, bench)" >&2; exit 2 ;;
 esac
 [ "$MISSING" = 0 ] || exit 2
 ROUTER=$CB/tee/router
@@ -279,10 +281,93 @@ check1() {
   stop theirclient; stop theirworker; stop router1; stop backend1; stop ourproxy
 }
 
+# bench: the same test backend (50 SSE chunks of 128 bytes plus usage) loaded by wrk at 1 and 30
+# keep-alive connections directly, through COCOON's chain (its router, proxy-runner, worker-runner
+# and client-runner, fake-TON, as --local-all runs them) and through ours (client, proxy, worker),
+# in one run on this machine. Prints req/s, p50, p99 and the CPU µs per request of each chain's
+# processes (from /proc). DURATION=seconds per load (default 10). Both chains log warnings only.
+bench() {
+  echo "== bench: COCOON's chain and ours, same backend, same run (work dir $WORK)"
+  command -v wrk >/dev/null || { bad "wrk is not installed (apt-get install wrk)"; return; }
+  local dur=${DURATION:-10} owner=UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m
+  local root=EQBT4hy4vMEZ9uxSCuhw_gBKh9_AwmHXLe7Wo0O4Vh-4kRjJ
+  fake_ton_config $((P + 151)) $((P + 152)) "$WORK/fake-ton-bench.json" || return
+  start bbackend "$BACKEND" --listen 127.0.0.1:$((P + 180)) --model Qwen/Qwen3-8B --chunks 50 --chunk-bytes 128 \
+    --log-level warn
+  printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $((P + 150))," \
+    "\"workers_rpc_port\": $((P + 161)), \"client_rpc_port\": $((P + 162)), \"ton_config_filename\": \"\"," \
+    "\"owner_address\": \"$owner\", \"image_hash\": \"ProxyProxyProxyProxyProxyProxyProxyProxyPro=\"," \
+    "\"node_wallet_key\": \"ml+7xELuOQtfp9q9mSWtHiSWx5aSBV6p3xCfwPmHOwY=\", \"root_contract_address\": \"$root\"," \
+    "\"machine_specific_private_key\": \"ml+7xELuOQtfp9q9mSWtHiSWx5aSBV6p3xCfwPmHOwY=\", \"db_path\": \"$WORK/bproxy-db\" }" \
+    >"$WORK/bproxy-config.json"
+  printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $((P + 170)), \"proxy_connections\": 1," \
+    "\"model_name\": \"$MODEL\", \"ton_config_filename\": \"\", \"owner_address\": \"$owner\"," \
+    "\"image_hash\": \"WorkerWorkerWorkerWorkerWorkerWorkerWorkerU=\", \"root_contract_address\": \"$root\"," \
+    "\"node_wallet_key\": \"jYYD/HjU0K2D/xpistoFM4BruJhY3koI1xuO00xd7PI=\"," \
+    "\"connect_to_proxy_via\": \"127.0.0.1:$((P + 156))\", \"forward_requests_to\": \"127.0.0.1:$((P + 180))\"," \
+    "\"coefficient\": 0, \"max_active_requests\": 1000 }" >"$WORK/bworker-config.json"
+  printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $((P + 171)), \"proxy_connections\": 1," \
+    "\"connect_to_proxy_via\": \"127.0.0.1:$((P + 156))\", \"owner_address\": \"$owner\"," \
+    "\"root_contract_address\": \"$root\", \"node_wallet_key\": \"gaEatwGNgLGOeFI/TRGfPdJG/K4G8picYHQkDHpLQ9w=\"," \
+    "\"check_proxy_hashes\": false, \"secret_string\": \"\", \"ton_config_filename\": \"\" }" >"$WORK/bclient-config.json"
+  start brouter "$ROUTER" -v 2 -S $((P + 156))@any -R $((P + 151)):127.0.0.1:$((P + 161))@any \
+    -R $((P + 152)):127.0.0.1:$((P + 162))@any --serialize-info
+  start bproxy "$CB/proxy-runner" --config "$WORK/bproxy-config.json" -v 2 --disable-ton "$WORK/fake-ton-bench.json"
+  sleep 2
+  start bworker "$CB/worker-runner" --config "$WORK/bworker-config.json" -v 2 --disable-ton "$WORK/fake-ton-bench.json"
+  start bclient "$CB/client-runner" --config "$WORK/bclient-config.json" -v 2 --disable-ton "$WORK/fake-ton-bench.json"
+  start oproxy "$COCOON" proxy --worker-listen 127.0.0.1:$((P + 191)) --client-listen 127.0.0.1:$((P + 192)) \
+    --http-listen 127.0.0.1:$((P + 193)) --key-dir "$WORK/oproxy-keys" --log-level warn
+  sleep 1
+  start oworker "$COCOON" worker --proxy 127.0.0.1:$((P + 191)) --backend http://127.0.0.1:$((P + 180)) \
+    --model "$MODEL" --max-active-requests 1000 --http-listen 127.0.0.1:$((P + 194)) --key-dir "$WORK/oworker-keys" \
+    --log-level warn
+  start oclient "$COCOON" client --proxy 127.0.0.1:$((P + 192)) --http-listen 127.0.0.1:$((P + 195)) \
+    --key-dir "$WORK/oclient-keys" --log-level warn
+  local u i
+  for u in $((P + 171)) $((P + 195)); do
+    for i in $(seq 1 60); do
+      curl -sf -m 5 "http://127.0.0.1:$u/v1/models" 2>/dev/null | grep -q 'Qwen/Qwen3-8B' && break; sleep 1
+    done
+    curl -sf -m 5 "http://127.0.0.1:$u/v1/models" | grep -q 'Qwen/Qwen3-8B' ||
+      { bad "the chain behind :$u never listed the model"; return; }
+  done
+  printf '%s\n' 'wrk.method = "POST"' 'wrk.headers["Content-Type"] = "application/json"' \
+    "wrk.body = '{\"model\":\"Qwen/Qwen3-8B\",\"stream\":true,\"max_tokens\":8000,\"messages\":[{\"role\":\"user\",\"content\":\"Say something about the sea, please.\"}]}'" \
+    >"$WORK/post.lua"
+  local hz; hz=$(getconf CLK_TCK)
+  ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
+  load() { # load PORT CONNS -> RPS P50 P99 REQS NON2XX
+    local out
+    out=$(wrk -t "$(( $2 < 2 ? 1 : 2 ))" -c "$2" -d "${dur}s" --latency -s "$WORK/post.lua" \
+      "http://127.0.0.1:$1/v1/chat/completions")
+    RPS=$(echo "$out" | awk '/Requests\/sec/ {print $2}'); REQS=$(echo "$out" | awk '/requests in/ {print $1}')
+    P50=$(echo "$out" | awk '$1=="50%" {print $2}'); P99=$(echo "$out" | awk '$1=="99%" {print $2}')
+    NON2XX=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  }
+  row() { # row NAME PORT CONNS PIDS...
+    local name=$1 port=$2 c=$3; shift 3
+    local t0 t1 cpu=-
+    t0=$(ticks "$@"); load "$port" "$c"; t1=$(ticks "$@")
+    [ $# -gt 0 ] && cpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="${REQS:-0}" \
+      'BEGIN{ if (n>0) printf "%.0f", t/hz*1e6/n; else print "n/a"}')
+    printf "%-38s %5s %10s %10s %10s %12s%s\n" "$name" "$c" "$RPS" "$P50" "$P99" "$cpu" "${NON2XX:+  non-2xx: $NON2XX}"
+  }
+  printf "%-38s %5s %10s %10s %10s %12s\n" path conns "req/s" p50 p99 "CPU us/req"
+  for c in 1 30; do
+    row "backend direct" $((P + 180)) $c
+    row "COCOON client->router->proxy->worker" $((P + 171)) $c "$PID_bclient" "$PID_brouter" "$PID_bproxy" "$PID_bworker"
+    row "cocoon client->proxy->worker" $((P + 195)) $c "$PID_oclient" "$PID_oproxy" "$PID_oworker"
+  done
+  ok "bench ran (COCOON's CPU includes its router, which does the PoW/TLS work our daemons do themselves)"
+  stop oclient; stop oworker; stop oproxy; stop bclient; stop bworker; stop bproxy; stop brouter; stop bbackend
+}
+
 case $WHAT in
   check0) check0 ;;
   check1) check1 ;;
   check2) check2 ;;
+  bench) bench ;;
   all) check0; check2; check1 ;;
 esac
 echo "interop-cocoon: $FAILS failure(s)"
