@@ -1495,15 +1495,14 @@ static int json_extra(void *arg, struct buf *out) {
       rc = buf_appendf(out,
                      "\",\"coefficient\":%d,\"running\":%d,"
                      "\"max_active\":%d,\"enabled\":%s,\"ready\":%s,\"queries\":%" PRIu64
-                     ",\"success\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"avg_time_s\":%.4f,\"peer_key\":\"",
+                     ",\"success\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"avg_time_s\":%.4f,\"contract\":\"",
                      w->coefficient, w->running, w->max_active,
                      w->disabled ? "false" : "true", w->handshake_done ? "true" : "false", w->queries, w->success,
                      w->failed, w->avg_time_s);
+    if (!rc) rc = buf_append_json_str(out, w->sc, strlen(w->sc)); /* as the peer gave it, without fake_ton_config */
     char hex[65];
     util_hex(net_conn_peer_key(w->c), 32, hex);
-    if (!rc) rc = buf_appendf(out, "%s\",\"policy\":\"%s\",\"contract\":\"", hex, net_conn_peer(w->c)->policy_name);
-    if (!rc) rc = buf_append_json_str(out, w->sc, strlen(w->sc)); /* as the peer gave it, without fake_ton_config */
-    if (!rc) rc = buf_append_str(out, "\"");
+    if (!rc) rc = buf_appendf(out, "\",\"peer_key\":\"%s\",\"policy\":\"%s\"", hex, net_conn_peer(w->c)->policy_name);
     if (!rc) rc = node_peer_json(net_conn_peer(w->c), out);
     if (!rc) rc = buf_append_str(out, "}");
     first = 0;
