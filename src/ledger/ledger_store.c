@@ -1,6 +1,7 @@
 /* ledger_store: the ledger's SQLite schema, row MACs, account map and the full-file check (internal). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "ledger/ledger_store.h"
+#include "ledger/ledger_vfs.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -347,7 +348,7 @@ int ledger_store_open(const char *path, int readonly, sqlite3 **out, struct err 
   sqlite3 *db = NULL;
   int rc = 0;
   int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+  if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, ledger_vfs_name()) != SQLITE_OK) {
     rc = err_set(e, ERR_IO, "ledger %s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
     goto out;
   }
