@@ -18,6 +18,9 @@
 /* libcurl's receive buffer (default 16 KiB): a streamed answer that is already waiting is read
  * in one recv instead of one recv plus one readiness poll per 16 KiB. */
 #define HTTP_CLIENT_RECV_BUFFER (64L * 1024)
+/* Finished easy handles kept for the next requests (curl_easy_reset): a fresh handle per request
+ * costs its allocations, the receive buffer among them, and the heap growing and trimming. */
+#define HTTP_CLIENT_EASY_POOL 64
 
 struct http_client_req {
   struct http_client *c;
@@ -61,7 +64,19 @@ struct http_client {
   size_t active;
   struct http_client_req *reqs;
   struct http_csock *socks;
+  CURL *idle_easy[HTTP_CLIENT_EASY_POOL];
+  size_t nidle;
 };
+
+static void easy_release(struct http_client *c, CURL *e) {
+  if (!e) return;
+  if (c->nidle < HTTP_CLIENT_EASY_POOL && c->multi) {
+    curl_easy_reset(e);
+    c->idle_easy[c->nidle++] = e;
+  } else {
+    curl_easy_cleanup(e);
+  }
+}
 
 static int g_curl_ready;
 
@@ -183,7 +198,7 @@ static void req_destroy(struct http_client_req *r) {
   struct http_client *c = r->c;
   if (r->easy) {
     curl_multi_remove_handle(c->multi, r->easy);
-    curl_easy_cleanup(r->easy);
+    easy_release(c, r->easy);
   }
   curl_slist_free_all(r->hdrs);
   free(r->body);
@@ -320,7 +335,7 @@ int http_client_request(struct http_client *c, const struct http_client_opts *o,
   r->arg = o->arg;
   buf_init(&r->rhdr, HTTP_CLIENT_MAX_RESPONSE_HEADER_BYTES);
   int rc = ERR_NOMEM;
-  r->easy = curl_easy_init();
+  r->easy = c->nidle ? c->idle_easy[--c->nidle] : curl_easy_init();
   if (!r->easy) goto fail;
   CURL *e = r->easy;
   for (const char *const *h = o->headers; h && *h; h++) {
@@ -385,7 +400,7 @@ int http_client_request(struct http_client *c, const struct http_client_opts *o,
   if (out) *out = r;
   return 0;
 fail:
-  if (r->easy) curl_easy_cleanup(r->easy);
+  easy_release(c, r->easy);
   curl_slist_free_all(r->hdrs);
   free(r->body);
   buf_free(&r->rhdr);
@@ -484,6 +499,7 @@ void http_client_free(struct http_client *c) {
     r->cancelled = 1;
   }
   while (c->reqs) req_destroy(c->reqs);
+  while (c->nidle) curl_easy_cleanup(c->idle_easy[--c->nidle]);
   curl_multi_cleanup(c->multi);
   c->multi = NULL;
   while (c->socks) csock_drop(c, c->socks);
