@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -13,6 +15,12 @@
 #include "loop/loop.h"
 
 #define HTTP_CLIENT_MAX_HEADER_LINES 256
+/* libcurl's receive buffer (default 16 KiB): a streamed answer that is already waiting is read
+ * in one recv instead of one recv plus one readiness poll per 16 KiB. */
+#define HTTP_CLIENT_RECV_BUFFER (64L * 1024)
+/* Finished easy handles kept for the next requests (curl_easy_reset): a fresh handle per request
+ * costs its allocations, the receive buffer among them, and the heap growing and trimming. */
+#define HTTP_CLIENT_EASY_POOL 64
 
 struct http_client_req {
   struct http_client *c;
@@ -33,11 +41,15 @@ struct http_client_req {
 };
 
 /* One watched curl socket. Freed through loop_defer: the loop may still hold its pointer
- * in the current batch of events. */
+ * in the current batch of events. When curl stops watching a socket (an idle keep-alive
+ * connection back in its pool) the watcher stays registered, `parked`, so that the next request
+ * on that connection costs no epoll_ctl (an ADD and a DEL per request otherwise). An event on a
+ * parked socket (the server closed it) or curl closing or reopening that fd drops it for real. */
 struct http_csock {
   struct loop_io io;
   struct http_client *c;
   curl_socket_t fd;
+  int parked;
   struct http_csock *prev, *next;
 };
 
@@ -52,7 +64,19 @@ struct http_client {
   size_t active;
   struct http_client_req *reqs;
   struct http_csock *socks;
+  CURL *idle_easy[HTTP_CLIENT_EASY_POOL];
+  size_t nidle;
 };
+
+static void easy_release(struct http_client *c, CURL *e) {
+  if (!e) return;
+  if (c->nidle < HTTP_CLIENT_EASY_POOL && c->multi) {
+    curl_easy_reset(e);
+    c->idle_easy[c->nidle++] = e;
+  } else {
+    curl_easy_cleanup(e);
+  }
+}
 
 static int g_curl_ready;
 
@@ -60,9 +84,22 @@ static void check_info(struct http_client *c);
 
 /* ------------------------------------------------------------------ sockets */
 
+static void csock_drop(struct http_client *c, struct http_csock *sk);
+
+static struct http_csock *csock_find(struct http_client *c, curl_socket_t fd) {
+  for (struct http_csock *sk = c->socks; sk; sk = sk->next)
+    if (sk->fd == fd) return sk;
+  return NULL;
+}
+
 static void csock_io_cb(struct loop_io *io, uint32_t events) {
   struct http_csock *sk = io->data;
   struct http_client *c = sk->c;
+  if (sk->parked) {
+    /* Curl does not watch it: stop watching too (its own check finds the connection dead). */
+    csock_drop(c, sk);
+    return;
+  }
   int flags = 0;
   if (events & (LOOP_READ | LOOP_HUP)) flags |= CURL_CSELECT_IN;
   if (events & LOOP_WRITE) flags |= CURL_CSELECT_OUT;
@@ -89,13 +126,17 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socket
   if (what == CURL_POLL_REMOVE) {
     if (sk) {
       curl_multi_assign(c->multi, s, NULL);
-      csock_drop(c, sk);
+      sk->parked = 1;
     }
     return 0;
   }
   uint32_t ev = 0;
   if (what & CURL_POLL_IN) ev |= LOOP_READ;
   if (what & CURL_POLL_OUT) ev |= LOOP_WRITE;
+  if (!sk && (sk = csock_find(c, s)) != NULL) {
+    sk->parked = 0;
+    curl_multi_assign(c->multi, s, sk);
+  }
   if (!sk) {
     sk = calloc(1, sizeof(*sk));
     if (!sk) return -1;
@@ -113,6 +154,25 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socket
   }
   if (loop_io_mod(c->loop, &sk->io, ev)) return -1;
   return 0;
+}
+
+/* Curl's sockets open and close through these so that a parked watcher never outlives its
+ * socket: a new socket with the number of a parked one means that one was closed. */
+static curl_socket_t opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
+  struct http_client *c = clientp;
+  (void)purpose;
+  curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  if (fd == CURL_SOCKET_BAD) return fd;
+  struct http_csock *sk = csock_find(c, fd);
+  if (sk) csock_drop(c, sk);
+  return fd;
+}
+
+static int closesocket_cb(void *clientp, curl_socket_t fd) {
+  struct http_client *c = clientp;
+  struct http_csock *sk = csock_find(c, fd);
+  if (sk) csock_drop(c, sk);
+  return close(fd);
 }
 
 static void timer_fire(struct loop_timer *t) {
@@ -138,7 +198,7 @@ static void req_destroy(struct http_client_req *r) {
   struct http_client *c = r->c;
   if (r->easy) {
     curl_multi_remove_handle(c->multi, r->easy);
-    curl_easy_cleanup(r->easy);
+    easy_release(c, r->easy);
   }
   curl_slist_free_all(r->hdrs);
   free(r->body);
@@ -275,7 +335,7 @@ int http_client_request(struct http_client *c, const struct http_client_opts *o,
   r->arg = o->arg;
   buf_init(&r->rhdr, HTTP_CLIENT_MAX_RESPONSE_HEADER_BYTES);
   int rc = ERR_NOMEM;
-  r->easy = curl_easy_init();
+  r->easy = c->nidle ? c->idle_easy[--c->nidle] : curl_easy_init();
   if (!r->easy) goto fail;
   CURL *e = r->easy;
   for (const char *const *h = o->headers; h && *h; h++) {
@@ -296,6 +356,11 @@ int http_client_request(struct http_client *c, const struct http_client_opts *o,
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, HTTP_CLIENT_RECV_BUFFER);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
@@ -335,7 +400,7 @@ int http_client_request(struct http_client *c, const struct http_client_opts *o,
   if (out) *out = r;
   return 0;
 fail:
-  if (r->easy) curl_easy_cleanup(r->easy);
+  easy_release(c, r->easy);
   curl_slist_free_all(r->hdrs);
   free(r->body);
   buf_free(&r->rhdr);
@@ -434,6 +499,7 @@ void http_client_free(struct http_client *c) {
     r->cancelled = 1;
   }
   while (c->reqs) req_destroy(c->reqs);
+  while (c->nidle) curl_easy_cleanup(c->idle_easy[--c->nidle]);
   curl_multi_cleanup(c->multi);
   c->multi = NULL;
   while (c->socks) csock_drop(c, c->socks);

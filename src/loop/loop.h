@@ -32,7 +32,9 @@ struct loop_io {
 struct loop_timer;
 typedef void (*loop_timer_cb)(struct loop_timer *t);
 
-/* A one-shot timer embedded in its owner. Restart from the callback to repeat. */
+/* A one-shot timer embedded in its owner. Restart from the callback to repeat. Started with
+ * delay 0 from an fd or timer callback it fires later in the same iteration, after the fd
+ * callbacks: a cancellable "at the end of this iteration" hook (loop_defer cannot be cancelled). */
 struct loop_timer {
   uint64_t when_ms;
   size_t heap_idx; /* position in the loop's heap, SIZE_MAX when not armed */

@@ -316,6 +316,8 @@ static void conn_close_code(struct net_conn *c, int code, const char *reason) {
     if (code == 0) (void)conn_flush(c);
     ERR_clear_error();
     (void)SSL_shutdown(c->tls.ssl);
+    struct err fe = {0};
+    if (tls_conn_flush(&c->tls, &fe) != 0) log_debug("net_close_flush", "conn=%llu", (unsigned long long)c->id);
   }
   loop_io_del(c->loop, &c->io);
   if (c->fd >= 0) close(c->fd);
@@ -398,7 +400,8 @@ static void conn_update_io(struct net_conn *c) {
       break;
     case ST_INIT:
     case ST_READY:
-      ev = LOOP_READ | (c->write_blocked && c->wbuf.len > 0 ? LOOP_WRITE : 0);
+      ev = LOOP_READ |
+           (c->write_blocked && (c->wbuf.len > 0 || tls_conn_write_buffered(&c->tls) > 0) ? LOOP_WRITE : 0);
       break;
   }
   if (loop_io_mod(c->loop, &c->io, ev) != 0) conn_fail(c, ERR_IO, "epoll_ctl failed");
@@ -422,7 +425,19 @@ static int conn_flush(struct net_conn *c) {
     }
     buf_consume(&c->wbuf, put);
   }
-  if (c->wbuf.len == 0) c->write_blocked = 0;
+  if (c->wbuf.len == 0) {
+    /* The records of this flush leave together (tls_conn_write only buffers them). */
+    struct err e = {0};
+    int rc = tls_conn_flush(&c->tls, &e);
+    if (rc == ERR_AGAIN) {
+      c->write_blocked = 1;
+    } else if (rc) {
+      if (!c->closing) conn_close_code(c, rc, e.msg);
+      return rc;
+    } else {
+      c->write_blocked = 0;
+    }
+  }
   if (c->above_hw && c->wbuf.len <= c->opts.write_high_water / 2) {
     c->above_hw = 0;
     c->drain_due = 1;
@@ -611,6 +626,10 @@ static void conn_read_frames(struct net_conn *c) {
     }
     buf_added(&c->rbuf, got);
     process_frames(c);
+    /* Read-ahead took what the socket had (up to 64 KiB): once OpenSSL holds nothing more, stop
+     * instead of paying a read that says EAGAIN; the fd is level-triggered, so bytes that came
+     * meanwhile wake the loop again. */
+    if (!tls_conn_pending(&c->tls)) return;
     if (got >= budget) {
       /* Leftover bytes inside OpenSSL raise no fd event: come back after the others. */
       loop_timer_start(c->loop, &c->kick, 0);

@@ -93,7 +93,21 @@ int tls_conn_init(struct tls_conn *t, struct tls_ctx *ctx, int fd, struct err *e
   if (!t->ssl) return ssl_err(e, ERR_CRYPTO, "tls: SSL_new");
   t->ctx = ctx;
   tls_ctx_ref(ctx);
-  if (SSL_set_fd(t->ssl, fd) != 1 || ratls_ssl_attach(t->ssl, ctx->policy, &t->peer) != 0) {
+  /* Writes go through a buffer BIO so that the records of one SSL_write (up to four 16 KiB
+   * records) leave in one send, flushed by tls_conn_flush; reads come straight from the socket
+   * (read-ahead buffers them). */
+  BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+  BIO *wbuf = BIO_new(BIO_f_buffer());
+  if (!sock || !wbuf || BIO_set_write_buffer_size(wbuf, TLS_WRITE_BUFFER) != 1 || BIO_up_ref(sock) != 1) {
+    BIO_free(sock);
+    BIO_free(wbuf);
+    int rc = ssl_err(e, ERR_CRYPTO, "tls: BIO setup");
+    tls_conn_cleanup(t);
+    return rc;
+  }
+  BIO_push(wbuf, sock);
+  SSL_set_bio(t->ssl, sock, wbuf); /* takes both references to sock (read side and chain) */
+  if (ratls_ssl_attach(t->ssl, ctx->policy, &t->peer) != 0) {
     int rc = ssl_err(e, ERR_CRYPTO, "tls: SSL setup");
     tls_conn_cleanup(t);
     return rc;
@@ -194,6 +208,28 @@ int tls_conn_write(struct tls_conn *t, const void *p, size_t n, size_t *put, str
     return 0;
   }
   return map_ssl_error(t, ret, "write", e);
+}
+
+int tls_conn_flush(struct tls_conn *t, struct err *e) {
+  if (!t->ssl) return 0;
+  BIO *w = SSL_get_wbio(t->ssl);
+  if (!w || BIO_wpending(w) == 0) return 0;
+  ERR_clear_error();
+  errno = 0;
+  if (BIO_flush(w) == 1) return 0;
+  if (BIO_should_retry(w)) {
+    t->want_write = 1;
+    return ERR_AGAIN;
+  }
+  int saved = errno;
+  if (saved == 0 || saved == ECONNRESET || saved == EPIPE)
+    return err_set(e, ERR_CLOSED, "tls: write: connection %s", saved == 0 ? "closed" : "reset");
+  return err_set(e, ERR_IO, "tls: write: %s", strerror(saved));
+}
+
+size_t tls_conn_write_buffered(const struct tls_conn *t) {
+  BIO *w = t->ssl ? SSL_get_wbio(t->ssl) : NULL;
+  return w ? BIO_wpending(w) : 0;
 }
 
 int tls_conn_pending(const struct tls_conn *t) { return t->ssl && SSL_has_pending(t->ssl); }

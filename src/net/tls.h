@@ -15,6 +15,9 @@
  * ways, verify depth 1, client SNI "127.0.0.1". */
 #define TLS_CIPHERSUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
 #define TLS_CLIENT_SNI "127.0.0.1"
+/* Records written by SSL_write wait in a buffer this big until tls_conn_flush (or until it is
+ * full): one SSL_write of 64 KiB makes four records, sent with one syscall. */
+#define TLS_WRITE_BUFFER (80 * 1024)
 
 enum tls_role { TLS_CLIENT = 0, TLS_SERVER = 1 };
 
@@ -47,9 +50,15 @@ CC_NODISCARD int tls_conn_handshake(struct tls_conn *t, struct err *e);
  * error with e filled. */
 CC_NODISCARD int tls_conn_read(struct tls_conn *t, void *p, size_t n, size_t *got, struct err *e);
 /* Writes up to n bytes (partial writes allowed): 0 with *put > 0, ERR_AGAIN, or an error.
- * After ERR_AGAIN the next call must pass at least the same bytes (the buffer may move). */
+ * After ERR_AGAIN the next call must pass at least the same bytes (the buffer may move). The
+ * records may wait in the write buffer: tls_conn_flush sends them. */
 CC_NODISCARD int tls_conn_write(struct tls_conn *t, const void *p, size_t n, size_t *put,
                                 struct err *e);
+/* Sends the records tls_conn_write left in the write buffer: 0 when all are out, ERR_AGAIN
+ * (want_write set) to wait for the fd, or an error. Call it after the last write of a batch. */
+CC_NODISCARD int tls_conn_flush(struct tls_conn *t, struct err *e);
+/* Bytes of records waiting in the write buffer. */
+size_t tls_conn_write_buffered(const struct tls_conn *t);
 /* Whether decrypted bytes wait inside OpenSSL (no fd event will announce them). */
 int tls_conn_pending(const struct tls_conn *t);
 

@@ -33,6 +33,10 @@
 #define WORKER_MAX_PROXIES 64
 #define WORKER_HANDSHAKE_TIMEOUT_MS 30000u
 #define WORKER_MAX_URL 4096
+/* Body bytes the backend hands over during one loop iteration leave as one answer part when the
+ * iteration ends (libcurl calls back once per HTTP chunk, an SSE stream would otherwise cost a
+ * TL frame per event on every hop); more than this is sent at once. */
+#define WORKER_PART_MAX ((size_t)64 << 10)
 
 const struct config_key worker_config_schema[] = {
     NODE_CONFIG_KEYS,
@@ -105,6 +109,8 @@ struct wreq {
   uint64_t started_us;
   int64_t bytes;
   char content_type[128];
+  struct buf part;         /* body bytes taken this iteration, not sent yet (<= WORKER_PART_MAX) */
+  struct loop_timer flush; /* zero-delay: sends `part` at the end of the iteration */
 };
 
 struct worker {
@@ -263,6 +269,8 @@ static void req_free(struct wreq *r, int ok) {
   if (ok) w->stats.success++;
   else w->stats.failed++;
   stats_observe_latency(&w->stats, (double)(util_mono_us() - r->started_us) / 1e6);
+  loop_timer_stop(w->loop, &r->flush);
+  buf_free(&r->part);
   openai_usage_free(&r->usage);
   free(r);
 }
@@ -279,10 +287,26 @@ static void answer_start(struct wreq *r, int status, const char *ct) {
   }
 }
 
+/* Sends the body bytes gathered so far as one answer part. */
+static int part_send(struct wreq *r) {
+  if (r->part.len == 0) return 0;
+  int rc = send_answer(r, buf_ptr(&r->part), r->part.len, 0);
+  buf_reset(&r->part);
+  return rc;
+}
+
+static void part_flush_cb(struct loop_timer *t) {
+  struct wreq *r = t->data;
+  struct net_conn *c = r->px->up.c;
+  /* A link that went down frees r in its close_cb; until then sending fails harmlessly. */
+  if (c && part_send(r)) net_conn_close(c, "cannot queue answer");
+}
+
 enum { ANSWER_OK = 0, ANSWER_GONE = 1, ANSWER_PAUSE = 2, ANSWER_FAILED = 3 };
 
 /* Body bytes. GONE: the proxy link is down and r was freed; PAUSE: nothing was taken, come
- * back after drain_cb; FAILED: the link is being closed (its close frees r). */
+ * back after drain_cb; FAILED: the link is being closed (its close frees r). Taken bytes join
+ * r->part and leave when the loop iteration ends, so nothing waits for a later event. */
 static int answer_data(struct wreq *r, const uint8_t *data, size_t len, int can_pause) {
   struct wproxy *px = r->px;
   if (!px->up.c || px->up.state != UPLINK_READY) {
@@ -295,21 +319,29 @@ static int answer_data(struct wreq *r, const uint8_t *data, size_t len, int can_
     return ANSWER_PAUSE;
   }
   openai_usage_feed(&r->usage, data, len);
-  if (send_answer(r, data, len, 0)) {
+  int rc = 0;
+  if (r->part.len + len > WORKER_PART_MAX) rc = part_send(r);
+  if (!rc && (len > WORKER_PART_MAX || buf_append(&r->part, data, len) != 0))
+    rc = send_answer(r, data, len, 0); /* too big to gather (or no memory): as it is */
+  if (rc) {
     net_conn_close(px->up.c, "cannot queue answer");
     return ANSWER_FAILED;
   }
+  if (r->part.len && !loop_timer_armed(&r->flush)) loop_timer_start(r->w->loop, &r->flush, 0);
   return ANSWER_OK;
 }
 
 static void answer_done(struct wreq *r, int result, const char *errmsg) {
   struct worker *w = r->w;
+  struct net_conn *c = r->px->up.state == UPLINK_READY ? r->px->up.c : NULL;
   char hex[17];
   util_hex(r->id, 8, hex);
   if (result != 0) {
     char msg[300];
     snprintf(msg, sizeof(msg), "worker: backend request failed: %s", errmsg ? errmsg : err_name(result));
     log_warn("backend_failed", "req=%s error=\"%s\"", hex, errmsg ? errmsg : err_name(result));
+    /* The bytes taken before the failure go first, as they would have without gathering. */
+    if (c && part_send(r)) net_conn_close(c, "cannot queue answer");
     send_error_raw(r->px, r->id, result == ERR_TIMEOUT ? COCOON_ERR_TIMEOUT : COCOON_ERR_ERROR, msg);
     req_free(r, 0);
     return;
@@ -319,8 +351,9 @@ static void answer_done(struct wreq *r, int result, const char *errmsg) {
   w->stats.tokens_cached += (uint64_t)r->usage.cached_tokens;
   w->stats.tokens_completion += (uint64_t)r->usage.completion_tokens;
   w->stats.tokens_reasoning += (uint64_t)r->usage.reasoning_tokens;
-  if (r->px->up.c && r->px->up.state == UPLINK_READY && send_answer(r, NULL, 0, 1))
-    net_conn_close(r->px->up.c, "cannot queue answer");
+  /* The last gathered bytes go as a part of their own: the proxy holds the (empty) final part
+   * until its ledger commits, body bytes must not wait for that. */
+  if (c && (part_send(r) || send_answer(r, NULL, 0, 1))) net_conn_close(c, "cannot queue answer");
   log_info("request_done", "req=%s status=%d bytes=%" PRId64 " ms=%.1f prompt=%" PRId64 " completion=%" PRId64
            " usage_seen=%d",
            hex, r->status, r->bytes, (double)(util_mono_us() - r->started_us) / 1000.0, r->usage.prompt_tokens,
@@ -434,6 +467,8 @@ static void run_query(struct wproxy *px, const struct tl_proxy_run_query *q) {
   r->status = 0;
   r->start_wall = util_wall_time();
   r->started_us = util_mono_us();
+  buf_init(&r->part, WORKER_PART_MAX);
+  loop_timer_init(&r->flush, part_flush_cb, r);
   openai_usage_init(&r->usage, 0);
   double t = q->timeout > 0 ? q->timeout * 0.95 : 120;
   uint32_t timeout_ms = (uint32_t)(t * 1000 > 4e9 ? 4e9 : t * 1000);
