@@ -266,21 +266,41 @@ static int load_tensors(struct model *m, struct err *e) {
 }
 
 /* The matrices the products use, repacked for the active kernel path (ops_mat_pack) unless
- * COCOON_ENGINE_REPACK=0. A mapped file's pages are dropped as they are copied, so resident
- * memory stays about the file's size; the embedding rows are still read from the file. */
+ * COCOON_ENGINE_REPACK=0, into one allocation in the order a token reads them (q, k, v, o,
+ * gate, up, down of each layer, then the output): the hardware prefetcher's stream then runs
+ * on from one product into the next. A mapped file's pages are dropped as they are copied, so
+ * resident memory stays about the file's size; the embedding rows are still read from the
+ * file. A tied output shares its rows with the embeddings, which are read row by row from the
+ * file: only the output's view gets the copy. */
 static int pack_weights(struct model *m, struct err *e) {
   const char *env = getenv("COCOON_ENGINE_REPACK");
   if (env && !strcmp(env, "0")) return 0;
-  int drop = gguf_is_mapped(m->g), rc;
-  for (uint32_t l = 0; l < m->hp.n_layer; l++) {
-    struct model_layer *L = &m->layers[l];
-    struct ops_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
-    for (size_t i = 0; i < sizeof(mats) / sizeof(mats[0]); i++)
-      if ((rc = ops_mat_pack(mats[i], drop, e)) != 0) return rc;
+  int drop = gguf_is_mapped(m->g);
+  for (int pass = 0; pass < 2; pass++) {
+    size_t off = 0;
+    for (uint32_t l = 0; l <= m->hp.n_layer; l++) {
+      struct model_layer *L = l < m->hp.n_layer ? &m->layers[l] : NULL;
+      struct ops_mat *mats[7] = {&m->output};
+      size_t n_mats = 1;
+      if (L) {
+        struct ops_mat *lm[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        memcpy(mats, lm, sizeof(lm));
+        n_mats = 7;
+      }
+      for (size_t i = 0; i < n_mats; i++) {
+        size_t sz = ops_mat_pack_size(mats[i]);
+        if (pass == 1 && sz) ops_mat_pack(mats[i], (uint8_t *)m->packed + off, drop);
+        off += sz; /* each at most a few GB (MODEL_MAX_*), a few hundred of them */
+      }
+    }
+    if (pass == 0) {
+      if (off == 0) return 0;
+      int rc = ops_pack_mem_new(off, &m->packed, e);
+      if (rc) return rc;
+      m->packed_bytes = off;
+    }
   }
-  /* A tied output shares its rows with the embeddings, which are read row by row from the
-   * file: only the output's view gets the copy. */
-  return ops_mat_pack(&m->output, drop, e);
+  return 0;
 }
 
 int model_from_gguf(struct gguf *g, struct model **out, struct err *e) {
@@ -319,13 +339,6 @@ void model_free(struct model *m) {
   if (m->layers)
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
       struct model_layer *L = &m->layers[l];
-      ops_mat_unpack(&L->wq);
-      ops_mat_unpack(&L->wk);
-      ops_mat_unpack(&L->wv);
-      ops_mat_unpack(&L->wo);
-      ops_mat_unpack(&L->gate);
-      ops_mat_unpack(&L->up);
-      ops_mat_unpack(&L->down);
       free(L->attn_norm);
       free(L->ffn_norm);
       free(L->bq);
@@ -335,7 +348,7 @@ void model_free(struct model *m) {
       free(L->k_norm);
     }
   free(m->layers);
-  ops_mat_unpack(&m->output);
+  ops_pack_mem_free(m->packed, m->packed_bytes);
   free(m->output_norm);
   free(m->rope_factors);
   if (m->owns_gguf) gguf_free(m->g);

@@ -57,18 +57,42 @@ void ops_act_to_float(uint32_t wtype, const void *act, float *out, uint32_t n) {
   }
 }
 
-int ops_mat_pack(struct ops_mat *w, int drop_source, struct err *e) {
+size_t ops_mat_pack_size(const struct ops_mat *w) {
   const struct kern *k = kern_active();
-  if (w->packed || !k->pack_size) return 0;
-  size_t bytes = k->pack_size(w);
-  if (bytes == 0) return 0;
-  /* Anonymous pages: 64-byte aligned, and huge pages where the system allows them (the
-   * products stream the whole copy once per token; fewer TLB misses). */
-  void *dst = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (dst == MAP_FAILED) return err_set(e, ERR_NOMEM, "model: out of memory for a repacked matrix of %zu bytes", bytes);
+  if (!k->pack_size) return 0;
+  return (k->pack_size(w) + 63) & ~(size_t)63;
+}
+
+#define PACK_ALIGN ((size_t)2 << 20)
+
+int ops_pack_mem_new(size_t bytes, void **out, struct err *e) {
+  *out = NULL;
+  /* Over-allocate by 2 MB and trim both ends, so the copy starts on a huge-page boundary. No
+   * MAP_POPULATE: it would fault every page in as 4 KB before madvise asks for 2 MB ones (with
+   * THP in "madvise" mode the copy then got no huge page at all); packing touches every page. */
+  size_t len = (bytes + PACK_ALIGN - 1) & ~(PACK_ALIGN - 1);
+  if (len < bytes || len + PACK_ALIGN < len)
+    return err_set(e, ERR_NOMEM, "model: repacked weights of %zu bytes are too large", bytes);
+  uint8_t *raw = mmap(NULL, len + PACK_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return err_set(e, ERR_NOMEM, "model: out of memory for %zu bytes of repacked weights", bytes);
+  uint8_t *p = (uint8_t *)(((uintptr_t)raw + PACK_ALIGN - 1) & ~(uintptr_t)(PACK_ALIGN - 1));
+  if (p > raw) munmap(raw, (size_t)(p - raw));
+  if (p + len < raw + len + PACK_ALIGN) munmap(p + len, (size_t)(raw + len + PACK_ALIGN - (p + len)));
 #ifdef MADV_HUGEPAGE
-  (void)madvise(dst, bytes, MADV_HUGEPAGE);
+  (void)madvise(p, len, MADV_HUGEPAGE);
 #endif
+  *out = p;
+  return 0;
+}
+
+void ops_pack_mem_free(void *p, size_t bytes) {
+  if (p) munmap(p, (bytes + PACK_ALIGN - 1) & ~(PACK_ALIGN - 1));
+}
+
+void ops_mat_pack(struct ops_mat *w, void *dst, int drop_source) {
+  const struct kern *k = kern_active();
+  size_t bytes = ops_mat_pack_size(w);
+  if (bytes == 0) return;
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   uintptr_t src = (uintptr_t)w->data, dropped = (src + page - 1) & ~(uintptr_t)(page - 1);
   /* Slices of 1024 rows: the source pages of a slice are dropped before the next is read. */
@@ -83,14 +107,6 @@ int ops_mat_pack(struct ops_mat *w, int drop_source, struct err *e) {
   }
   w->packed = dst;
   w->packed_bytes = bytes;
-  return 0;
-}
-
-void ops_mat_unpack(struct ops_mat *w) {
-  if (!w->packed) return;
-  munmap((void *)(uintptr_t)w->packed, w->packed_bytes);
-  w->packed = NULL;
-  w->packed_bytes = 0;
 }
 
 void ops_mat_row(const struct ops_mat *w, uint32_t row, float *out) {
