@@ -373,6 +373,7 @@ TGT static void matmul_k(const struct ops_mat *w, const void *act, size_t as, ui
  * integer sums are the scalar path's, and each row's blocks are added in order in float. */
 #define Q8X16_T 8u     /* tokens per tile */
 #define Q8X16_PF 4352u /* prefetch distance of a tile of several tokens, bytes */
+#define Q8X16_PF1 16384u /* of a single token, bytes */
 
 static size_t q8x16_gstride(uint32_t nb) { return (size_t)(nb / 2) * 1088 + (nb & 1) * 576; }
 /* Block b of a group: its scales and its 8 vectors, in one forward stream. */
@@ -428,6 +429,11 @@ TGT_INLINE void q8x16_group(const uint8_t *g, uint32_t nb, const uint8_t *act, s
     if (T == 1) {
       /* One token: two chains of four keep VPDPBUSD's latency hidden. */
       const struct kern_q8_0 *a = (const struct kern_q8_0 *)(const void *)act + b;
+      /* One line in every 4 blocks (~2 KB), 16 KB ahead, past the group's end into the next
+       * group or matrix (the copies lie in the order they are used): measured ~20 % faster
+       * decode than the hardware prefetcher alone (51 -> 62 tok/s), which a prefetch of every
+       * line ahead made slower instead (the extra loads cost more than they gained). */
+      if (b % 4 == 0) _mm_prefetch((const char *)(g + q8x16_doff(b)) + Q8X16_PF1, _MM_HINT_T0);
       __m512i i0 = _mm512_set1_epi32(a->c), i1 = _mm512_setzero_si512();
 #pragma GCC unroll 8
       for (int k = 0; k < 8; k += 2) {
