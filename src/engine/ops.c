@@ -136,6 +136,8 @@ void ops_matmul_rows(const struct ops_mat *w, const void *act, uint32_t n_tok, f
   kern_active()->matmul(w, act, ops_act_size(w->type, w->n_in), n_tok, y, y_stride, r0, r1);
 }
 
+#define OPS_DECODE_TOKENS 8u
+
 /* Products of up to OPS_MATMUL_MAX matrices that share one prepared activation (q/k/v,
  * gate/up), their rows cut into chunks numbered across the matrices. */
 struct matmul_job {
@@ -173,12 +175,14 @@ void ops_matmul_multi(struct threadpool *pool, uint32_t n_mat, const struct ops_
   j.act_stride = ops_act_size(w[0]->type, w[0]->n_in);
   for (uint32_t i = 0; i < n_mat; i++) {
     uint32_t n = w[i]->n_out;
-    /* A prompt: chunks of 64 rows (the kernels' cache tile); one token: about 8 chunks per
-     * thread, multiples of 16 rows (KERN_PACK_ROWS); no one to share with: one call keeps the
-     * kernel's own order. */
+    /* A prompt: chunks of 64 rows (the kernels' cache tile); a decode step (one token per
+     * sequence, up to OPS_DECODE_TOKENS): about 8 chunks per thread, multiples of 16 rows
+     * (KERN_PACK_ROWS), long enough for the kernels' prefetch stream to pay off (an 8-token
+     * step in 64-row chunks scaled 1.3x from 1 to 2 threads); no one to share with: one call
+     * keeps the kernel's own order. */
     uint32_t chunk = 64;
     if (nth == 1) chunk = n;
-    else if (n_tok == 1) {
+    else if (n_tok <= OPS_DECODE_TOKENS) {
       chunk = (uint32_t)(((uint64_t)n + 8u * nth - 1) / (8u * nth));
       chunk = chunk < 16 ? 16 : (chunk + 15) & ~15u;
     }
