@@ -462,11 +462,6 @@ static void matmul(struct model_work *w, const struct ops_mat *W, const float *x
   ops_matmul(w->pool, W, w->xr, n_tok, y, y_stride);
 }
 
-static void add_bias(float *y, const float *b, size_t n) {
-  if (b)
-    for (size_t i = 0; i < n; i++) y[i] += b[i];
-}
-
 /* Causal attention of one layer, each token against its own sequence's cache up to its
  * position; (token, head) pairs are shared among the pool's threads. */
 struct attn_job {
@@ -502,11 +497,17 @@ static void attn_share(void *arg, uint32_t ith, uint32_t nth) {
   }
 }
 
+static void add_bias(float *y, const float *b, size_t n) {
+  if (b)
+    for (size_t i = 0; i < n; i++) y[i] += b[i];
+}
+
 /* The per-token work between two products (norms, SwiGLU, the next product's activation
  * preparation), shared among the pool's threads by tokens when a step has several: with 8
  * sequences it was ~1.5 ms of a ~20 ms step at 2 threads, done by the calling thread alone. */
 enum tok_kind {
   TOK_ATTN_IN, /* rmsnorm(x) -> xb, prepared for wq */
+  TOK_QKV_OUT, /* biases, q/k norms, RoPE of q and k; k and v into the token's cache */
   TOK_WO_IN,   /* xb prepared for wo */
   TOK_FFN_IN,  /* x += o, rmsnorm(x) -> xb, prepared for gate */
   TOK_DOWN_IN  /* swiglu(hb, hb2) -> hb, prepared for down */
@@ -518,6 +519,8 @@ struct tok_job {
   const struct model_layer *L;
   enum tok_kind kind;
   uint32_t n;
+  struct kv_cache *const *kv; /* TOK_QKV_OUT: each token's cache, and the layer */
+  uint32_t layer;
 };
 
 static void tok_share(void *arg, uint32_t ith, uint32_t nth) {
@@ -530,6 +533,23 @@ static void tok_share(void *arg, uint32_t ith, uint32_t nth) {
     float *x = w->x + t * d, *xb = w->xb + t * mi;
     const struct ops_mat *W;
     const float *in = xb;
+    if (j->kind == TOK_QKV_OUT) {
+      uint32_t hdk = hp->head_dim_k;
+      size_t qd = (size_t)hp->n_head * hdk, kd = (size_t)hp->n_head_kv * hdk, vd = (size_t)hp->n_head_kv * hp->head_dim_v;
+      float *q = w->q + t * qd, *k = w->k + t * kd, *v = w->v + t * vd;
+      add_bias(q, L->bq, qd);
+      add_bias(k, L->bk, kd);
+      add_bias(v, L->bv, vd);
+      if (L->q_norm)
+        for (uint32_t h = 0; h < hp->n_head; h++) ops_rmsnorm(q + h * hdk, q + h * hdk, L->q_norm, hdk, hp->rms_eps);
+      if (L->k_norm)
+        for (uint32_t h = 0; h < hp->n_head_kv; h++) ops_rmsnorm(k + h * hdk, k + h * hdk, L->k_norm, hdk, hp->rms_eps);
+      ops_rope_apply(&hp->rope, q, hp->n_head, hdk, w->pos[t]);
+      ops_rope_apply(&hp->rope, k, hp->n_head_kv, hdk, w->pos[t]);
+      memcpy(kv_k(j->kv[t], j->layer, w->pos[t]), k, kd * sizeof(float));
+      memcpy(kv_v(j->kv[t], j->layer, w->pos[t]), v, vd * sizeof(float));
+      continue;
+    }
     switch (j->kind) {
     case TOK_ATTN_IN:
       ops_rmsnorm(xb, x, L->attn_norm, d, hp->rms_eps);
@@ -555,8 +575,8 @@ static void tok_share(void *arg, uint32_t ith, uint32_t nth) {
 }
 
 static void tok_run(const struct model *m, struct model_work *w, const struct model_layer *L, enum tok_kind kind,
-                    uint32_t n) {
-  struct tok_job j = {m, w, L, kind, n};
+                    uint32_t n, struct kv_cache *const *kv, uint32_t layer) {
+  struct tok_job j = {m, w, L, kind, n, kv, layer};
   if (n > 1) threadpool_run(w->pool, tok_share, &j);
   else tok_share(&j, 0, 1);
 }
@@ -578,7 +598,7 @@ static void forward_batch(const struct model *m, struct model_work *w, const str
       const struct ops_mat *W[3] = {&L->wq, &L->wk, &L->wv};
       float *Y[3] = {w->q, w->k, w->v};
       size_t S[3] = {qd, kd, vd};
-      tok_run(m, w, L, TOK_ATTN_IN, n);
+      tok_run(m, w, L, TOK_ATTN_IN, n, NULL, 0);
       ops_matmul_multi(w->pool, 3, W, w->xr, n, Y, S);
     } else {
       for (uint32_t t = 0; t < n; t++) ops_rmsnorm(w->xb + t * mi, w->x + (size_t)t * d, L->attn_norm, d, hp->rms_eps);
@@ -586,30 +606,17 @@ static void forward_batch(const struct model *m, struct model_work *w, const str
       matmul(w, &L->wk, w->xb, mi, n, w->k, kd, L->wk.type == L->wq.type);
       matmul(w, &L->wv, w->xb, mi, n, w->v, vd, L->wv.type == L->wk.type);
     }
-    for (uint32_t t = 0; t < n; t++) {
-      float *q = w->q + t * qd, *k = w->k + t * kd, *v = w->v + t * vd;
-      add_bias(q, L->bq, qd);
-      add_bias(k, L->bk, kd);
-      add_bias(v, L->bv, vd);
-      if (L->q_norm)
-        for (uint32_t h = 0; h < hp->n_head; h++) ops_rmsnorm(q + h * hdk, q + h * hdk, L->q_norm, hdk, hp->rms_eps);
-      if (L->k_norm)
-        for (uint32_t h = 0; h < hp->n_head_kv; h++) ops_rmsnorm(k + h * hdk, k + h * hdk, L->k_norm, hdk, hp->rms_eps);
-      ops_rope_apply(&hp->rope, q, hp->n_head, hdk, w->pos[t]);
-      ops_rope_apply(&hp->rope, k, hp->n_head_kv, hdk, w->pos[t]);
-      memcpy(kv_k(b->kv[t], l, w->pos[t]), k, kd * sizeof(float));
-      memcpy(kv_v(b->kv[t], l, w->pos[t]), v, vd * sizeof(float));
-    }
+    tok_run(m, w, L, TOK_QKV_OUT, n, b->kv, l);
     /* Every token's key and value are in place, so a prompt chunk sees itself causally. */
     struct attn_job aj = {m, w, b->kv, l, n};
     threadpool_run(w->pool, attn_share, &aj);
-    tok_run(m, w, L, TOK_WO_IN, n);
+    tok_run(m, w, L, TOK_WO_IN, n, NULL, 0);
     ops_matmul(w->pool, &L->wo, w->xr, n, w->o, d);
     if (L->up.type == L->gate.type) {
       const struct ops_mat *W[2] = {&L->gate, &L->up};
       float *Y[2] = {w->hb, w->hb2};
       size_t S[2] = {ff, ff};
-      tok_run(m, w, L, TOK_FFN_IN, n);
+      tok_run(m, w, L, TOK_FFN_IN, n, NULL, 0);
       ops_matmul_multi(w->pool, 2, W, w->xr, n, Y, S);
     } else {
       for (uint32_t t = 0; t < n; t++) {
@@ -621,7 +628,7 @@ static void forward_batch(const struct model *m, struct model_work *w, const str
       matmul(w, &L->gate, w->xb, mi, n, w->hb, ff, 0);
       matmul(w, &L->up, w->xb, mi, n, w->hb2, ff, 0);
     }
-    tok_run(m, w, L, TOK_DOWN_IN, n);
+    tok_run(m, w, L, TOK_DOWN_IN, n, NULL, 0);
     ops_matmul(w->pool, &L->down, w->xr, n, w->o, d);
     for (uint32_t t = 0; t < n; t++) {
       float *x = w->x + (size_t)t * d;
