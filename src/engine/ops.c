@@ -176,14 +176,16 @@ void ops_matmul_multi(struct threadpool *pool, uint32_t n_mat, const struct ops_
   for (uint32_t i = 0; i < n_mat; i++) {
     uint32_t n = w[i]->n_out;
     /* A prompt: chunks of 64 rows (the kernels' cache tile); a decode step (one token per
-     * sequence, up to OPS_DECODE_TOKENS): about 8 chunks per thread, multiples of 16 rows
-     * (KERN_PACK_ROWS), long enough for the kernels' prefetch stream to pay off (an 8-token
-     * step in 64-row chunks scaled 1.3x from 1 to 2 threads); no one to share with: one call
-     * keeps the kernel's own order. */
+     * sequence, up to OPS_DECODE_TOKENS): about 8 chunks per thread for one token, 4 for
+     * several, multiples of 16 rows (KERN_PACK_ROWS), long enough for the kernels' prefetch
+     * stream to pay off (an 8-token step in 64-row chunks scaled 1.3x from 1 to 2 threads;
+     * its products took ~15.3 ms in 8 chunks per thread, ~14.6 in 4, ~18.7 in 32); no one to
+     * share with: one call keeps the kernel's own order. */
     uint32_t chunk = 64;
     if (nth == 1) chunk = n;
     else if (n_tok <= OPS_DECODE_TOKENS) {
-      chunk = (uint32_t)(((uint64_t)n + 8u * nth - 1) / (8u * nth));
+      uint32_t per = n_tok == 1 ? 8u : 4u;
+      chunk = (uint32_t)(((uint64_t)n + per * nth - 1) / (per * nth));
       /* At most ~1 MB of weights a chunk: the output (151,936 rows, 145 MB for Qwen2.5-0.5B
        * Q8_0) in 16 chunks of 9 MB left one thread ~0.1 ms alone at its end. */
       uint64_t cap = ((uint64_t)1 << 20) / (w[i]->row_bytes ? w[i]->row_bytes : 1);
