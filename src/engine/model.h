@@ -56,6 +56,10 @@ struct model {
   float *output_norm;
   float *rope_factors; /* rope_freqs.weight, or NULL */
   struct model_layer *layers;
+  /* The repacked copies of the matrices (ops_mat_pack), one after the other in the order a
+   * token uses them, so decode reads one forward stream; NULL when none is repacked. */
+  void *packed;
+  size_t packed_bytes;
   /* Token ids from the tokenizer metadata (-1 when absent) and the end-of-generation set. */
   int32_t bos_id, eos_id;
   int32_t eog[MODEL_MAX_EOG];

@@ -16,20 +16,28 @@ struct ops_mat {
   uint32_t n_in;
   uint32_t n_out;
   size_t row_bytes;
-  /* The same rows repacked for the active kernel path (ops_mat_pack), or NULL. Owned by
-   * whoever called ops_mat_pack (ops_mat_unpack frees it); `data` stays valid either way. */
+  /* The same rows repacked for the active kernel path (ops_mat_pack), or NULL. Borrowed from
+   * the memory ops_mat_pack wrote it to; `data` stays valid either way. */
   const void *packed;
   size_t packed_bytes;
 };
 
-/* Repacks w for the active kernel path when it has a faster layout for w's type (the AVX-512
- * path's Q8_0 x 16, see kern_avx512.c), into memory of its own; a no-op otherwise. When
+/* Bytes of w's repacked copy on the active kernel path (a multiple of 64: copies can follow
+ * one another in one allocation), or 0 when that path keeps w's layout (for the AVX-512 path,
+ * all but Q8_0, see kern_avx512.c "Q8_0 x 16"). */
+size_t ops_mat_pack_size(const struct ops_mat *w);
+/* Repacks w into dst (ops_mat_pack_size(w) bytes, 64-byte aligned, borrowed: it must outlive
+ * every product with w) and points w->packed at it; a no-op when the size is 0. When
  * `drop_source` is set, the pages of w->data the copy replaces are given back to the kernel as
  * the copy is written (madvise), so resident memory stays about the size of the file: w->data
  * must then be a read-only file mapping, which faults the pages back in if read again. */
-CC_NODISCARD int ops_mat_pack(struct ops_mat *w, int drop_source, struct err *e);
-/* Frees w's repacked copy (if any); w->packed becomes NULL. */
-void ops_mat_unpack(struct ops_mat *w);
+void ops_mat_pack(struct ops_mat *w, void *dst, int drop_source);
+
+/* Memory for repacked matrices: anonymous, 2 MB aligned and on huge pages where the system
+ * allows them (decode streams every copy once per token: a TLB miss per 4 KB page cost ~5 %).
+ * ops_pack_mem_free(p, bytes) takes the same `bytes`; NULL is a no-op. */
+CC_NODISCARD int ops_pack_mem_new(size_t bytes, void **out, struct err *e);
+void ops_pack_mem_free(void *p, size_t bytes);
 
 /* Products take the activation vector "prepared" for the weight type, the way llama.cpp's CPU
  * backend presents it: F32 stays F32, F16 / BF16 weights see it rounded to F16 / BF16, Q8_0 and

@@ -85,11 +85,35 @@ void sampler_free(struct sampler *s) {
   free(s);
 }
 
+/* The first index of the largest logit (NaN never wins, unless logits[0] is NaN: then 0).
+ * Eight independent lanes (i = j mod 8), each keeping its first maximum, then the largest of
+ * them, ties to the lower index: the same answer as one pass, without one long chain of
+ * dependent compares. Greedy sampling runs it on the engine thread over the whole vocabulary
+ * (151,936 logits) for every sequence of a step, while the pool's other threads wait. */
+#define ARGMAX_LANES 8u
 int32_t sample_argmax(const float *logits, uint32_t n) {
+  float bv[ARGMAX_LANES];
+  uint32_t bi[ARGMAX_LANES];
+  for (uint32_t j = 0; j < ARGMAX_LANES; j++) {
+    bv[j] = logits[0];
+    bi[j] = 0;
+  }
+  uint32_t i = 1;
+  for (; i + ARGMAX_LANES <= n; i += ARGMAX_LANES)
+    for (uint32_t j = 0; j < ARGMAX_LANES; j++)
+      if (logits[i + j] > bv[j]) {
+        bv[j] = logits[i + j];
+        bi[j] = i + j;
+      }
+  for (; i < n; i++)
+    if (logits[i] > bv[0]) {
+      bv[0] = logits[i];
+      bi[0] = i;
+    }
   uint32_t best = 0;
-  for (uint32_t i = 1; i < n; i++)
-    if (logits[i] > logits[best]) best = i;
-  return (int32_t)best;
+  for (uint32_t j = 1; j < ARGMAX_LANES; j++)
+    if (bv[j] > bv[best] || (bv[j] == bv[best] && bi[j] < bi[best])) best = j;
+  return (int32_t)bi[best];
 }
 
 void sample_log_softmax(const float *logits, float *out, uint32_t n) {

@@ -351,6 +351,35 @@ static void test_sampler(void **state) {
   assert_float_equal(sum, 1, 1e-6);
 }
 
+/* The first index of the largest value, NaN never winning unless it is first: the one-pass
+ * definition, against sample_argmax's eight lanes, on lengths around the lane count, with ties
+ * (few distinct values) and NaNs. */
+static int32_t argmax_ref(const float *x, uint32_t n) {
+  uint32_t best = 0;
+  for (uint32_t i = 1; i < n; i++)
+    if (x[i] > x[best]) best = i;
+  return (int32_t)best;
+}
+
+static void test_argmax(void **state) {
+  (void)state;
+  float x[300];
+  uint64_t r = 12345;
+  for (uint32_t n = 1; n <= 300; n++)
+    for (int rep = 0; rep < 6; rep++) {
+      for (uint32_t i = 0; i < n; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t v = (uint32_t)(r >> 33);
+        x[i] = rep < 3 ? (float)(v % 7) : (float)v / 4294967296.0f - 0.5f;
+        if (rep % 3 == 2 && v % 11 == 0) x[i] = NAN;
+      }
+      assert_int_equal(sample_argmax(x, n), argmax_ref(x, n));
+    }
+  x[0] = NAN;
+  x[1] = 3;
+  assert_int_equal(sample_argmax(x, 40), 0);
+}
+
 struct collect {
   int32_t ids[64];
   uint32_t n;
@@ -440,6 +469,7 @@ int main(void) {
       cmocka_unit_test(test_batch_consistency),
       cmocka_unit_test(test_forward_errors),
       cmocka_unit_test(test_sampler),
+      cmocka_unit_test(test_argmax),
       cmocka_unit_test(test_generate),
       cmocka_unit_test(test_threadpool),
   };
