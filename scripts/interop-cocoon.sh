@@ -155,6 +155,27 @@ check0() {
 MODEL='Qwen/Qwen3-8B@abc123def456:0000000000000000000000000000000000000000000000000000000000000000'
 CHAT='{"model":"Qwen/Qwen3-8B","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
 # http METHOD URL [BODY] -> HTTP_STATUS, HTTP_BODY ($WORK/http.body)
+# --local-all's owner and root addresses, which their worker and client configurations name.
+OWNER=UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m
+ROOT=EQBT4hy4vMEZ9uxSCuhw_gBKh9_AwmHXLe7Wo0O4Vh-4kRjJ
+# their_worker_config HTTP_PORT SOCKS_PORT BACKEND_PORT MAX_ACTIVE OUT: a worker-runner
+# configuration with --local-all's keys, dialling out through the router's SOCKS5 port.
+their_worker_config() {
+  printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $1, \"proxy_connections\": 1," \
+    "\"model_name\": \"$MODEL\", \"ton_config_filename\": \"\", \"owner_address\": \"$OWNER\"," \
+    "\"image_hash\": \"WorkerWorkerWorkerWorkerWorkerWorkerWorkerU=\", \"root_contract_address\": \"$ROOT\"," \
+    "\"node_wallet_key\": \"jYYD/HjU0K2D/xpistoFM4BruJhY3koI1xuO00xd7PI=\"," \
+    "\"connect_to_proxy_via\": \"127.0.0.1:$2\", \"forward_requests_to\": \"127.0.0.1:$3\"," \
+    "\"coefficient\": 0, \"max_active_requests\": $4 }" >"$5"
+}
+# their_client_config HTTP_PORT SOCKS_PORT OUT: the same for client-runner.
+their_client_config() {
+  printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $1, \"proxy_connections\": 1," \
+    "\"connect_to_proxy_via\": \"127.0.0.1:$2\", \"owner_address\": \"$OWNER\"," \
+    "\"root_contract_address\": \"$ROOT\", \"node_wallet_key\": \"gaEatwGNgLGOeFI/TRGfPdJG/K4G8picYHQkDHpLQ9w=\"," \
+    "\"check_proxy_hashes\": false, \"secret_string\": \"\", \"ton_config_filename\": \"\" }" >"$3"
+}
+
 http() {
   rm -f "$WORK/http.body" # curl leaves the previous body in place when the answer has none
   HTTP_STATUS=$(curl -s -m 60 -o "$WORK/http.body" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' \
@@ -227,21 +248,12 @@ fake_ton_config() {
 check1() {
   echo "== check 1: their worker and client, our proxy, through their router's SOCKS5 (work dir $WORK)"
   fake_ton_config $((P + 141)) $((P + 142)) "$WORK/fake-ton-config1.json" || return
-  local owner=UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m root=EQBT4hy4vMEZ9uxSCuhw_gBKh9_AwmHXLe7Wo0O4Vh-4kRjJ
-  printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $((P + 120)), \"proxy_connections\": 1," \
-    "\"model_name\": \"$MODEL\", \"ton_config_filename\": \"\", \"owner_address\": \"$owner\"," \
-    "\"image_hash\": \"WorkerWorkerWorkerWorkerWorkerWorkerWorkerU=\", \"root_contract_address\": \"$root\"," \
-    "\"node_wallet_key\": \"jYYD/HjU0K2D/xpistoFM4BruJhY3koI1xuO00xd7PI=\"," \
-    "\"connect_to_proxy_via\": \"127.0.0.1:$((P + 116))\", \"forward_requests_to\": \"127.0.0.1:$((P + 80))\"," \
-    "\"coefficient\": 0, \"max_active_requests\": 60 }" >"$WORK/worker-config.json"
-  printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $((P + 130)), \"proxy_connections\": 1," \
-    "\"connect_to_proxy_via\": \"127.0.0.1:$((P + 116))\", \"owner_address\": \"$owner\"," \
-    "\"root_contract_address\": \"$root\", \"node_wallet_key\": \"gaEatwGNgLGOeFI/TRGfPdJG/K4G8picYHQkDHpLQ9w=\"," \
-    "\"check_proxy_hashes\": false, \"secret_string\": \"\", \"ton_config_filename\": \"\" }" >"$WORK/client-config.json"
+  their_worker_config $((P + 120)) $((P + 116)) $((P + 80)) 60 "$WORK/worker-config.json"
+  their_client_config $((P + 130)) $((P + 116)) "$WORK/client-config.json"
   # The fake-TON root configuration has version 3; their client asks for at least that.
   start ourproxy "$COCOON" proxy --worker-listen 127.0.0.1:$((P + 141)) --client-listen 127.0.0.1:$((P + 142)) \
     --http-listen 127.0.0.1:$((P + 143)) --key-dir "$WORK/ourproxy-keys" --is-test=true --client-secret "" \
-    --fake-ton-config "$WORK/fake-ton-config1.json" --root-contract-address "$root" --owner-address "$owner" \
+    --fake-ton-config "$WORK/fake-ton-config1.json" --root-contract-address "$ROOT" --owner-address "$OWNER" \
     --log-level debug
   start backend1 "$BACKEND" --listen 127.0.0.1:$((P + 80)) --model Qwen/Qwen3-8B --chunks 3
   start router1 "$ROUTER" -v 3 -S $((P + 116))@any --serialize-info
@@ -289,27 +301,18 @@ check1() {
 bench() {
   echo "== bench: COCOON's chain and ours, same backend, same run (work dir $WORK)"
   command -v wrk >/dev/null || { bad "wrk is not installed (apt-get install wrk)"; return; }
-  local dur=${DURATION:-10} owner=UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m
-  local root=EQBT4hy4vMEZ9uxSCuhw_gBKh9_AwmHXLe7Wo0O4Vh-4kRjJ
+  local dur=${DURATION:-10}
   fake_ton_config $((P + 151)) $((P + 152)) "$WORK/fake-ton-bench.json" || return
   start bbackend "$BACKEND" --listen 127.0.0.1:$((P + 180)) --model Qwen/Qwen3-8B --chunks 50 --chunk-bytes 128 \
     --log-level warn
   printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $((P + 150))," \
     "\"workers_rpc_port\": $((P + 161)), \"client_rpc_port\": $((P + 162)), \"ton_config_filename\": \"\"," \
-    "\"owner_address\": \"$owner\", \"image_hash\": \"ProxyProxyProxyProxyProxyProxyProxyProxyPro=\"," \
-    "\"node_wallet_key\": \"ml+7xELuOQtfp9q9mSWtHiSWx5aSBV6p3xCfwPmHOwY=\", \"root_contract_address\": \"$root\"," \
+    "\"owner_address\": \"$OWNER\", \"image_hash\": \"ProxyProxyProxyProxyProxyProxyProxyProxyPro=\"," \
+    "\"node_wallet_key\": \"ml+7xELuOQtfp9q9mSWtHiSWx5aSBV6p3xCfwPmHOwY=\", \"root_contract_address\": \"$ROOT\"," \
     "\"machine_specific_private_key\": \"ml+7xELuOQtfp9q9mSWtHiSWx5aSBV6p3xCfwPmHOwY=\", \"db_path\": \"$WORK/bproxy-db\" }" \
     >"$WORK/bproxy-config.json"
-  printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $((P + 170)), \"proxy_connections\": 1," \
-    "\"model_name\": \"$MODEL\", \"ton_config_filename\": \"\", \"owner_address\": \"$owner\"," \
-    "\"image_hash\": \"WorkerWorkerWorkerWorkerWorkerWorkerWorkerU=\", \"root_contract_address\": \"$root\"," \
-    "\"node_wallet_key\": \"jYYD/HjU0K2D/xpistoFM4BruJhY3koI1xuO00xd7PI=\"," \
-    "\"connect_to_proxy_via\": \"127.0.0.1:$((P + 156))\", \"forward_requests_to\": \"127.0.0.1:$((P + 180))\"," \
-    "\"coefficient\": 0, \"max_active_requests\": 1000 }" >"$WORK/bworker-config.json"
-  printf '%s\n' "{ \"is_test\": true, \"is_testnet\": false, \"http_port\": $((P + 171)), \"proxy_connections\": 1," \
-    "\"connect_to_proxy_via\": \"127.0.0.1:$((P + 156))\", \"owner_address\": \"$owner\"," \
-    "\"root_contract_address\": \"$root\", \"node_wallet_key\": \"gaEatwGNgLGOeFI/TRGfPdJG/K4G8picYHQkDHpLQ9w=\"," \
-    "\"check_proxy_hashes\": false, \"secret_string\": \"\", \"ton_config_filename\": \"\" }" >"$WORK/bclient-config.json"
+  their_worker_config $((P + 170)) $((P + 156)) $((P + 180)) 1000 "$WORK/bworker-config.json"
+  their_client_config $((P + 171)) $((P + 156)) "$WORK/bclient-config.json"
   start brouter "$ROUTER" -v 2 -S $((P + 156))@any -R $((P + 151)):127.0.0.1:$((P + 161))@any \
     -R $((P + 152)):127.0.0.1:$((P + 162))@any --serialize-info
   start bproxy "$CB/proxy-runner" --config "$WORK/bproxy-config.json" -v 2 --disable-ton "$WORK/fake-ton-bench.json"

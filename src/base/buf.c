@@ -2,10 +2,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "base/buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void buf_init(struct buf *b, size_t max) {
   memset(b, 0, sizeof(*b));
@@ -102,5 +106,40 @@ int buf_append_json_str(struct buf *b, const char *s, size_t n) {
     else if (ch < 0x20 || ch == 0x7f) rc = buf_appendf(b, "\\u%04x", ch);
     else rc = buf_append(b, &ch, 1);
   }
+  return rc;
+}
+
+int buf_read_file(struct buf *out, const char *path, size_t max, struct err *e) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return err_set(e, ERR_IO, "cannot open %s: %s", path, strerror(errno));
+  int rc = 0;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    rc = err_set(e, ERR_IO, "%s is not a regular file", path);
+    goto out;
+  }
+  if (max == SIZE_MAX || (rc = buf_reserve(out, max + 1))) {
+    rc = err_set(e, ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  size_t got = 0;
+  uint8_t *dst = (uint8_t *)buf_ptr(out) + out->len;
+  for (;;) {
+    ssize_t r = read(fd, dst + got, max + 1 - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      rc = err_set(e, ERR_IO, "cannot read %s: %s", path, strerror(errno));
+      goto out;
+    }
+    if (r == 0) break;
+    got += (size_t)r;
+    if (got > max) {
+      rc = err_set(e, ERR_LIMIT, "%s is larger than %zu bytes", path, max);
+      goto out;
+    }
+  }
+  out->len += got;
+out:
+  close(fd);
   return rc;
 }

@@ -43,4 +43,8 @@ void buf_reset(struct buf *b);
 /* Moves the contents out: returns a malloc'd block (caller frees), buffer becomes empty. */
 uint8_t *buf_steal(struct buf *b, size_t *len_out);
 
+/* Appends the whole of the regular file at path (at most max bytes) to out. Errors name the
+ * path: ERR_IO (cannot open, not a regular file, read error), ERR_LIMIT (larger than max). */
+CC_NODISCARD int buf_read_file(struct buf *out, const char *path, size_t max, struct err *e);
+
 #endif

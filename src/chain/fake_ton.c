@@ -2,13 +2,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "chain/fake_ton.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "base/buf.h"
 #include "base/util.h"
 #include "ton/boc.h"
 #include "ton/cell.h"
@@ -136,30 +134,13 @@ out:
 
 int chain_fake_ton_load(const char *path, struct chain_fake_ton *out, struct err *e) {
   memset(out, 0, sizeof(*out));
-  FILE *f = fopen(path, "rb");
-  if (!f) return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  int rc = 0;
-  char *data = NULL;
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    rc = err_set(e, ERR_IO, "%s: not a regular file", path);
-    goto done;
-  }
-  if (!(data = malloc(CHAIN_FAKE_TON_MAX_FILE + 1))) {
-    rc = err_set(e, ERR_NOMEM, "out of memory");
-    goto done;
-  }
-  size_t n = fread(data, 1, CHAIN_FAKE_TON_MAX_FILE + 1, f);
-  if (ferror(f)) {
-    rc = err_set(e, ERR_IO, "%s: read error", path);
-  } else if (n > CHAIN_FAKE_TON_MAX_FILE) {
-    rc = err_set(e, ERR_LIMIT, "%s: larger than %zu bytes", path, CHAIN_FAKE_TON_MAX_FILE);
-  } else {
+  struct buf b;
+  buf_init(&b, 0);
+  int rc = buf_read_file(&b, path, CHAIN_FAKE_TON_MAX_FILE, e);
+  if (!rc) {
     struct err pe = {0};
-    if ((rc = chain_fake_ton_parse(data, n, out, &pe))) err_set(e, rc, "%s: %s", path, pe.msg);
+    if ((rc = chain_fake_ton_parse((const char *)buf_ptr(&b), b.len, out, &pe))) err_set(e, rc, "%s: %s", path, pe.msg);
   }
-done:
-  free(data);
-  fclose(f);
+  buf_free(&b);
   return rc;
 }

@@ -20,38 +20,7 @@ void registry_source_free(struct registry_source *s) {
 }
 
 int registry_read_file(const char *path, struct buf *out, struct err *e) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return err_set(e, ERR_IO, "cannot open %s: %s", path, strerror(errno));
-  int rc = 0;
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    rc = err_set(e, ERR_IO, "%s is not a regular file", path);
-    goto out;
-  }
-  if ((rc = buf_reserve(out, REGISTRY_MAX_FILE + 1))) {
-    rc = err_set(e, ERR_NOMEM, "out of memory");
-    goto out;
-  }
-  size_t got = 0;
-  uint8_t *dst = (uint8_t *)buf_ptr(out) + out->len;
-  for (;;) {
-    ssize_t r = read(fd, dst + got, REGISTRY_MAX_FILE + 1 - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      rc = err_set(e, ERR_IO, "cannot read %s: %s", path, strerror(errno));
-      goto out;
-    }
-    if (r == 0) break;
-    got += (size_t)r;
-    if (got > REGISTRY_MAX_FILE) {
-      rc = err_set(e, ERR_LIMIT, "%s is larger than %zu bytes", path, REGISTRY_MAX_FILE);
-      goto out;
-    }
-  }
-  out->len += got;
-out:
-  close(fd);
-  return rc;
+  return buf_read_file(out, path, REGISTRY_MAX_FILE, e);
 }
 
 /* ---------------------------------------------------------------- file source */
