@@ -136,9 +136,9 @@ static int delta_apply(const struct ledger_account *a, const struct delta *d, st
   return 0;
 }
 
-static void request_deltas(const struct ledger_req_row *q, int sign, struct delta *c, struct delta *w) {
-  *c = (struct delta){sign * q->adjusted_tokens, sign * q->client_charge, sign, -sign * q->client_charge, 0};
-  *w = (struct delta){sign * q->adjusted_tokens, sign * q->worker_earning, sign, sign * q->worker_earning, 0};
+static void request_deltas(const struct ledger_req_row *q, struct delta *c, struct delta *w) {
+  *c = (struct delta){q->adjusted_tokens, q->client_charge, 1, -q->client_charge, 0};
+  *w = (struct delta){q->adjusted_tokens, q->worker_earning, 1, q->worker_earning, 0};
 }
 
 /* ---------------------------------------------------------------- writer thread */
@@ -217,13 +217,9 @@ static int write_request(struct writer *w, struct batch *b, struct op *o, struct
   int rc = wstep(w, b, st, "insert request");
   sqlite3_clear_bindings(st);
   if (rc) return rc;
-  if (sqlite3_changes(w->db) == 0) {
-    o->status = LEDGER_ITEM_DUPLICATE;
-    return 0;
-  }
   w->next_req_id++;
   struct delta dc, dw;
-  request_deltas(q, 1, &dc, &dw);
+  request_deltas(q, &dc, &dw);
   if (__builtin_add_overflow(c->requests_total, 1, &c->requests_total) ||
       __builtin_add_overflow(c->charge_total, q->client_charge, &c->charge_total) ||
       __builtin_add_overflow(c->earning_total, q->worker_earning, &c->earning_total) ||
@@ -430,16 +426,6 @@ static void *writer_main(void *arg) {
 
 /* ---------------------------------------------------------------- loop thread: delivery */
 
-static void undo_duplicate(struct ledger *l, const struct ledger_req_row *q) {
-  struct delta dc, dw;
-  struct ledger_entry *c = ledger_map_find(&l->accts, LEDGER_CLIENT, q->client);
-  struct ledger_entry *w = ledger_map_find(&l->accts, LEDGER_WORKER, q->worker);
-  struct ledger_account na;
-  request_deltas(q, -1, &dc, &dw);
-  if (c && delta_apply(&c->acct, &dc, &na) == 0) c->acct = na;
-  if (w && delta_apply(&w->acct, &dw, &na) == 0) w->acct = na;
-}
-
 static void deliver(struct ledger *l) {
   pthread_mutex_lock(&l->mu);
   struct batch *b = l->done_head;
@@ -454,7 +440,6 @@ static void deliver(struct ledger *l) {
       it->status = b->rc ? LEDGER_ITEM_OK : o->status;
       it->cookie = o->cookie;
       it->request_id = o->type == LEDGER_OP_REQUEST ? o->u.req.request_id : "";
-      if (!b->rc && o->type == LEDGER_OP_REQUEST && o->status == LEDGER_ITEM_DUPLICATE) undo_duplicate(l, &o->u.req);
     }
     if (b->rc && !l->failed) {
       l->failed = 1;
@@ -493,7 +478,7 @@ static int prepare_writer(struct writer *w, struct err *e) {
   if ((rc = prep(w->db, "BEGIN IMMEDIATE", &w->begin, e)) || (rc = prep(w->db, "COMMIT", &w->commit, e)) ||
       (rc = prep(w->db, "ROLLBACK", &w->rollback, e)) ||
       (rc = prep(w->db,
-                 "INSERT OR IGNORE INTO requests(id, request_id, client, worker, model, prompt_tokens,"
+                 "INSERT INTO requests(id, request_id, client, worker, model, prompt_tokens,"
                  " cached_tokens, completion_tokens, reasoning_tokens, coefficient, price_per_token,"
                  " worker_fee_per_token, prompt_mult, cached_mult, completion_mult, reasoning_mult,"
                  " adjusted_tokens, client_charge, worker_earning, proxy_commission, started_at, ended_at,"
@@ -688,7 +673,7 @@ int ledger_record_request(struct ledger *l, const struct ledger_request *r, uint
   if ((rc = ledger_map_get(&l->accts, LEDGER_CLIENT, q->client, &ce, e)) ||
       (rc = ledger_map_get(&l->accts, LEDGER_WORKER, q->worker, &we, e)))
     return rc;
-  request_deltas(q, 1, &dc, &dw);
+  request_deltas(q, &dc, &dw);
   if (delta_apply(&ce->acct, &dc, &nc) || delta_apply(&we->acct, &dw, &nw))
     return err_set(e, ERR_LIMIT, "ledger: account totals would overflow");
   if ((rc = push(l, &o, e)) != 0) return rc;

@@ -39,7 +39,7 @@ struct ledger_account {
 
 /* One finished request. Strings are borrowed for the duration of the call. */
 struct ledger_request {
-  const char *request_id; /* hex, unique in the ledger: a second record is reported DUPLICATE */
+  const char *request_id; /* hex: the client's label, not a key (a reused one is billed again) */
   const char *client;
   const char *worker;
   const char *model;
@@ -55,7 +55,6 @@ struct ledger_request {
 enum ledger_op_type { LEDGER_OP_REQUEST = 1, LEDGER_OP_TRANSFER = 2, LEDGER_OP_PAYMENT = 3 };
 enum ledger_item_status {
   LEDGER_ITEM_OK = 0,
-  LEDGER_ITEM_DUPLICATE = 1, /* request id already in the ledger: nothing written, nothing billed */
   LEDGER_ITEM_STALE = 2,     /* payment not above the stored high-water mark: nothing written */
 };
 

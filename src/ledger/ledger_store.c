@@ -399,6 +399,24 @@ static const char *const migrations[LEDGER_SCHEMA_VERSION] = {
     "CREATE TABLE commits(seq INTEGER PRIMARY KEY, committed_at INTEGER NOT NULL, ops INTEGER NOT NULL,"
     " requests_total INTEGER NOT NULL, transfers_total INTEGER NOT NULL, charge_total INTEGER NOT NULL,"
     " earning_total INTEGER NOT NULL, commission_total INTEGER NOT NULL, mac BLOB NOT NULL) STRICT;",
+    /* 1 -> 2: request_id loses UNIQUE. It is the client's own label: a client reusing one was
+     * reported DUPLICATE and not billed (a free request), and the random-keyed index dirtied one
+     * page per request in every commit. Every record is a billed request now; `id` is the key. */
+    "CREATE TABLE requests_v2(id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, client TEXT NOT NULL,"
+    " worker TEXT NOT NULL, model TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,"
+    " cached_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+    " reasoning_tokens INTEGER NOT NULL, coefficient INTEGER NOT NULL, price_per_token INTEGER NOT NULL,"
+    " worker_fee_per_token INTEGER NOT NULL, prompt_mult INTEGER NOT NULL, cached_mult INTEGER NOT NULL,"
+    " completion_mult INTEGER NOT NULL, reasoning_mult INTEGER NOT NULL,"
+    " adjusted_tokens INTEGER NOT NULL, client_charge INTEGER NOT NULL, worker_earning INTEGER NOT NULL,"
+    " proxy_commission INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,"
+    " status TEXT NOT NULL CHECK(status IN ('ok','failed')), commit_seq INTEGER NOT NULL,"
+    " mac BLOB NOT NULL) STRICT;"
+    "INSERT INTO requests_v2 SELECT * FROM requests ORDER BY id;"
+    "DROP TABLE requests;"
+    "ALTER TABLE requests_v2 RENAME TO requests;"
+    "CREATE INDEX requests_by_client ON requests(client, id);"
+    "CREATE INDEX requests_by_worker ON requests(worker, id);",
 };
 
 static int read_version(sqlite3 *db, int64_t *v, struct err *e) {

@@ -13,7 +13,7 @@
 #include "ledger/billing.h"
 #include "ledger/ledger.h"
 
-#define LEDGER_SCHEMA_VERSION 1
+#define LEDGER_SCHEMA_VERSION 2
 #define LEDGER_MAC_SIZE 32
 #define LEDGER_PAYKEY_MAX (LEDGER_PAY_KIND_MAX + 1 + LEDGER_ADDR_MAX)
 

@@ -33,7 +33,7 @@ struct fixture {
   char path[128];
   struct loop *loop;
   /* committed callback tallies */
-  size_t items, batches, duplicates, stale, failed_batches;
+  size_t items, batches, stale, failed_batches;
   uint64_t last_seq;
   int order_ok;
 };
@@ -76,7 +76,6 @@ static void committed_cb(void *arg, const struct ledger_batch *b) {
   f->batches++;
   f->items += b->n;
   for (size_t i = 0; i < b->n; i++) {
-    if (b->items[i].status == LEDGER_ITEM_DUPLICATE) f->duplicates++;
     if (b->items[i].status == LEDGER_ITEM_STALE) f->stale++;
   }
 }
@@ -169,27 +168,27 @@ static void test_group_commit(void **state) {
   assert_int_equal(st.violations, 0);
 }
 
-static void test_duplicate_and_payments(void **state) {
+static void test_reused_id_and_payments(void **state) {
   struct fixture *f = *state;
   struct ledger *l = open_ok(f, 0);
   struct err e;
   struct ledger_request r = mkreq("abcd", "c1", "w1", 100, 50);
   assert_int_equal(ledger_record_request(l, &r, 1, NULL, &e), 0);
   wait_items(f, 1);
-  assert_int_equal(ledger_record_request(l, &r, 2, NULL, &e), 0); /* same id again */
+  /* The request id is the client's label, not a key: a client reusing it pays for both. */
+  assert_int_equal(ledger_record_request(l, &r, 2, NULL, &e), 0);
   const uint8_t sig[3] = {9, 8, 7};
   assert_int_equal(ledger_record_payment(l, "client_charge", "c1", 100, sig, sizeof(sig), 3, &e), 0);
   assert_int_equal(ledger_record_payment(l, "client_charge", "c1", 200, sig, sizeof(sig), 4, &e), 0);
   assert_int_equal(ledger_record_payment(l, "client_charge", "c1", 150, sig, sizeof(sig), 5, &e), ERR_REFUSED);
   assert_int_equal(ledger_record_payment(l, "client_charge", "c1", 200, NULL, 0, 6, &e), 0); /* equal: stale */
   wait_items(f, 5);
-  assert_int_equal(f->duplicates, 1);
   assert_int_equal(f->stale, 1);
   struct ledger_account c;
   assert_int_equal(ledger_account_get(l, LEDGER_CLIENT, "c1", &c), 0);
-  assert_int_equal(c.requests, 1);
-  assert_int_equal(c.amount, 3000);
-  assert_int_equal(c.balance, -3000);
+  assert_int_equal(c.requests, 2);
+  assert_int_equal(c.amount, 6000);
+  assert_int_equal(c.balance, -6000);
   /* Bad input is refused before queuing. */
   struct ledger_request bad = mkreq("XYZ", "c1", "w1", 1, 1);
   assert_int_equal(ledger_record_request(l, &bad, 0, NULL, &e), ERR_INVALID);
@@ -205,7 +204,8 @@ static void test_duplicate_and_payments(void **state) {
   assert_int_equal(ledger_payment_get(l, "client_charge", "c1", &t), 0);
   assert_int_equal(t, 200);
   assert_int_equal(ledger_account_get(l, LEDGER_CLIENT, "c1", &c), 0);
-  assert_int_equal(c.requests, 1);
+  assert_int_equal(c.requests, 2);
+  assert_int_equal(c.amount, 6000);
   close_ok(l);
   verify_ok(f, NULL);
 }
@@ -231,6 +231,65 @@ static void raw_sql(struct fixture *f, const char *sql) {
   if (rc != SQLITE_OK) fail_msg("sql: %s", msg);
   sqlite3_close(db);
 }
+
+/* A version-1 ledger (request_id UNIQUE) is rebuilt to version 2 on open: every row, its MAC and
+ * the totals survive, and a reused request id is then billed like any other request. */
+static void test_migrate_v1(void **state) {
+  struct fixture *f = *state;
+  struct ledger *l = open_ok(f, 0);
+  struct err e;
+  struct ledger_request r1 = mkreq("aa01", "c1", "w1", 100, 50), r2 = mkreq("aa02", "c1", "w1", 10, 5);
+  assert_int_equal(ledger_record_request(l, &r1, 1, NULL, &e), 0);
+  assert_int_equal(ledger_record_request(l, &r2, 2, NULL, &e), 0);
+  wait_items(f, 2);
+  close_ok(l);
+  /* Back to version 1's layout, as a build before the migration left it. */
+  raw_sql(f, "BEGIN; CREATE TABLE r1 AS SELECT * FROM requests; DROP TABLE requests;"
+             "CREATE TABLE requests(id INTEGER PRIMARY KEY, request_id TEXT NOT NULL UNIQUE, client TEXT NOT NULL,"
+             " worker TEXT NOT NULL, model TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,"
+             " cached_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+             " reasoning_tokens INTEGER NOT NULL, coefficient INTEGER NOT NULL, price_per_token INTEGER NOT NULL,"
+             " worker_fee_per_token INTEGER NOT NULL, prompt_mult INTEGER NOT NULL, cached_mult INTEGER NOT NULL,"
+             " completion_mult INTEGER NOT NULL, reasoning_mult INTEGER NOT NULL,"
+             " adjusted_tokens INTEGER NOT NULL, client_charge INTEGER NOT NULL, worker_earning INTEGER NOT NULL,"
+             " proxy_commission INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,"
+             " status TEXT NOT NULL CHECK(status IN ('ok','failed')), commit_seq INTEGER NOT NULL,"
+             " mac BLOB NOT NULL) STRICT;"
+             "INSERT INTO requests SELECT * FROM r1; DROP TABLE r1;"
+             "CREATE INDEX requests_by_client ON requests(client, id);"
+             "CREATE INDEX requests_by_worker ON requests(worker, id);"
+             "UPDATE schema_version SET version=1; COMMIT;");
+  assert_int_not_equal(ledger_verify(f->path, seed, NULL, NULL, 0, NULL, &e), 0);
+  assert_non_null(strstr(e.msg, "schema version 1, expected 2"));
+  l = open_ok(f, 0);
+  struct ledger_account c;
+  assert_int_equal(ledger_account_get(l, LEDGER_CLIENT, "c1", &c), 0);
+  assert_int_equal(c.requests, 2);
+  assert_int_equal(ledger_record_request(l, &r1, 3, NULL, &e), 0); /* "aa01" again */
+  wait_items(f, 3);
+  assert_int_equal(ledger_account_get(l, LEDGER_CLIENT, "c1", &c), 0);
+  assert_int_equal(c.requests, 3);
+  close_ok(l);
+  struct ledger_verify_stats st;
+  verify_ok(f, &st);
+  assert_int_equal(st.requests, 3);
+  assert_int_equal(st.violations, 0);
+  sqlite3 *db;
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT version FROM schema_version),"
+                                          " (SELECT count(*) FROM requests WHERE request_id='aa01'),"
+                                          " (SELECT count(*) FROM sqlite_master WHERE name LIKE 'requests_by_%')",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(q, 0), 2);
+  assert_int_equal(sqlite3_column_int(q, 1), 2);
+  assert_int_equal(sqlite3_column_int(q, 2), 2);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
 
 static void write_three(struct fixture *f) {
   struct ledger *l = open_ok(f, 0);
@@ -602,7 +661,7 @@ static void test_vfs_wal_batch(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_duplicate_and_payments, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reused_id_and_payments, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tamper_request, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tamper_account_and_delete, setup, teardown),
       cmocka_unit_test_setup_teardown(test_randomized, setup, teardown),
@@ -611,6 +670,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
       cmocka_unit_test_setup_teardown(test_key_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_vfs_wal_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
