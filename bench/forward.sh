@@ -47,6 +47,11 @@ for _ in $(seq 1 100); do
   curl -sf "$curl_url/v1/models" | grep -q test-model && break; sleep 0.1
 done
 
+# "commits write_us committed" from the proxy's /jsonstats billing section.
+ledger_stats() {
+  curl -sf "$(get "$work/proxy.ready" http_url)/jsonstats" |
+    sed -n 's/.*"committed":\([0-9]*\).*"ledger_commits":\([0-9]*\),"ledger_write_us":\([0-9]*\).*/\2 \3 \1/p'
+}
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
 hz=$(getconf CLK_TCK)
 
@@ -65,12 +70,15 @@ for c in 1 30; do
   run "$burl" $c; d_rps=$RPS
   printf "%-28s %6s %12s %10s %10s\n" "backend direct" $c "$RPS" "$P50" "$P99"
   t0=$(cpu_ticks $cpid $ppid_ $wpid); c0=$(cpu_ticks $cpid); p0=$(cpu_ticks $ppid_); w0=$(cpu_ticks $wpid)
+  l0=$(ledger_stats)
   run "$curl_url" $c
   t1=$(cpu_ticks $cpid $ppid_ $wpid); c1=$(cpu_ticks $cpid); p1=$(cpu_ticks $ppid_); w1=$(cpu_ticks $wpid)
+  l1=$(ledger_stats)
   printf "%-28s %6s %12s %10s %10s\n" "client->proxy->worker" $c "$RPS" "$P50" "$P99"
   ratio=$(awk -v a="$RPS" -v b="$d_rps" 'BEGIN{printf "%.1f", 100*a/b}')
   cpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$REQS" 'BEGIN{ if (n>0) printf "%.0f", t/hz*1e6/n; else print "n/a"}')
   per() { awk -v t="$1" -v hz="$hz" -v n="$REQS" 'BEGIN{ if (n>0) printf "%.0f", t/hz*1e6/n; else print "n/a"}'; }
   echo "  c=$c: chain/direct = ${ratio}% ; CPU of client+proxy+worker = ${cpu} us/request ($REQS requests):" \
        "client $(per $((c1 - c0))), proxy $(per $((p1 - p0))), worker $(per $((w1 - w0)))"
+  echo "$l0 $l1" | awk '{ n = $4 - $1; if (n > 0) printf "  ledger: %d commits, %.1f requests per commit, %.0f us per commit (fsync included)\n", n, ($6 - $3) / n, ($5 - $2) / n }'
 done

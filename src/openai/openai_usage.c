@@ -2,8 +2,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "openai/openai_usage.h"
 
-#include <jansson.h>
 #include <string.h>
+
+#include "base/json_scan.h"
 
 /* After a large event the buffer is released rather than kept for the rest of the stream. */
 #define KEEP_CAPACITY ((size_t)64 << 10)
@@ -30,21 +31,119 @@ void openai_usage_free(struct openai_usage *u) {
 
 static bool is_blank(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-static void take_max(int64_t *dst, const json_t *v) {
-  if (json_is_integer(v) && json_integer_value(v) > *dst) *dst = json_integer_value(v);
+/* ---- the usage object of one JSON text -------------------------------------------------- */
+
+enum { UR_OTHER = 0, UR_ROOT, UR_USAGE, UR_PTD, UR_CTD };               /* container roles */
+enum { UK_NONE = 0, UK_USAGE, UK_PT, UK_CT, UK_RT, UK_PTD, UK_CTD, UK_CACHED }; /* member names */
+#define UR_LEVELS 3 /* root, usage, *_details: nothing deeper matters */
+
+/* The fields as read so far; a member seen again replaces what the earlier one said. */
+struct ufields {
+  int64_t pt, ct, rt, cached, ctd_rt;
+};
+
+struct uscan {
+  uint8_t role[UR_LEVELS]; /* role of the open container at each depth */
+  uint8_t key[UR_LEVELS];  /* the member name last read in it */
+  bool seen;               /* the last root "usage" member is an object */
+  struct ufields f;
+};
+
+static bool key_is(const struct json_scan_tok *t, const char *name) {
+  size_t n = strlen(name);
+  return !t->key_truncated && t->key_len == n && memcmp(t->key, name, n) == 0;
 }
 
-static void extract(struct openai_usage *u, const json_t *root) {
-  json_t *usage = json_object_get(root, "usage"); /* NULL unless root is an object */
-  if (!json_is_object(usage)) return;             /* vLLM sends "usage": null in every chunk */
-  u->seen = true;
-  take_max(&u->prompt_tokens, json_object_get(usage, "prompt_tokens"));
-  take_max(&u->cached_tokens,
-           json_object_get(json_object_get(usage, "prompt_tokens_details"), "cached_tokens"));
-  take_max(&u->completion_tokens, json_object_get(usage, "completion_tokens"));
-  take_max(&u->reasoning_tokens,
-           json_object_get(json_object_get(usage, "completion_tokens_details"), "reasoning_tokens"));
-  take_max(&u->reasoning_tokens, json_object_get(usage, "reasoning_tokens"));
+static uint8_t key_id(uint8_t role, const struct json_scan_tok *t) {
+  switch (role) {
+  case UR_ROOT: return key_is(t, "usage") ? UK_USAGE : UK_NONE;
+  case UR_USAGE:
+    if (key_is(t, "prompt_tokens")) return UK_PT;
+    if (key_is(t, "completion_tokens")) return UK_CT;
+    if (key_is(t, "reasoning_tokens")) return UK_RT;
+    if (key_is(t, "prompt_tokens_details")) return UK_PTD;
+    if (key_is(t, "completion_tokens_details")) return UK_CTD;
+    return UK_NONE;
+  case UR_PTD: return key_is(t, "cached_tokens") ? UK_CACHED : UK_NONE;
+  case UR_CTD: return key_is(t, "reasoning_tokens") ? UK_RT : UK_NONE;
+  default: return UK_NONE;
+  }
+}
+
+static int64_t nonneg_int(const struct json_scan_tok *t) {
+  return t->ev == JSON_SCAN_INT && t->i > 0 ? t->i : 0;
+}
+
+static void on_tok(void *arg, const struct json_scan_tok *t) {
+  struct uscan *u = arg;
+  struct ufields *f = &u->f;
+  size_t d = t->depth;
+  if (t->ev == JSON_SCAN_OBJ_END || t->ev == JSON_SCAN_ARR_END) return;
+  if (t->ev == JSON_SCAN_KEY) {
+    if (d - 1 < UR_LEVELS) u->key[d - 1] = key_id(u->role[d - 1], t);
+    return;
+  }
+  uint8_t role = UR_OTHER;
+  if (d == 0) {
+    if (t->ev == JSON_SCAN_OBJ_BEGIN) role = UR_ROOT;
+  } else if (d - 1 < UR_LEVELS) {
+    bool obj = t->ev == JSON_SCAN_OBJ_BEGIN;
+    switch (u->role[d - 1]) {
+    case UR_ROOT:
+      if (u->key[d - 1] == UK_USAGE) {
+        u->seen = obj;
+        memset(f, 0, sizeof(*f));
+        if (obj) role = UR_USAGE;
+      }
+      break;
+    case UR_USAGE:
+      switch (u->key[d - 1]) {
+      case UK_PT: f->pt = nonneg_int(t); break;
+      case UK_CT: f->ct = nonneg_int(t); break;
+      case UK_RT: f->rt = nonneg_int(t); break;
+      case UK_PTD:
+        f->cached = 0;
+        if (obj) role = UR_PTD;
+        break;
+      case UK_CTD:
+        f->ctd_rt = 0;
+        if (obj) role = UR_CTD;
+        break;
+      default: break;
+      }
+      break;
+    case UR_PTD:
+      if (u->key[d - 1] == UK_CACHED) f->cached = nonneg_int(t);
+      break;
+    case UR_CTD:
+      if (u->key[d - 1] == UK_RT) f->ctd_rt = nonneg_int(t);
+      break;
+    default: break;
+    }
+  }
+  if ((t->ev == JSON_SCAN_OBJ_BEGIN || t->ev == JSON_SCAN_ARR_BEGIN) && d < UR_LEVELS) {
+    u->role[d] = role;
+    u->key[d] = UK_NONE;
+  }
+}
+
+int openai_usage_parse(const char *text, size_t len, struct openai_usage_counts *out) {
+  struct uscan u;
+  memset(&u, 0, sizeof(u));
+  memset(out, 0, sizeof(*out));
+  if (json_scan(text, len, on_tok, &u) != 0) return -1;
+  if (u.seen) {
+    out->seen = true;
+    out->prompt_tokens = u.f.pt;
+    out->cached_tokens = u.f.cached;
+    out->completion_tokens = u.f.ct;
+    out->reasoning_tokens = u.f.ctd_rt > u.f.rt ? u.f.ctd_rt : u.f.rt;
+  }
+  return 0;
+}
+
+static void take_max(int64_t *dst, int64_t v) {
+  if (v > *dst) *dst = v;
 }
 
 static void event_append(struct openai_usage *u, const uint8_t *p, size_t n) {
@@ -99,12 +198,16 @@ static void event_end(struct openai_usage *u) {
   } else if (!mentions_usage(text, u->cur.len)) {
     u->events++;
   } else {
-    json_error_t je;
-    json_t *root = json_loadb(text, u->cur.len, JSON_DECODE_ANY, &je);
-    if (root) {
+    struct openai_usage_counts c;
+    if (openai_usage_parse(text, u->cur.len, &c) == 0) {
       u->events++;
-      extract(u, root);
-      json_decref(root);
+      if (c.seen) {
+        u->seen = true;
+        take_max(&u->prompt_tokens, c.prompt_tokens);
+        take_max(&u->cached_tokens, c.cached_tokens);
+        take_max(&u->completion_tokens, c.completion_tokens);
+        take_max(&u->reasoning_tokens, c.reasoning_tokens);
+      }
     } else {
       u->bad++;
     }

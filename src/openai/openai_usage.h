@@ -53,6 +53,17 @@ struct openai_usage {
   uint8_t field_len;
 };
 
+/* The usage object of one JSON text. Each count is the field's value when it is a
+ * non-negative integer, else 0; reasoning is the larger of the two places it may be. */
+struct openai_usage_counts {
+  bool seen; /* the text is an object whose (last) "usage" member is an object */
+  int64_t prompt_tokens, cached_tokens, completion_tokens, reasoning_tokens;
+};
+
+/* Reads one JSON text as jansson would (duplicate keys: the last one counts) without building
+ * it. Returns 0 when the text is valid JSON, -1 when not (out then says nothing). */
+int openai_usage_parse(const char *text, size_t len, struct openai_usage_counts *out);
+
 /* Prepares u; max_event 0 means OPENAI_USAGE_DEFAULT_MAX_EVENT. */
 void openai_usage_init(struct openai_usage *u, size_t max_event);
 /* Observes the next `len` bytes of the answer body (borrowed, any split). Never fails: what it

@@ -208,6 +208,7 @@ struct proxy {
   int64_t min_client_stake;
   /* Totals since start, for /jsonstats and the demo. */
   int64_t billed_requests, charged_total, earned_total, commission_total, committed_requests;
+  int64_t ledger_commits, ledger_write_us; /* transactions written, and their time fsync included */
   int64_t usage_rejected;
   int64_t held_finals; /* final messages waiting for their ledger commit */
   uint32_t payment_interval_ms;
@@ -1458,10 +1459,11 @@ static int json_extra(void *arg, struct buf *out) {
                      "\"billing\":{\"requests\":%" PRId64 ",\"committed\":%" PRId64 ",\"pending\":%zu,"
                      "\"client_charged\":%" PRId64 ",\"worker_earned\":%" PRId64 ",\"proxy_commission\":%" PRId64
                      ",\"usage_rejected\":%" PRId64 ",\"answers_waiting_commit\":%" PRId64 ",\"payments_signed\":%" PRId64
-                     ",\"settle_ops\":%" PRId64 ",\"settle_refused\":%" PRId64 "},",
+                     ",\"settle_ops\":%" PRId64 ",\"settle_refused\":%" PRId64 ",\"ledger_commits\":%" PRId64
+                     ",\"ledger_write_us\":%" PRId64 "},",
                      p->billed_requests, p->committed_requests, ledger_pending(p->ledger), p->charged_total,
                      p->earned_total, p->commission_total, p->usage_rejected, p->held_finals, p->payments_signed,
-                     p->settle_ops, p->settle_refused);
+                     p->settle_ops, p->settle_refused, p->ledger_commits, p->ledger_write_us);
   if (!rc && !strcmp(p->settle->vt->name, "ton")) {
     struct settle_ton_stats ts;
     settle_ton_get_stats(p->settle, &ts);
@@ -1703,6 +1705,8 @@ static void on_ledger_committed(void *arg, const struct ledger_batch *b) {
     /* The answers still go out (the work was done); the ledger refuses further writes, so the
      * proxy stops taking requests (ledger_record_request fails, requests get an error). */
     log_error("ledger_commit_failed", "error=\"%s\"", b->error ? b->error : "unknown");
+  p->ledger_commits++;
+  p->ledger_write_us += (int64_t)b->write_us;
   for (size_t i = 0; i < b->n; i++) {
     const struct ledger_item *it = &b->items[i];
     if (b->rc >= 0 && it->type == LEDGER_OP_REQUEST && it->status == LEDGER_ITEM_OK) p->committed_requests++;
