@@ -101,6 +101,18 @@ static void handler(struct http_request *req, void *arg) {
     http_request_set_abort_cb(req, stream_abort_cb, s);
     assert_int_equal(http_stream_begin(req, 200, "text/plain", NULL), 0);
     loop_timer_start(T.loop, &s->timer, 1);
+  } else if (strcmp(path, "/burst") == 0) {
+    /* n chunks written at once: the client reads many of them in one recv. */
+    char v[16];
+    int64_t n = 0;
+    if (http_request_query_param(req, "n", v, sizeof(v)) <= 0 || util_parse_i64(v, 0, 5000, &n) != 0) n = 0;
+    assert_int_equal(http_stream_begin(req, 200, "text/plain", NULL), 0);
+    for (int64_t i = 0; i < n; i++) {
+      char chunk[32];
+      int k = snprintf(chunk, sizeof(chunk), "c%05d|", (int)i);
+      assert_int_equal(http_stream_write(req, chunk, (size_t)k), 0);
+    }
+    assert_int_equal(http_stream_end(req), 0);
   } else if (strcmp(path, "/truncate") == 0) {
     assert_int_equal(http_stream_begin(req, 200, "text/plain", NULL), 0);
     assert_int_equal(http_stream_write(req, "part", 4), 0);
@@ -598,11 +610,77 @@ static void test_sse_parser(void **state) {
   http_sse_parser_free(&p);
 }
 
+
+/* ------------------------------------------------------------ pause and resume */
+
+struct pauser {
+  struct result res;
+  struct loop_timer resume;
+  int every, pauses, taken, refused_last;
+};
+
+static void pauser_resume(struct loop_timer *t) {
+  struct pauser *p = t->data;
+  http_client_resume(p->res.req);
+}
+
+/* Refuses the data after every `every` - 1 accepted calls (HTTP_CLIENT_PAUSE), resuming a moment
+ * later, as the worker does while its proxy link is full: the refused bytes must come again,
+ * and nothing be handed over twice. */
+static int pause_data(struct http_client_req *r, const uint8_t *d, size_t n, void *arg) {
+  struct pauser *p = arg;
+  (void)r;
+  if (!p->refused_last && (p->taken + 1) % p->every == 0) {
+    p->refused_last = 1;
+    p->pauses++;
+    loop_timer_start(T.loop, &p->resume, 1);
+    return HTTP_CLIENT_PAUSE;
+  }
+  p->refused_last = 0;
+  p->taken++;
+  assert_int_equal(buf_append(&p->res.body, d, n), 0);
+  return 0;
+}
+
+static void pause_done(struct http_client_req *r, int result, const char *msg, void *arg) {
+  c_done(r, result, msg, &((struct pauser *)arg)->res);
+}
+
+static void test_pause_resume(void **state) {
+  (void)state;
+  struct http_client *c;
+  assert_int_equal(http_client_new(T.loop, NULL, &c), 0);
+  for (int every = 1; every <= 7; every += 3) { /* 1: every call is refused once */
+    struct pauser p = {.every = every};
+    loop_timer_init(&p.resume, pauser_resume, &p);
+    char url[256];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/burst?n=2000", http_server_port(T.srv));
+    struct http_client_opts o = {.url = url, .timeout_ms = 5000, .on_data = pause_data,
+                                 .on_done = pause_done, .arg = &p};
+    buf_init(&p.res.body, 1 << 20);
+    assert_int_equal(http_client_request(c, &o, &p.res.req), 0);
+    spin_until(&p.res.done, 1, 5000);
+    loop_timer_stop(T.loop, &p.resume);
+    assert_true(p.res.done);
+    assert_int_equal(p.res.result, 0);
+    assert_int_equal(p.res.body.len, 2000 * 7);
+    for (int i = 0; i < 2000; i++) {
+      char want[8];
+      snprintf(want, sizeof(want), "c%05d|", i);
+      assert_memory_equal(buf_ptr(&p.res.body) + (size_t)i * 7, want, 7);
+    }
+    assert_true(p.pauses > 0);
+    buf_free(&p.res.body);
+  }
+  http_client_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_streaming, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
       cmocka_unit_test_setup_teardown(test_client_cancel_aborts_server, setup, teardown),
       cmocka_unit_test_setup_teardown(test_release_truncates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_client_timeout, setup, teardown),
