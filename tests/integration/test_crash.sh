@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_crash: the proxy is killed with SIGKILL under load (streamed and non-streamed requests)
 # and restarted, repeatedly. After each restart: every request whose complete answer reached the
-# app (its X-Cocoon-Request-Id) is in the ledger exactly once (answers are released only after
+# app (a normally ended HTTP response; its X-Cocoon-Request-Id) is in the ledger exactly once (answers are released only after
 # their record is committed), the ledger verifies, and workers and clients reconnect and serve
 # requests again.
 # SPDX-License-Identifier: Apache-2.0
@@ -28,13 +28,16 @@ load() {
   while [ ! -e "$WORK/stop" ]; do
     i=$((i + 1))
     rm -f "$h" "$b" # curl leaves a file it never opened as it was: never judge an answer by the last one
+    # Complete means the HTTP response ended normally (curl exits 0): the client ends it only on
+    # the final message, which the proxy sends after the commit. The body alone is not enough:
+    # the backend's own "data: [DONE]" and a whole JSON body pass before the final message.
     if [ $((i % 2)) = 0 ]; then
       curl -s -N --max-time 10 -D "$h" -o "$b" -H 'Content-Type: application/json' -d "$STREAM" \
-        "$URL/v1/chat/completions" || true
+        "$URL/v1/chat/completions" || continue
       grep -q '^data: \[DONE\]' "$b" 2>/dev/null || continue
     else
       curl -s --max-time 10 -D "$h" -o "$b" -H 'Content-Type: application/json' -d "$PLAIN" \
-        "$URL/v1/chat/completions" || true
+        "$URL/v1/chat/completions" || continue
       head -1 "$h" 2>/dev/null | grep -q ' 200' && grep -q '"choices"' "$b" 2>/dev/null || continue
     fi
     id=$(tr -d '\r' <"$h" | sed -n 's/^[Xx]-[Cc]ocoon-[Rr]equest-[Ii]d: //p')
@@ -43,7 +46,11 @@ load() {
   done
 }
 lpids=()
-for k in 1 2 3; do load "$k" & lpids+=($!); done
+for k in 1 2 3; do
+  load "$k" &
+  lpids+=($!)
+  PIDS+=($!) # a failing check must not leave them looping over a removed work dir
+done
 
 pkey="$WORK/proxy-keys"
 # Every id the app holds must be in the ledger, once; read the app's ids first.
