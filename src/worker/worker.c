@@ -110,6 +110,7 @@ struct wreq {
   int64_t bytes;
   char content_type[128];
   struct buf part;         /* body bytes taken this iteration, not sent yet (<= WORKER_PART_MAX) */
+  struct buf tail;         /* the SSE "data: [DONE]" event and anything after it: sent with the final part */
   struct loop_timer flush; /* zero-delay: sends `part` at the end of the iteration */
 };
 
@@ -271,6 +272,7 @@ static void req_free(struct wreq *r, int ok) {
   stats_observe_latency(&w->stats, (double)(util_mono_us() - r->started_us) / 1e6);
   loop_timer_stop(w->loop, &r->flush);
   buf_free(&r->part);
+  buf_free(&r->tail);
   openai_usage_free(&r->usage);
   free(r);
 }
@@ -302,6 +304,26 @@ static void part_flush_cb(struct loop_timer *t) {
   if (c && part_send(r)) net_conn_close(c, "cannot queue answer");
 }
 
+/* The stream's "data: [DONE]" event, still in r->part, moves to r->tail and leaves with the
+ * final part, which the proxy holds until the request's ledger commit: an app that takes [DONE]
+ * for the end (the OpenAI SDKs do) never has it for a request the ledger could lose. (Already
+ * sent, when a flush fell inside the event: then it simply goes as it is.) */
+static void hold_done(struct wreq *r) {
+  const uint8_t *p = buf_ptr(&r->part);
+  size_t n = r->part.len, at = n;
+  for (size_t i = n; i-- > 0;) {
+    if (p[i] != 'd' || (i > 0 && p[i - 1] != '\n' && p[i - 1] != '\r')) continue;
+    if (n - i >= 5 && memcmp(p + i, "data:", 5) == 0) {
+      size_t j = i + 5;
+      if (j < n && p[j] == ' ') j++;
+      if (n - j >= 6 && memcmp(p + j, "[DONE]", 6) == 0) at = i;
+    }
+    break; /* only the last line start that begins with 'd' can be the event */
+  }
+  if (at == n || buf_append(&r->tail, p + at, n - at) != 0) return;
+  r->part.len = at;
+}
+
 enum { ANSWER_OK = 0, ANSWER_GONE = 1, ANSWER_PAUSE = 2, ANSWER_FAILED = 3 };
 
 /* Body bytes. GONE: the proxy link is down and r was freed; PAUSE: nothing was taken, come
@@ -319,6 +341,11 @@ static int answer_data(struct wreq *r, const uint8_t *data, size_t len, int can_
     return ANSWER_PAUSE;
   }
   openai_usage_feed(&r->usage, data, len);
+  if (r->tail.len) { /* after [DONE]: keep the order */
+    if (buf_append(&r->tail, data, len) == 0) return ANSWER_OK;
+    net_conn_close(px->up.c, "cannot queue answer");
+    return ANSWER_FAILED;
+  }
   int rc = 0;
   if (r->part.len + len > WORKER_PART_MAX) rc = part_send(r);
   if (!rc && (len > WORKER_PART_MAX || buf_append(&r->part, data, len) != 0))
@@ -327,6 +354,7 @@ static int answer_data(struct wreq *r, const uint8_t *data, size_t len, int can_
     net_conn_close(px->up.c, "cannot queue answer");
     return ANSWER_FAILED;
   }
+  if (!rc && r->usage.done) hold_done(r);
   if (r->part.len && !loop_timer_armed(&r->flush)) loop_timer_start(r->w->loop, &r->flush, 0);
   return ANSWER_OK;
 }
@@ -341,6 +369,8 @@ static void answer_done(struct wreq *r, int result, const char *errmsg) {
     snprintf(msg, sizeof(msg), "worker: backend request failed: %s", errmsg ? errmsg : err_name(result));
     log_warn("backend_failed", "req=%s error=\"%s\"", hex, errmsg ? errmsg : err_name(result));
     /* The bytes taken before the failure go first, as they would have without gathering. */
+    if (r->tail.len && buf_append(&r->part, buf_ptr(&r->tail), r->tail.len) != 0 && c)
+      net_conn_close(c, "cannot queue answer");
     if (c && part_send(r)) net_conn_close(c, "cannot queue answer");
     send_error_raw(r->px, r->id, result == ERR_TIMEOUT ? COCOON_ERR_TIMEOUT : COCOON_ERR_ERROR, msg);
     req_free(r, 0);
@@ -351,9 +381,10 @@ static void answer_done(struct wreq *r, int result, const char *errmsg) {
   w->stats.tokens_cached += (uint64_t)r->usage.cached_tokens;
   w->stats.tokens_completion += (uint64_t)r->usage.completion_tokens;
   w->stats.tokens_reasoning += (uint64_t)r->usage.reasoning_tokens;
-  /* The last gathered bytes go as a part of their own: the proxy holds the (empty) final part
-   * until its ledger commits, body bytes must not wait for that. */
-  if (c && (part_send(r) || send_answer(r, NULL, 0, 1))) net_conn_close(c, "cannot queue answer");
+  /* The last gathered bytes go as a part of their own: the proxy holds the final part until its
+   * ledger commits, and body bytes must not wait for that. Only a held [DONE] rides with it. */
+  if (c && (part_send(r) || send_answer(r, r->tail.len ? buf_ptr(&r->tail) : NULL, r->tail.len, 1)))
+    net_conn_close(c, "cannot queue answer");
   log_info("request_done", "req=%s status=%d bytes=%" PRId64 " ms=%.1f prompt=%" PRId64 " completion=%" PRId64
            " usage_seen=%d",
            hex, r->status, r->bytes, (double)(util_mono_us() - r->started_us) / 1000.0, r->usage.prompt_tokens,
@@ -468,6 +499,7 @@ static void run_query(struct wproxy *px, const struct tl_proxy_run_query *q) {
   r->start_wall = util_wall_time();
   r->started_us = util_mono_us();
   buf_init(&r->part, WORKER_PART_MAX);
+  buf_init(&r->tail, WORKER_PART_MAX);
   loop_timer_init(&r->flush, part_flush_cb, r);
   openai_usage_init(&r->usage, 0);
   double t = q->timeout > 0 ? q->timeout * 0.95 : 120;
