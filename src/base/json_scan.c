@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
+
 struct scan {
   const uint8_t *p;
   size_t n, i;
@@ -58,49 +60,6 @@ static int hex4(struct scan *s, uint32_t *out) {
   return 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0: no overlong
- * forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_len(const uint8_t *p, size_t avail) {
-  uint8_t c = p[0];
-  size_t k;
-  uint32_t v;
-  if (c >= 0xC2 && c <= 0xDF) k = 2, v = c & 0x1Fu;
-  else if (c >= 0xE0 && c <= 0xEF) k = 3, v = c & 0x0Fu;
-  else if (c >= 0xF0 && c <= 0xF4) k = 4, v = c & 0x07u;
-  else return 0;
-  if (avail < k) return 0;
-  for (size_t j = 1; j < k; j++) {
-    if ((p[j] & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (p[j] & 0x3Fu);
-  }
-  if (k == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) return 0;
-  if (k == 4 && (v < 0x10000 || v > 0x10FFFF)) return 0;
-  return k;
-}
-
-static size_t utf8_put(uint32_t cp, uint8_t out[4]) {
-  if (cp < 0x80) {
-    out[0] = (uint8_t)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = (uint8_t)(0xC0 | (cp >> 6));
-    out[1] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    out[0] = (uint8_t)(0xE0 | (cp >> 12));
-    out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = (uint8_t)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  out[0] = (uint8_t)(0xF0 | (cp >> 18));
-  out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-  out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-  out[3] = (uint8_t)(0x80 | (cp & 0x3F));
-  return 4;
-}
-
 /* At the opening quote. is_key: decode into s->key. */
 static int read_string(struct scan *s, int is_key) {
   s->i++;
@@ -121,8 +80,8 @@ static int read_string(struct scan *s, int is_key) {
     }
     if (c < 0x20) return -1;
     if (c >= 0x80) {
-      size_t k = utf8_len(s->p + s->i, s->n - s->i);
-      if (!k) return -1;
+      size_t k;
+      if (utf8_next(s->p + s->i, s->n - s->i, &k) == UTF8_INVALID) return -1;
       if (is_key) key_put(s, s->p + s->i, k);
       s->i += k;
       continue;

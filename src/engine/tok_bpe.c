@@ -165,7 +165,7 @@ static void emit_symbol(const struct tok *t, const uint8_t *p, size_t n, struct 
   /* llama.cpp looks each byte of the symbol's alphabet form up as a one-byte token text. */
   for (size_t i = 0; i < n; i++) {
     uint8_t u[4];
-    size_t m = tok_utf8_put(tok_gpt2_cp(p[i]), u);
+    size_t m = utf8_put(tok_gpt2_cp(p[i]), u);
     for (size_t j = 0; j < m; j++) {
       id = tok_map_get(&t->by_text, &u[j], 1);
       if (id >= 0) tok_out_push(o, id);
@@ -219,10 +219,10 @@ int tok_bpe_fragment(const struct tok *t, const uint8_t *p, size_t n, struct tok
   size_t ncp = 0;
   for (size_t i = 0; i < n;) {
     size_t l;
-    uint32_t c = tok_utf8_next(p + i, n - i, &l);
+    uint32_t c = utf8_next(p + i, n - i, &l);
     /* An invalid byte stays a byte of its own but is classified as llama.cpp classifies the
      * U+FFFD it substitutes: neither letter, number nor space. */
-    if (c == TOK_UTF8_INVALID) c = 0xFFFD;
+    if (c == UTF8_INVALID) c = 0xFFFD;
     cp[ncp] = c;
     cls[ncp] = (uint8_t)(C_IN | (tok_uni_is_letter(c) ? C_L : 0) | (tok_uni_is_number(c) ? C_N : 0) |
                          (tok_uni_is_whitespace(c) ? C_WS : 0));

@@ -91,7 +91,7 @@ int tok_spm_fragment(const struct tok *t, const uint8_t *p, size_t n, int prefix
      * swallow the escaped space after it; a strict split keeps such bytes apart (identical for
      * valid UTF-8) and the round trip exact. */
     size_t l;
-    (void)tok_utf8_next(s + i, m - i, &l);
+    (void)utf8_next(s + i, m - i, &l);
     sy[ns] = (struct sym){i, (uint32_t)l, (int64_t)ns - 1, i + l < m ? (int64_t)ns + 1 : -1};
     ns++;
     i += l;

@@ -120,8 +120,8 @@ static long gpt2_decode(const uint8_t *p, size_t n, uint8_t *out, const int16_t 
   size_t o = 0;
   for (size_t i = 0; i < n;) {
     size_t k;
-    uint32_t cp = tok_utf8_next(p + i, n - i, &k);
-    if (cp == TOK_UTF8_INVALID || cp >= 256 + 68 || rev[cp] < 0) return -1;
+    uint32_t cp = utf8_next(p + i, n - i, &k);
+    if (cp == UTF8_INVALID || cp >= 256 + 68 || rev[cp] < 0) return -1;
     out[o++] = (uint8_t)rev[cp];
     i += k;
   }

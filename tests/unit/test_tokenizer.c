@@ -110,7 +110,7 @@ static size_t random_text(uint64_t *rng, char *buf, size_t cap, int invalid) {
              : k == 1 ? 0x800 + (uint32_t)(rng_next(rng) % 0xF800)
                       : 0x10000 + (uint32_t)(rng_next(rng) % 0x100000);
       } while ((cp >= 0xD800 && cp <= 0xDFFF) || cp == 0x2581);
-      n += tok_utf8_put(cp, (uint8_t *)buf + n);
+      n += utf8_put(cp, (uint8_t *)buf + n);
     } else if (invalid) {
       static const uint8_t bad[] = {0x80, 0xBF, 0xC0, 0xC1, 0xC3, 0xE2, 0xED, 0xF0, 0xF4, 0xF5, 0xFE, 0xFF};
       buf[n++] = (char)bad[rng_next(rng) % sizeof(bad)];
@@ -297,8 +297,8 @@ static void write_vocab(struct loaded *l, const char *model, const char *pre, co
   size_t n = 0;
   for (unsigned b = 0; b < 256; b++) {
     uint8_t u[4];
-    size_t k = tok_utf8_put(b >= 0x21 && b <= 0x7E ? b : 0x100 + b, u); /* any unique text for unused bytes */
-    if ((b >= 0x21 && b <= 0x7E)) k = tok_utf8_put(b, u);
+    size_t k = utf8_put(b >= 0x21 && b <= 0x7E ? b : 0x100 + b, u); /* any unique text for unused bytes */
+    if ((b >= 0x21 && b <= 0x7E)) k = utf8_put(b, u);
     memcpy(byte_text[b], u, k);
     byte_text[b][k] = 0;
   }
@@ -383,15 +383,15 @@ static void test_load_errors(void **state) {
 
 static void test_utf8(void **state) {
   size_t k;
-  assert_int_equal(tok_utf8_next((const uint8_t *)"\xc3\xa9", 2, &k), 0xE9);
+  assert_int_equal(utf8_next((const uint8_t *)"\xc3\xa9", 2, &k), 0xE9);
   assert_int_equal(k, 2);
-  assert_int_equal(tok_utf8_next((const uint8_t *)"\xf0\x9f\x98\x80", 4, &k), 0x1F600);
+  assert_int_equal(utf8_next((const uint8_t *)"\xf0\x9f\x98\x80", 4, &k), 0x1F600);
   assert_int_equal(k, 4);
-  assert_int_equal(tok_utf8_next((const uint8_t *)"\xc0\x80", 2, &k), TOK_UTF8_INVALID); /* overlong */
+  assert_int_equal(utf8_next((const uint8_t *)"\xc0\x80", 2, &k), UTF8_INVALID); /* overlong */
   assert_int_equal(k, 1);
-  assert_int_equal(tok_utf8_next((const uint8_t *)"\xed\xa0\x80", 3, &k), TOK_UTF8_INVALID); /* surrogate */
-  assert_int_equal(tok_utf8_next((const uint8_t *)"\xf4\x90\x80\x80", 4, &k), TOK_UTF8_INVALID);
-  assert_int_equal(tok_utf8_next((const uint8_t *)"\xe2\x82", 2, &k), TOK_UTF8_INVALID); /* truncated */
+  assert_int_equal(utf8_next((const uint8_t *)"\xed\xa0\x80", 3, &k), UTF8_INVALID); /* surrogate */
+  assert_int_equal(utf8_next((const uint8_t *)"\xf4\x90\x80\x80", 4, &k), UTF8_INVALID);
+  assert_int_equal(utf8_next((const uint8_t *)"\xe2\x82", 2, &k), UTF8_INVALID); /* truncated */
   assert_true(tok_uni_is_letter('a') && tok_uni_is_letter(0x4E2D) && tok_uni_is_letter(0x1D518));
   assert_false(tok_uni_is_letter('1') || tok_uni_is_letter(0x1F600) || tok_uni_is_letter(0x301));
   assert_true(tok_uni_is_number('7') && tok_uni_is_number(0x663) && tok_uni_is_number(0xB2) && tok_uni_is_number(0x216B));
