@@ -243,22 +243,37 @@ static void test_migrate_v1(void **state) {
   assert_int_equal(ledger_record_request(l, &r2, 2, NULL, &e), 0);
   wait_items(f, 2);
   close_ok(l);
-  /* Back to version 1's layout, as a build before the migration left it. */
-  raw_sql(f, "BEGIN; CREATE TABLE r1 AS SELECT * FROM requests; DROP TABLE requests;"
-             "CREATE TABLE requests(id INTEGER PRIMARY KEY, request_id TEXT NOT NULL UNIQUE, client TEXT NOT NULL,"
-             " worker TEXT NOT NULL, model TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,"
-             " cached_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
-             " reasoning_tokens INTEGER NOT NULL, coefficient INTEGER NOT NULL, price_per_token INTEGER NOT NULL,"
-             " worker_fee_per_token INTEGER NOT NULL, prompt_mult INTEGER NOT NULL, cached_mult INTEGER NOT NULL,"
-             " completion_mult INTEGER NOT NULL, reasoning_mult INTEGER NOT NULL,"
-             " adjusted_tokens INTEGER NOT NULL, client_charge INTEGER NOT NULL, worker_earning INTEGER NOT NULL,"
-             " proxy_commission INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,"
-             " status TEXT NOT NULL CHECK(status IN ('ok','failed')), commit_seq INTEGER NOT NULL,"
-             " mac BLOB NOT NULL) STRICT;"
-             "INSERT INTO requests SELECT * FROM r1; DROP TABLE r1;"
-             "CREATE INDEX requests_by_client ON requests(client, id);"
-             "CREATE INDEX requests_by_worker ON requests(worker, id);"
-             "UPDATE schema_version SET version=1; COMMIT;");
+  /* Back to version 1's layout, as a build before the migration left it: today's table with
+   * request_id UNIQUE again. */
+  sqlite3 *db;
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='requests'", -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  char v1[2048], sql[4096];
+  const char *now = (const char *)sqlite3_column_text(q, 0), *col = strstr(now, "request_id TEXT NOT NULL");
+  assert_non_null(col);
+  col += strlen("request_id TEXT NOT NULL");
+  snprintf(v1, sizeof(v1), "%.*s UNIQUE%s", (int)(col - now), now, col);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  snprintf(sql, sizeof(sql),
+           "BEGIN; CREATE TABLE r1 AS SELECT * FROM requests; DROP TABLE requests; %s;"
+           "INSERT INTO requests SELECT * FROM r1; DROP TABLE r1;"
+           "CREATE INDEX requests_by_client ON requests(client, id);"
+           "CREATE INDEX requests_by_worker ON requests(worker, id);"
+           "UPDATE schema_version SET version=1; COMMIT;",
+           v1);
+  raw_sql(f, sql);
+  assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK); /* the UNIQUE index is back */
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_autoindex_requests%'",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(q, 0), 1);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
   assert_int_not_equal(ledger_verify(f->path, seed, NULL, NULL, 0, NULL, &e), 0);
   assert_non_null(strstr(e.msg, "schema version 1, expected 2"));
   l = open_ok(f, 0);
@@ -274,8 +289,6 @@ static void test_migrate_v1(void **state) {
   verify_ok(f, &st);
   assert_int_equal(st.requests, 3);
   assert_int_equal(st.violations, 0);
-  sqlite3 *db;
-  sqlite3_stmt *q;
   assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT version FROM schema_version),"
                                           " (SELECT count(*) FROM requests WHERE request_id='aa01'),"
