@@ -111,6 +111,7 @@ struct wreq {
   char content_type[128];
   struct buf part;         /* body bytes taken this iteration, not sent yet (<= WORKER_PART_MAX) */
   struct buf tail;         /* the SSE "data: [DONE]" event and anything after it: sent with the final part */
+  int done_looked;         /* hold_done ran (once, when the usage reader saw [DONE]) */
   struct loop_timer flush; /* zero-delay: sends `part` at the end of the iteration */
 };
 
@@ -306,8 +307,9 @@ static void part_flush_cb(struct loop_timer *t) {
 
 /* The stream's "data: [DONE]" event, still in r->part, moves to r->tail and leaves with the
  * final part, which the proxy holds until the request's ledger commit: an app that takes [DONE]
- * for the end (the OpenAI SDKs do) never has it for a request the ledger could lose. (Already
- * sent, when a flush fell inside the event: then it simply goes as it is.) */
+ * for the end (the OpenAI SDKs do) never has it for a request the ledger could lose. Runs once,
+ * in the call where the usage reader dispatched the event; if a flush fell inside the event,
+ * its start is gone already and it simply goes as it is. */
 static void hold_done(struct wreq *r) {
   const uint8_t *p = buf_ptr(&r->part);
   size_t n = r->part.len, at = n;
@@ -354,7 +356,10 @@ static int answer_data(struct wreq *r, const uint8_t *data, size_t len, int can_
     net_conn_close(px->up.c, "cannot queue answer");
     return ANSWER_FAILED;
   }
-  if (!rc && r->usage.done) hold_done(r);
+  if (!rc && r->usage.done && !r->done_looked) {
+    r->done_looked = 1;
+    hold_done(r);
+  }
   if (r->part.len && !loop_timer_armed(&r->flush)) loop_timer_start(r->w->loop, &r->flush, 0);
   return ANSWER_OK;
 }
@@ -369,9 +374,8 @@ static void answer_done(struct wreq *r, int result, const char *errmsg) {
     snprintf(msg, sizeof(msg), "worker: backend request failed: %s", errmsg ? errmsg : err_name(result));
     log_warn("backend_failed", "req=%s error=\"%s\"", hex, errmsg ? errmsg : err_name(result));
     /* The bytes taken before the failure go first, as they would have without gathering. */
-    if (r->tail.len && buf_append(&r->part, buf_ptr(&r->tail), r->tail.len) != 0 && c)
+    if (c && (part_send(r) || (r->tail.len && send_answer(r, buf_ptr(&r->tail), r->tail.len, 0))))
       net_conn_close(c, "cannot queue answer");
-    if (c && part_send(r)) net_conn_close(c, "cannot queue answer");
     send_error_raw(r->px, r->id, result == ERR_TIMEOUT ? COCOON_ERR_TIMEOUT : COCOON_ERR_ERROR, msg);
     req_free(r, 0);
     return;
